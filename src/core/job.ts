@@ -1,0 +1,98 @@
+import type { JobState } from './states.ts';
+
+/** How long to wait before attempt n+1. Stored with the job, so any process can apply it. */
+export type Backoff =
+  | { type: 'fixed'; delay: number; jitter?: number }
+  | { type: 'exponential'; delay: number; jitter?: number; maxDelay?: number }
+  /** RQ-style explicit intervals: the n-th retry waits intervals[n-1] ms (the last one repeats). */
+  | { type: 'intervals'; intervals: number[]; jitter?: number }
+  /** Computed by a function registered on the Worker under this name. */
+  | { type: 'custom'; name: string; delay?: number };
+
+/** What happens to a job when a job it depends on fails or is canceled. */
+export type ParentFailurePolicy = 'fail' | 'ignore';
+
+export interface JobError {
+  attempt: number;
+  message: string;
+  stack: string | null;
+  at: number;
+}
+
+export type LogStream = 'log' | 'stdout' | 'stderr';
+
+export interface LogLine {
+  seq: number;
+  at: number;
+  stream: LogStream;
+  line: string;
+}
+
+/** A job as every store returns it. Times are epoch milliseconds. */
+export interface Job<Data = unknown, Result = unknown> {
+  id: string;
+  queue: string;
+  name: string;
+  data: Data;
+  state: JobState;
+  priority: number;
+  /** When a scheduled job becomes due (null when it is not waiting on time). */
+  runAt: number | null;
+  /** Attempts started so far (0 before the first claim). */
+  attempt: number;
+  maxAttempts: number;
+  backoff: Backoff | null;
+  timeoutMs: number | null;
+  progress: number;
+  message: string | null;
+  result: Result | null;
+  errors: JobError[];
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  workerId: string | null;
+  leaseUntil: number | null;
+  dependsOn: string[];
+  onParentFailure: ParentFailurePolicy;
+  groupKey: string | null;
+  resultTtlMs: number | null;
+  failureTtlMs: number | null;
+  /** When retention removes this finished job (null: kept). */
+  expiresAt: number | null;
+  logCount: number;
+}
+
+/** A job handed to a worker, with the lease token that fences its finish. */
+export interface ClaimedJob<Data = unknown> extends Job<Data> {
+  token: string;
+}
+
+/** A job as the store receives it: validated and normalized by core/options.ts. */
+export interface NewJob {
+  id: string;
+  /** True when the caller chose the id: an existing job with it makes the add a no-op. */
+  dedupe: boolean;
+  queue: string;
+  name: string;
+  /** The data as JSON text: serialized once at the boundary, stored as is. */
+  dataJson: string;
+  priority: number;
+  runAt: number | null;
+  /** Added without starting (seed 004's add_job): stays `pending` until promoted. */
+  start: boolean;
+  maxAttempts: number;
+  backoff: Backoff | null;
+  timeoutMs: number | null;
+  dependsOn: string[];
+  onParentFailure: ParentFailurePolicy;
+  groupKey: string | null;
+  resultTtlMs: number | null;
+  failureTtlMs: number | null;
+}
+
+export interface EnqueueResult {
+  id: string;
+  state: JobState;
+  /** The id already existed: nothing was added. */
+  duplicate: boolean;
+}

@@ -1,0 +1,210 @@
+import { randomUUID } from 'node:crypto';
+import { ValidationError } from './errors.ts';
+import type { Backoff, NewJob, ParentFailurePolicy } from './job.ts';
+
+/** Options a producer may give a job. Durations are milliseconds. */
+export interface JobOptions {
+  /** Your own id. Adding a job whose id exists is a no-op that returns the existing job (dedupe). */
+  jobId?: string;
+  /** Higher runs first; integer from -1000 to 1000; default 0. */
+  priority?: number;
+  /** Run no earlier than this many ms from now. */
+  delay?: number;
+  /** Run no earlier than this time (Date, epoch ms or ISO string). */
+  runAt?: Date | number | string;
+  /** false: add as `pending`; it runs only after `start()`/`promote()` (seed 004's add_job). */
+  start?: boolean;
+  /** Total attempts including the first; default 1 (no retry). */
+  attempts?: number;
+  /** Delay between attempts: ms (fixed), a Backoff object, or a list of intervals (RQ's Retry(interval=[...])). */
+  backoff?: number | number[] | Backoff;
+  /** Fail the attempt when the handler runs longer than this. */
+  timeout?: number;
+  /** Ids of jobs that must complete first. */
+  dependsOn?: string | string[];
+  /** When a dependency fails or is canceled: fail this job too (default) or run it anyway. */
+  onParentFailure?: ParentFailurePolicy;
+  /** Jobs of one group never run more than the queue's group concurrency at once. */
+  group?: string;
+  /** Keep the completed job this long, then remove it (RQ's result_ttl). */
+  resultTtl?: number;
+  /** Keep the failed job this long, then remove it (RQ's failure_ttl). */
+  failureTtl?: number;
+}
+
+export interface ValidateLimits {
+  /** Largest data accepted, in bytes of JSON. */
+  maxDataBytes: number;
+}
+
+export const DEFAULT_LIMITS: ValidateLimits = { maxDataBytes: 1024 * 1024 };
+
+const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:@/-]{0,127}$/;
+// eslint-disable-next-line no-control-regex
+const ID_FORBIDDEN = /[\s\u0000-\u001f\u007f{}]/;
+const MAX_TTL = 10 * 365 * 24 * 3600 * 1000;
+
+export function validateQueueName(queue: unknown, field = 'queue'): string {
+  if (typeof queue !== 'string' || !NAME_RE.test(queue)) {
+    throw new ValidationError(
+      `${field} must be 1-128 characters of letters, digits and _ . : @ / - (starting with a letter, digit or _); got ${describe(queue)}`,
+      field,
+    );
+  }
+  return queue;
+}
+
+export function validateJobName(name: unknown): string {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    throw new ValidationError(
+      `job name must be 1-128 characters of letters, digits and _ . : @ / - (starting with a letter, digit or _); got ${describe(name)}`,
+      'name',
+    );
+  }
+  return name;
+}
+
+export function validateJobId(id: unknown, field = 'jobId'): string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256 || ID_FORBIDDEN.test(id)) {
+    throw new ValidationError(`${field} must be a string of 1-256 characters without spaces, control characters or braces; got ${describe(id)}`, field);
+  }
+  return id;
+}
+
+function int(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new ValidationError(`${field} must be an integer from ${min} to ${max}; got ${describe(value)}`, field);
+  }
+  return value;
+}
+
+function duration(value: unknown, field: string, max = MAX_TTL): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > max) {
+    throw new ValidationError(`${field} must be a number of milliseconds from 0 to ${max}; got ${describe(value)}`, field);
+  }
+  return Math.round(value);
+}
+
+function jitter(value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !(value >= 0 && value <= 1)) {
+    throw new ValidationError(`backoff.jitter must be a number from 0 to 1; got ${describe(value)}`, 'backoff.jitter');
+  }
+  return value;
+}
+
+export function validateBackoff(value: unknown): Backoff | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'number') return { type: 'fixed', delay: duration(value, 'backoff') };
+  if (Array.isArray(value)) {
+    if (value.length === 0 || value.length > 100) throw new ValidationError('backoff intervals must list 1 to 100 delays', 'backoff');
+    return { type: 'intervals', intervals: value.map((v, i) => duration(v, `backoff[${i}]`)) };
+  }
+  if (typeof value !== 'object') throw new ValidationError(`backoff must be ms, a list of ms, or an object; got ${describe(value)}`, 'backoff');
+  const b = value as Record<string, unknown>;
+  switch (b.type) {
+    case 'fixed':
+      return { type: 'fixed', delay: duration(b.delay, 'backoff.delay'), ...opt('jitter', jitter(b.jitter)) };
+    case 'exponential':
+      return {
+        type: 'exponential',
+        delay: duration(b.delay, 'backoff.delay'),
+        ...opt('jitter', jitter(b.jitter)),
+        ...opt('maxDelay', b.maxDelay === undefined ? undefined : duration(b.maxDelay, 'backoff.maxDelay')),
+      };
+    case 'intervals': {
+      const list = validateBackoff(b.intervals);
+      if (!list || list.type !== 'intervals') throw new ValidationError('backoff.intervals must be a list of ms', 'backoff.intervals');
+      return { ...list, ...opt('jitter', jitter(b.jitter)) };
+    }
+    case 'custom':
+      if (typeof b.name !== 'string' || b.name.length === 0) throw new ValidationError('custom backoff needs a name', 'backoff.name');
+      return { type: 'custom', name: b.name, ...opt('delay', b.delay === undefined ? undefined : duration(b.delay, 'backoff.delay')) };
+    default:
+      throw new ValidationError(`backoff.type must be fixed, exponential, intervals or custom; got ${describe(b.type)}`, 'backoff.type');
+  }
+}
+
+function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function runAtOf(opts: JobOptions, now: number): number | null {
+  if (opts.runAt !== undefined && opts.delay !== undefined) throw new ValidationError('give either delay or runAt, not both', 'runAt');
+  if (opts.delay !== undefined) {
+    const d = duration(opts.delay, 'delay');
+    return d > 0 ? now + d : null;
+  }
+  if (opts.runAt === undefined || opts.runAt === null) return null;
+  const t = opts.runAt instanceof Date ? opts.runAt.getTime() : typeof opts.runAt === 'string' ? Date.parse(opts.runAt) : opts.runAt;
+  if (typeof t !== 'number' || !Number.isFinite(t)) throw new ValidationError(`runAt must be a date, epoch ms or ISO string; got ${describe(opts.runAt)}`, 'runAt');
+  return t > now ? Math.round(t) : null;
+}
+
+const KNOWN_OPTIONS = new Set<string>([
+  'jobId', 'priority', 'delay', 'runAt', 'start', 'attempts', 'backoff', 'timeout', 'dependsOn',
+  'onParentFailure', 'group', 'resultTtl', 'failureTtl',
+]);
+
+/** Turns a producer's (name, data, options) into a NewJob, or throws a ValidationError. */
+export function buildNewJob(
+  queue: string,
+  name: unknown,
+  data: unknown,
+  opts: JobOptions = {},
+  defaults: JobOptions = {},
+  limits: ValidateLimits = DEFAULT_LIMITS,
+  now = Date.now(),
+): NewJob {
+  validateQueueName(queue);
+  validateJobName(name);
+  if (opts === null || typeof opts !== 'object') throw new ValidationError('options must be an object', 'options');
+  for (const key of Object.keys(opts)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new ValidationError(`unknown job option "${key}"`, key);
+  }
+  const o: JobOptions = { ...defaults, ...opts };
+  let dataJson: string | undefined;
+  try {
+    dataJson = JSON.stringify(data === undefined ? null : data);
+  } catch (err) {
+    throw new ValidationError(`data must be JSON-serializable: ${(err as Error).message}`, 'data');
+  }
+  if (dataJson === undefined) throw new ValidationError('data must be JSON-serializable', 'data');
+  // Length in UTF-16 units is a lower bound of the UTF-8 size; only measure exactly near the limit.
+  if (dataJson.length * 3 > limits.maxDataBytes && Buffer.byteLength(dataJson) > limits.maxDataBytes) {
+    throw new ValidationError(`data is ${Buffer.byteLength(dataJson)} bytes of JSON; the limit is ${limits.maxDataBytes}`, 'data');
+  }
+  const dependsOn = o.dependsOn === undefined ? [] : Array.isArray(o.dependsOn) ? o.dependsOn : [o.dependsOn];
+  dependsOn.forEach((d, i) => validateJobId(d, `dependsOn[${i}]`));
+  if (o.onParentFailure !== undefined && o.onParentFailure !== 'fail' && o.onParentFailure !== 'ignore') {
+    throw new ValidationError(`onParentFailure must be "fail" or "ignore"; got ${describe(o.onParentFailure)}`, 'onParentFailure');
+  }
+  if (o.start !== undefined && typeof o.start !== 'boolean') throw new ValidationError('start must be true or false', 'start');
+  if (o.group !== undefined) validateJobId(o.group, 'group');
+  const id = opts.jobId === undefined ? randomUUID() : validateJobId(opts.jobId);
+  return {
+    id,
+    dedupe: opts.jobId !== undefined,
+    queue,
+    name: name as string,
+    dataJson,
+    priority: o.priority === undefined ? 0 : int(o.priority, 'priority', -1000, 1000),
+    runAt: runAtOf(o, now),
+    start: o.start ?? true,
+    maxAttempts: o.attempts === undefined ? 1 : int(o.attempts, 'attempts', 1, 1000),
+    backoff: validateBackoff(o.backoff),
+    timeoutMs: o.timeout === undefined || o.timeout === 0 ? null : duration(o.timeout, 'timeout'),
+    dependsOn: [...new Set(dependsOn)],
+    onParentFailure: o.onParentFailure ?? 'fail',
+    groupKey: o.group ?? null,
+    resultTtlMs: o.resultTtl === undefined ? null : duration(o.resultTtl, 'resultTtl'),
+    failureTtlMs: o.failureTtl === undefined ? null : duration(o.failureTtl, 'failureTtl'),
+  };
+}
+
+export function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? value.slice(0, 57) + '...' : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}

@@ -1,0 +1,663 @@
+/**
+ * The in-memory backend: the reference implementation of the Store contract, and the
+ * fastest one. Nothing survives the process. Every method runs synchronously to the end
+ * before it resolves, which is what makes each one atomic.
+ */
+import { randomUUID } from 'node:crypto';
+import { NotFoundError, QueueFullError } from '../../core/errors.ts';
+import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
+import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
+import { canTransition, isFinished, WAITING_STATES, type JobState } from '../../core/states.ts';
+import {
+  brokenDependencyError,
+  clampProgress,
+  decodeCursor,
+  dependencyVerdict,
+  encodeCursor,
+  expiryFor,
+  initialState,
+  MAX_LOG_LINES,
+  pageLimit,
+  readyState,
+  retryPlan,
+  truncateLine,
+} from '../rules.ts';
+import {
+  emptyCounts,
+  type ClaimRequest,
+  type CleanRequest,
+  type JobEvent,
+  type JobPage,
+  type JobUpdate,
+  type Lease,
+  type ListFilter,
+  type MaintainReport,
+  type Outcome,
+  type QueueInfo,
+  type StateCounts,
+  type Store,
+  type WorkerInfo,
+} from '../store.ts';
+import { MinHeap } from './heap.ts';
+import { ReadyList } from './ready-list.ts';
+import { Waiters } from '../waiters.ts';
+
+interface Rec {
+  job: Job;
+  dataJson: string;
+  token: string | null;
+  readySeq: number;
+  createdSeq: number;
+  logs: LogLine[];
+}
+
+interface QueueState {
+  config: QueueConfig;
+  counts: StateCounts;
+  ready: ReadyList;
+  active: Set<string>;
+  /** Active jobs per group key, for group concurrency. */
+  groups: Map<string, number>;
+  rateWindowStart: number;
+  rateCount: number;
+}
+
+export class MemoryStore implements Store {
+  readonly kind = 'memory';
+  readonly location = 'memory';
+  private jobs = new Map<string, Rec>();
+  private queuesByName = new Map<string, QueueState>();
+  private scheduled = new MinHeap();
+  private expiring = new MinHeap();
+  private dependents = new Map<string, Set<string>>();
+  private seq = 0;
+  private listeners = new Set<(e: JobEvent) => void>();
+  private waiters = new Waiters();
+  private workerInfo = new Map<string, { info: WorkerInfo; until: number }>();
+
+  // ----- helpers ------------------------------------------------------------------------
+
+  private q(name: string): QueueState {
+    let q = this.queuesByName.get(name);
+    if (!q) {
+      q = {
+        config: structuredClone(DEFAULT_QUEUE_CONFIG),
+        counts: emptyCounts(),
+        ready: new ReadyList(),
+        active: new Set(),
+        groups: new Map(),
+        rateWindowStart: 0,
+        rateCount: 0,
+      };
+      this.queuesByName.set(name, q);
+    }
+    return q;
+  }
+
+  private emit(e: JobEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // A listener's failure must not break the store.
+      }
+    }
+  }
+
+  /** Moves a job to a state, keeping counts, indexes and the ready list right. */
+  private setState(rec: Rec, state: JobState, now: number): void {
+    const job = rec.job;
+    const q = this.q(job.queue);
+    if (job.state === 'active') {
+      q.active.delete(job.id);
+      if (job.groupKey !== null) {
+        const n = (q.groups.get(job.groupKey) ?? 1) - 1;
+        if (n <= 0) q.groups.delete(job.groupKey);
+        else q.groups.set(job.groupKey, n);
+      }
+      rec.token = null;
+      job.leaseUntil = null;
+    }
+    q.counts[job.state]--;
+    q.counts[state]++;
+    job.state = state;
+    if (state === 'queued') {
+      job.runAt = null;
+      rec.readySeq = ++this.seq;
+      q.ready.push(job.priority, job.id, rec.readySeq);
+      this.waiters.notify(job.queue);
+    } else if (state === 'scheduled') {
+      this.scheduled.push(job.runAt!, job.id);
+      this.waiters.notifyAt(job.queue, job.runAt!);
+    } else if (state === 'active') {
+      q.active.add(job.id);
+      if (job.groupKey !== null) q.groups.set(job.groupKey, (q.groups.get(job.groupKey) ?? 0) + 1);
+    }
+    if (isFinished(state)) {
+      job.finishedAt = now;
+      job.expiresAt = expiryFor(state, job, q.config, now);
+      if (job.expiresAt !== null) this.expiring.push(job.expiresAt, job.id);
+      this.releaseDependents(job.id, now);
+    } else {
+      job.expiresAt = null;
+    }
+  }
+
+  private releaseDependents(parentId: string, now: number): void {
+    const children = this.dependents.get(parentId);
+    if (!children) return;
+    const parent = this.jobs.get(parentId);
+    const parentState = parent?.job.state;
+    // A parent that can still be retried keeps its children while it is only... finished.
+    this.dependents.delete(parentId);
+    for (const childId of children) {
+      const child = this.jobs.get(childId);
+      if (!child || child.job.state !== 'deferred') continue;
+      if (dependencyVerdict(parentState, child.job.onParentFailure) === 'broken') {
+        this.failWith(child, brokenDependencyError(parentId), now);
+        continue;
+      }
+      const verdicts = child.job.dependsOn.map((d) => dependencyVerdict(this.jobs.get(d)?.job.state, child.job.onParentFailure));
+      if (verdicts.includes('broken')) this.failWith(child, brokenDependencyError(parentId), now);
+      else if (!verdicts.includes('wait')) {
+        this.setState(child, readyState(child.job.runAt, now), now);
+        this.emit({ type: 'promoted', queue: child.job.queue, jobId: childId, at: now, state: child.job.state });
+      }
+    }
+  }
+
+  private failWith(rec: Rec, message: string, now: number): void {
+    rec.job.errors.push({ attempt: rec.job.attempt, message, stack: null, at: now });
+    this.setState(rec, 'failed', now);
+    this.emit({ type: 'failed', queue: rec.job.queue, jobId: rec.job.id, at: now, state: 'failed', error: message });
+  }
+
+  private view(rec: Rec): Job {
+    const j = rec.job;
+    return {
+      ...j,
+      data: JSON.parse(rec.dataJson),
+      result: j.result === null ? null : structuredClone(j.result),
+      errors: j.errors.map((e) => ({ ...e })),
+      dependsOn: [...j.dependsOn],
+      backoff: j.backoff === null ? null : structuredClone(j.backoff),
+      logCount: rec.logs.length,
+    };
+  }
+
+  private promoteDue(queues: Set<string> | null, now: number): number {
+    let n = 0;
+    const deferredPush: [number, string][] = [];
+    while (this.scheduled.size > 0 && this.scheduled.peekKey()! <= now) {
+      const id = this.scheduled.pop()!;
+      const rec = this.jobs.get(id);
+      if (!rec || rec.job.state !== 'scheduled' || rec.job.runAt! > now) continue;
+      if (queues && !queues.has(rec.job.queue)) {
+        deferredPush.push([rec.job.runAt!, id]);
+        continue;
+      }
+      this.setState(rec, 'queued', now);
+      this.emit({ type: 'promoted', queue: rec.job.queue, jobId: id, at: now, state: 'queued' });
+      n++;
+    }
+    for (const [k, id] of deferredPush) this.scheduled.push(k, id);
+    return n;
+  }
+
+  private removeRec(rec: Rec, now: number): void {
+    const job = rec.job;
+    const q = this.q(job.queue);
+    if (job.state === 'active') {
+      q.active.delete(job.id);
+      if (job.groupKey !== null) {
+        const n = (q.groups.get(job.groupKey) ?? 1) - 1;
+        if (n <= 0) q.groups.delete(job.groupKey);
+        else q.groups.set(job.groupKey, n);
+      }
+    }
+    q.counts[job.state]--;
+    this.jobs.delete(job.id);
+    for (const d of job.dependsOn) this.dependents.get(d)?.delete(job.id);
+    this.emit({ type: 'removed', queue: job.queue, jobId: job.id, at: now });
+    // Children waiting on a removed job see it as canceled.
+    this.releaseDependents(job.id, now);
+  }
+
+  // ----- writes -------------------------------------------------------------------------
+
+  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    const now = Date.now();
+    const batchIds = new Set<string>();
+    // Check everything first: a refused batch changes nothing.
+    const growth = new Map<string, { total: number; byName: Map<string, number> }>();
+    for (const nj of jobs) {
+      if (this.jobs.has(nj.id) || batchIds.has(nj.id)) continue;
+      for (const d of nj.dependsOn) {
+        if (!this.jobs.has(d) && !batchIds.has(d)) throw new NotFoundError(`job ${nj.id} depends on ${d}, which does not exist`);
+      }
+      batchIds.add(nj.id);
+      const g = growth.get(nj.queue) ?? { total: 0, byName: new Map() };
+      g.total++;
+      g.byName.set(nj.name, (g.byName.get(nj.name) ?? 0) + 1);
+      growth.set(nj.queue, g);
+    }
+    const evictions: Rec[] = [];
+    for (const [queue, g] of growth) {
+      const q = this.q(queue);
+      const unfinished = (names?: string) => this.unfinishedCount(queue, names);
+      const plan = (over: number, name: string | undefined, what: string) => {
+        if (over <= 0) return;
+        if (q.config.overflow === 'reject') throw new QueueFullError(`${what}; the add was refused`);
+        const victims = this.oldestWaiting(queue, name, over, evictions);
+        if (victims.length < over) throw new QueueFullError(`${what} and not enough waiting jobs can be evicted`);
+        evictions.push(...victims);
+      };
+      if (q.config.maxSize !== null) plan(unfinished() + g.total - q.config.maxSize, undefined, `queue ${queue} is full (max size ${q.config.maxSize})`);
+      for (const [name, n] of g.byName) {
+        const limit = q.config.typeLimits[name];
+        if (limit !== undefined) plan(unfinished(name) + n - limit, name, `queue ${queue} holds its limit of ${limit} unfinished "${name}" jobs`);
+      }
+    }
+    for (const v of evictions) if (this.jobs.has(v.job.id)) this.removeRec(v, now);
+
+    const results: EnqueueResult[] = [];
+    for (const nj of jobs) {
+      const existing = this.jobs.get(nj.id);
+      if (existing) {
+        results.push({ id: nj.id, state: existing.job.state, duplicate: true });
+        continue;
+      }
+      const verdicts = nj.dependsOn.map((d) => dependencyVerdict(this.jobs.get(d)?.job.state, nj.onParentFailure));
+      const state = initialState(nj, verdicts, now);
+      const job: Job = {
+        id: nj.id,
+        queue: nj.queue,
+        name: nj.name,
+        data: undefined,
+        state: 'pending',
+        priority: nj.priority,
+        runAt: nj.runAt,
+        attempt: 0,
+        maxAttempts: nj.maxAttempts,
+        backoff: nj.backoff,
+        timeoutMs: nj.timeoutMs,
+        progress: 0,
+        message: null,
+        result: null,
+        errors: [],
+        createdAt: now,
+        startedAt: null,
+        finishedAt: null,
+        workerId: null,
+        leaseUntil: null,
+        dependsOn: nj.dependsOn,
+        onParentFailure: nj.onParentFailure,
+        groupKey: nj.groupKey,
+        resultTtlMs: nj.resultTtlMs,
+        failureTtlMs: nj.failureTtlMs,
+        expiresAt: null,
+        logCount: 0,
+      };
+      const rec: Rec = { job, dataJson: nj.dataJson, token: null, readySeq: 0, createdSeq: ++this.seq, logs: [] };
+      this.jobs.set(nj.id, rec);
+      this.q(nj.queue).counts.pending++;
+      for (const d of nj.dependsOn) {
+        let set = this.dependents.get(d);
+        if (!set) this.dependents.set(d, (set = new Set()));
+        set.add(nj.id);
+      }
+      this.emit({ type: 'added', queue: nj.queue, jobId: nj.id, at: now, state });
+      if (state === 'failed') {
+        const broken = nj.dependsOn.find((_, i) => verdicts[i] === 'broken')!;
+        this.failWith(rec, brokenDependencyError(broken), now);
+      } else if (state !== 'pending') {
+        this.setState(rec, state, now);
+      }
+      results.push({ id: nj.id, state: job.state, duplicate: false });
+    }
+    return results;
+  }
+
+  private unfinishedCount(queue: string, name?: string): number {
+    const q = this.q(queue);
+    if (name === undefined) return WAITING_STATES.reduce((s, st) => s + q.counts[st], 0) + q.counts.active;
+    let n = 0;
+    for (const r of this.jobs.values()) if (r.job.queue === queue && r.job.name === name && !isFinished(r.job.state)) n++;
+    return n;
+  }
+
+  private oldestWaiting(queue: string, name: string | undefined, n: number, already: Rec[]): Rec[] {
+    const skip = new Set(already.map((r) => r.job.id));
+    const out: Rec[] = [];
+    // Map iteration is insertion order, which is creation order.
+    for (const r of this.jobs.values()) {
+      if (out.length >= n) break;
+      const j = r.job;
+      if (j.queue !== queue || (name !== undefined && j.name !== name) || skip.has(j.id)) continue;
+      if ((WAITING_STATES as readonly string[]).includes(j.state)) out.push(r);
+    }
+    return out;
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimedJob[]> {
+    const now = Date.now();
+    this.promoteDue(new Set(req.queues), now);
+    const out: ClaimedJob[] = [];
+    const names = req.names && req.names.length > 0 ? new Set(req.names) : null;
+    for (const queue of req.queues) {
+      if (out.length >= req.limit) break;
+      const q = this.queuesByName.get(queue);
+      if (!q || q.config.paused) continue;
+      let budget = req.limit - out.length;
+      if (q.config.concurrency !== null) budget = Math.min(budget, q.config.concurrency - q.active.size);
+      if (q.config.rateLimit) {
+        if (now - q.rateWindowStart >= q.config.rateLimit.durationMs) {
+          q.rateWindowStart = now;
+          q.rateCount = 0;
+        }
+        budget = Math.min(budget, q.config.rateLimit.max - q.rateCount);
+      }
+      if (budget <= 0) continue;
+      const groupLimit = q.config.groupConcurrency;
+      q.ready.scan((id, seq) => {
+        if (budget <= 0) return 'stop';
+        const rec = this.jobs.get(id);
+        if (!rec || rec.job.state !== 'queued' || rec.readySeq !== seq) return 'stale';
+        if (names && !names.has(rec.job.name)) return false;
+        if (groupLimit !== null && rec.job.groupKey !== null && (q.groups.get(rec.job.groupKey) ?? 0) >= groupLimit) return false;
+        const job = rec.job;
+        this.setState(rec, 'active', now);
+        rec.token = randomUUID();
+        job.attempt++;
+        job.startedAt = now;
+        job.workerId = req.workerId;
+        job.leaseUntil = now + req.leaseMs;
+        job.progress = 0;
+        job.message = null;
+        budget--;
+        if (q.config.rateLimit) q.rateCount++;
+        out.push({ ...this.view(rec), token: rec.token });
+        this.emit({ type: 'active', queue, jobId: id, at: now, state: 'active' });
+        return true;
+      });
+    }
+    return out;
+  }
+
+  private leased(id: string, token: string): Rec | null {
+    const rec = this.jobs.get(id);
+    return rec && rec.job.state === 'active' && rec.token === token ? rec : null;
+  }
+
+  async extend(leases: Lease[], leaseMs: number): Promise<boolean[]> {
+    const now = Date.now();
+    return leases.map((l) => {
+      const rec = this.leased(l.id, l.token);
+      if (rec) rec.job.leaseUntil = now + leaseMs;
+      return rec !== null;
+    });
+  }
+
+  async finish(outcomes: Outcome[]): Promise<boolean[]> {
+    const now = Date.now();
+    return outcomes.map((o) => {
+      const rec = this.leased(o.id, o.token);
+      if (!rec) return false;
+      const job = rec.job;
+      if (o.kind === 'completed') {
+        job.result = o.result === undefined ? null : structuredClone(o.result);
+        job.progress = 100;
+        this.setState(rec, 'completed', now);
+        this.emit({ type: 'completed', queue: job.queue, jobId: job.id, at: now, state: 'completed' });
+        return true;
+      }
+      job.errors.push({ attempt: job.attempt, message: o.error.message, stack: o.error.stack ?? null, at: now });
+      this.applyFailure(rec, retryPlan(job, o, now), o.error.message, now);
+      return true;
+    });
+  }
+
+  private applyFailure(rec: Rec, plan: ReturnType<typeof retryPlan>, message: string, now: number): void {
+    const job = rec.job;
+    job.workerId = null;
+    if (plan.state === 'failed') {
+      this.setState(rec, 'failed', now);
+      this.emit({ type: 'failed', queue: job.queue, jobId: job.id, at: now, state: 'failed', error: message });
+    } else {
+      job.runAt = plan.runAt;
+      this.setState(rec, plan.state, now);
+      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: plan.state, error: message });
+    }
+  }
+
+  async update(updates: JobUpdate[]): Promise<boolean[]> {
+    const now = Date.now();
+    return updates.map((u) => {
+      const rec = u.token === undefined ? this.jobs.get(u.id) : this.leased(u.id, u.token);
+      if (!rec) return false;
+      const job = rec.job;
+      if (u.progress !== undefined || u.message !== undefined) {
+        if (u.progress !== undefined) job.progress = clampProgress(u.progress);
+        if (u.message !== undefined) job.message = u.message;
+        this.emit({ type: 'progress', queue: job.queue, jobId: job.id, at: now, progress: job.progress, message: job.message });
+      }
+      if (u.logs && u.logs.length > 0) {
+        for (const l of u.logs) rec.logs.push({ seq: rec.logs.length + 1, at: now, stream: l.stream, line: truncateLine(l.line) });
+        if (rec.logs.length > MAX_LOG_LINES) rec.logs.splice(0, rec.logs.length - MAX_LOG_LINES);
+        this.emit({ type: 'log', queue: job.queue, jobId: job.id, at: now });
+      }
+      return true;
+    });
+  }
+
+  async cancel(ids: string[], reason = 'canceled'): Promise<string[]> {
+    const now = Date.now();
+    const changed: string[] = [];
+    for (const id of ids) {
+      const rec = this.jobs.get(id);
+      if (!rec || !canTransition('cancel', rec.job.state)) continue;
+      rec.job.message = reason;
+      rec.job.workerId = null;
+      this.setState(rec, 'canceled', now);
+      this.emit({ type: 'canceled', queue: rec.job.queue, jobId: id, at: now, state: 'canceled', message: reason });
+      changed.push(id);
+    }
+    return changed;
+  }
+
+  async remove(ids: string[]): Promise<string[]> {
+    const now = Date.now();
+    const removed: string[] = [];
+    for (const id of ids) {
+      const rec = this.jobs.get(id);
+      if (!rec) continue;
+      this.removeRec(rec, now);
+      removed.push(id);
+    }
+    return removed;
+  }
+
+  async retry(ids: string[]): Promise<string[]> {
+    const now = Date.now();
+    const changed: string[] = [];
+    for (const id of ids) {
+      const rec = this.jobs.get(id);
+      if (!rec || !canTransition('retry', rec.job.state)) continue;
+      const job = rec.job;
+      job.attempt = 0;
+      job.finishedAt = null;
+      job.progress = 0;
+      job.message = null;
+      job.runAt = null;
+      this.setState(rec, 'queued', now);
+      this.emit({ type: 'retrying', queue: job.queue, jobId: id, at: now, state: 'queued' });
+      changed.push(id);
+    }
+    return changed;
+  }
+
+  async promote(ids: string[]): Promise<string[]> {
+    const now = Date.now();
+    const changed: string[] = [];
+    for (const id of ids) {
+      const rec = this.jobs.get(id);
+      if (!rec || !canTransition('promote', rec.job.state)) continue;
+      const job = rec.job;
+      const verdicts = job.dependsOn.map((d) => dependencyVerdict(this.jobs.get(d)?.job.state, job.onParentFailure));
+      if (verdicts.includes('broken')) {
+        this.failWith(rec, brokenDependencyError(job.dependsOn[verdicts.indexOf('broken')]), now);
+      } else {
+        job.runAt = null;
+        this.setState(rec, verdicts.includes('wait') ? 'deferred' : 'queued', now);
+        this.emit({ type: 'promoted', queue: job.queue, jobId: id, at: now, state: job.state });
+      }
+      changed.push(id);
+    }
+    return changed;
+  }
+
+  async clean(req: CleanRequest): Promise<number> {
+    const now = Date.now();
+    const states = new Set<JobState>(req.states ?? ['completed', 'failed', 'canceled']);
+    states.delete('active');
+    const cutoff = now - (req.olderThanMs ?? 0);
+    const victims: Rec[] = [];
+    for (const r of this.jobs.values()) {
+      if (req.limit !== undefined && victims.length >= req.limit) break;
+      const j = r.job;
+      if (j.queue !== req.queue || !states.has(j.state)) continue;
+      if ((j.finishedAt ?? j.createdAt) <= cutoff) victims.push(r);
+    }
+    for (const v of victims) if (this.jobs.has(v.job.id)) this.removeRec(v, now);
+    return victims.length;
+  }
+
+  async configureQueue(queue: string, patch: Partial<QueueConfig>): Promise<QueueConfig> {
+    const q = this.q(queue);
+    const wasPaused = q.config.paused;
+    q.config = { ...q.config, ...structuredClone(patch) };
+    const now = Date.now();
+    if (patch.paused !== undefined && patch.paused !== wasPaused) {
+      this.emit({ type: patch.paused ? 'paused' : 'resumed', queue, at: now });
+      if (!patch.paused) this.waiters.notify(queue);
+    }
+    if (patch.concurrency !== undefined || patch.rateLimit !== undefined || patch.groupConcurrency !== undefined) this.waiters.notify(queue);
+    return structuredClone(q.config);
+  }
+
+  // ----- reads --------------------------------------------------------------------------
+
+  async get(id: string): Promise<Job | null> {
+    const rec = this.jobs.get(id);
+    return rec ? this.view(rec) : null;
+  }
+
+  async list(filter: ListFilter): Promise<JobPage> {
+    const limit = pageLimit(filter.limit);
+    const after = decodeCursor(filter.cursor);
+    const desc = (filter.order ?? 'desc') === 'desc';
+    const states = filter.states && filter.states.length > 0 ? new Set(filter.states) : null;
+    const text = filter.text ? filter.text.toLowerCase() : null;
+    const all = [...this.jobs.values()];
+    if (desc) all.reverse();
+    const out: Rec[] = [];
+    let more = false;
+    for (const r of all) {
+      if (after && (desc ? r.createdSeq >= after[0] : r.createdSeq <= after[0])) continue;
+      const j = r.job;
+      if (filter.queue !== undefined && j.queue !== filter.queue) continue;
+      if (states && !states.has(j.state)) continue;
+      if (filter.name !== undefined && j.name !== filter.name) continue;
+      if (text && !j.id.toLowerCase().includes(text) && !r.dataJson.toLowerCase().includes(text)) continue;
+      if (out.length === limit) {
+        more = true;
+        break;
+      }
+      out.push(r);
+    }
+    const last = out[out.length - 1];
+    return { jobs: out.map((r) => this.view(r)), next: more && last ? encodeCursor(last.createdSeq, last.job.id) : null };
+  }
+
+  async logs(id: string, afterSeq = 0, limit = 1000): Promise<LogLine[]> {
+    const rec = this.jobs.get(id);
+    if (!rec) throw new NotFoundError(`job ${id} not found`);
+    return rec.logs.filter((l) => l.seq > afterSeq).slice(0, limit).map((l) => ({ ...l }));
+  }
+
+  async counts(queues?: string[]): Promise<Record<string, StateCounts>> {
+    const out: Record<string, StateCounts> = {};
+    for (const name of queues ?? this.queuesByName.keys()) {
+      out[name] = { ...(this.queuesByName.get(name)?.counts ?? emptyCounts()) };
+    }
+    return out;
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    return [...this.queuesByName.entries()]
+      .map(([name, q]) => ({ name, config: structuredClone(q.config), counts: { ...q.counts } }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async queueConfig(queue: string): Promise<QueueConfig> {
+    return structuredClone(this.queuesByName.get(queue)?.config ?? DEFAULT_QUEUE_CONFIG);
+  }
+
+  // ----- upkeep -------------------------------------------------------------------------
+
+  async maintain(now = Date.now()): Promise<MaintainReport> {
+    const promoted = this.promoteDue(null, now);
+    let reclaimed = 0;
+    for (const q of this.queuesByName.values()) {
+      for (const id of [...q.active]) {
+        const rec = this.jobs.get(id)!;
+        if (rec.job.leaseUntil === null || rec.job.leaseUntil > now) continue;
+        const job = rec.job;
+        const message = `lease expired: worker ${job.workerId ?? '?'} stopped heartbeating (stalled)`;
+        job.errors.push({ attempt: job.attempt, message, stack: null, at: now });
+        this.emit({ type: 'stalled', queue: job.queue, jobId: id, at: now });
+        this.applyFailure(rec, retryPlan(job, {}, now), message, now);
+        reclaimed++;
+      }
+    }
+    let expired = 0;
+    while (this.expiring.size > 0 && this.expiring.peekKey()! <= now) {
+      const id = this.expiring.pop()!;
+      const rec = this.jobs.get(id);
+      if (!rec || rec.job.expiresAt === null || rec.job.expiresAt > now || !isFinished(rec.job.state)) continue;
+      this.removeRec(rec, now);
+      expired++;
+    }
+    for (const [id, w] of this.workerInfo) if (w.until <= now) this.workerInfo.delete(id);
+    return { promoted, reclaimed, expired };
+  }
+
+  wait(queues: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.waiters.wait(queues, timeoutMs, signal);
+  }
+
+  subscribe(listener: (event: JobEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  // ----- workers ------------------------------------------------------------------------
+
+  async reportWorker(info: WorkerInfo, ttlMs: number): Promise<void> {
+    this.workerInfo.set(info.id, { info: structuredClone(info), until: Date.now() + ttlMs });
+  }
+
+  async removeWorker(id: string): Promise<void> {
+    this.workerInfo.delete(id);
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    const now = Date.now();
+    return [...this.workerInfo.values()].filter((w) => w.until > now).map((w) => structuredClone(w.info));
+  }
+
+  async close(): Promise<void> {
+    this.waiters.closeAll();
+    this.listeners.clear();
+  }
+}

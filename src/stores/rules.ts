@@ -1,0 +1,90 @@
+/**
+ * Decisions every backend makes the same way, kept here so the stores only differ in how
+ * they read and write. Imports only core.
+ */
+import { backoffDelay } from '../core/backoff.ts';
+import { ValidationError } from '../core/errors.ts';
+import type { Backoff, NewJob, ParentFailurePolicy } from '../core/job.ts';
+import type { QueueConfig } from '../core/queue-config.ts';
+import type { JobState } from '../core/states.ts';
+
+/** What a dependency's state means for a job waiting on it. */
+export function dependencyVerdict(parent: JobState | undefined, policy: ParentFailurePolicy): 'done' | 'wait' | 'broken' {
+  if (parent === 'completed') return 'done';
+  if (parent === undefined || parent === 'failed' || parent === 'canceled') return policy === 'ignore' ? 'done' : 'broken';
+  return 'wait';
+}
+
+/** State of a new job whose dependencies are all resolved (or that has none). */
+export function readyState(runAt: number | null, now: number): 'scheduled' | 'queued' {
+  return runAt !== null && runAt > now ? 'scheduled' : 'queued';
+}
+
+/** The state a new job starts in, given its dependencies' verdicts. */
+export function initialState(job: NewJob, verdicts: ('done' | 'wait' | 'broken')[], now: number): JobState {
+  if (!job.start) return 'pending';
+  if (verdicts.includes('broken')) return 'failed';
+  if (verdicts.includes('wait')) return 'deferred';
+  return readyState(job.runAt, now);
+}
+
+export function brokenDependencyError(parentId: string): string {
+  return `dependency ${parentId} failed or was canceled`;
+}
+
+/** After a failed attempt: run again (when) or fail for good. */
+export function retryPlan(
+  job: { attempt: number; maxAttempts: number; backoff: Backoff | null },
+  outcome: { retry?: boolean; retryDelayMs?: number },
+  now: number,
+): { state: 'failed' } | { state: 'queued' | 'scheduled'; runAt: number | null } {
+  if (outcome.retry === false || job.attempt >= job.maxAttempts) return { state: 'failed' };
+  const delay = outcome.retryDelayMs ?? backoffDelay(job.backoff, job.attempt);
+  return delay > 0 ? { state: 'scheduled', runAt: now + delay } : { state: 'queued', runAt: null };
+}
+
+/** When retention removes a job that just finished (null: keep it). */
+export function expiryFor(
+  state: JobState,
+  job: { resultTtlMs: number | null; failureTtlMs: number | null },
+  config: QueueConfig,
+  finishedAt: number,
+): number | null {
+  const ttl = state === 'completed' ? (job.resultTtlMs ?? config.resultTtlMs) : (job.failureTtlMs ?? config.failureTtlMs);
+  return ttl === null || ttl === undefined ? null : finishedAt + ttl;
+}
+
+/** Cursors are opaque to callers; stores put a sort key and an id in them. */
+export function encodeCursor(key: number, id: string): string {
+  return Buffer.from(JSON.stringify([key, id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string | null | undefined): [number, string] | null {
+  if (!cursor) return null;
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+    if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string') return [v[0], v[1]];
+  } catch {
+    // fall through to the error below
+  }
+  throw new ValidationError('cursor is not one this server gave out', 'cursor');
+}
+
+export const MAX_LOG_LINES = 10_000;
+export const MAX_LOG_LINE_LENGTH = 8_192;
+export const MAX_PAGE = 1000;
+
+export function pageLimit(limit: number | undefined): number {
+  if (limit === undefined) return 50;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw new ValidationError(`limit must be an integer from 1 to ${MAX_PAGE}`, 'limit');
+  return limit;
+}
+
+export function clampProgress(p: number): number {
+  if (typeof p !== 'number' || !Number.isFinite(p)) throw new ValidationError('progress must be a number from 0 to 100', 'progress');
+  return Math.max(0, Math.min(100, p));
+}
+
+export function truncateLine(line: string): string {
+  return line.length > MAX_LOG_LINE_LENGTH ? line.slice(0, MAX_LOG_LINE_LENGTH) + '…' : line;
+}

@@ -1,0 +1,204 @@
+/**
+ * The Store contract: everything durable goes through this interface, and nothing outside
+ * src/stores/ knows which backend it has. Each method is one atomic step over a batch, so
+ * a network backend pays one round trip (one Lua script, one transaction) per call.
+ *
+ * Rules every backend follows (test/contract/ checks them):
+ * - Claim order: priority (higher first), then the order in which jobs became `queued`.
+ * - A job's initial state: `pending` if added with start=false; else `deferred` while a
+ *   dependency is unfinished; else `scheduled` if runAt is in the future; else `queued`.
+ * - finish/extend/update with a token apply only while the job is `active` under that
+ *   token; otherwise they return false and change nothing (fencing).
+ * - Canceling or removing an active job clears its lease: the worker finds out from the
+ *   `canceled`/`removed` event or from its next extend, and its finish is rejected.
+ */
+import type { ClaimedJob, EnqueueResult, Job, JobError, LogLine, LogStream, NewJob } from '../core/job.ts';
+import type { QueueConfig } from '../core/queue-config.ts';
+import type { JobState } from '../core/states.ts';
+
+export interface ClaimRequest {
+  queues: string[];
+  workerId: string;
+  /** Most jobs to claim in this call. */
+  limit: number;
+  leaseMs: number;
+  /** Only jobs with these names (a worker that handles a subset of types). */
+  names?: string[];
+}
+
+export interface Lease {
+  id: string;
+  token: string;
+}
+
+export type Outcome =
+  | { id: string; token: string; kind: 'completed'; result: unknown }
+  | {
+      id: string;
+      token: string;
+      kind: 'failed';
+      error: { message: string; stack?: string | null };
+      /** false: fail for good even if attempts remain (UnrecoverableError). Default true. */
+      retry?: boolean;
+      /** Overrides the stored backoff for this retry (a worker's custom backoff function). */
+      retryDelayMs?: number;
+    };
+
+export interface JobUpdate {
+  id: string;
+  /** When given, the update applies only under this lease (a worker reporting). */
+  token?: string;
+  progress?: number;
+  message?: string | null;
+  logs?: { stream: LogStream; line: string }[];
+}
+
+export interface ListFilter {
+  queue?: string;
+  states?: JobState[];
+  name?: string;
+  /** Case-insensitive substring of the job's id or JSON data. */
+  text?: string;
+  /** Newest first (default) or oldest first, by creation. */
+  order?: 'desc' | 'asc';
+  limit?: number;
+  /** Opaque cursor from a previous page's `next`. */
+  cursor?: string | null;
+}
+
+export interface JobPage {
+  jobs: Job[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  next: string | null;
+}
+
+export type StateCounts = Record<JobState, number>;
+
+export interface CleanRequest {
+  queue: string;
+  /** Finished states to clean (default: completed, failed, canceled). */
+  states?: JobState[];
+  /** Only jobs finished (or created, for waiting states) at least this long ago. */
+  olderThanMs?: number;
+  limit?: number;
+}
+
+export interface MaintainReport {
+  /** scheduled → queued */
+  promoted: number;
+  /** expired leases: requeued for another attempt, or failed when none remain */
+  reclaimed: number;
+  /** finished jobs removed by retention */
+  expired: number;
+}
+
+export type JobEventType =
+  | 'added'
+  | 'active'
+  | 'progress'
+  | 'log'
+  | 'completed'
+  | 'failed'
+  | 'retrying'
+  | 'canceled'
+  | 'removed'
+  | 'promoted'
+  | 'stalled'
+  | 'paused'
+  | 'resumed';
+
+export interface JobEvent {
+  type: JobEventType;
+  queue: string;
+  /** Absent for queue-level events (paused, resumed). */
+  jobId?: string;
+  at: number;
+  /** A few fields that listeners need without a read: state, progress, message, error. */
+  state?: JobState;
+  progress?: number;
+  message?: string | null;
+  error?: string;
+}
+
+export interface WorkerInfo {
+  id: string;
+  name: string;
+  host: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  /** Ids of the jobs it runs now. */
+  active: string[];
+  startedAt: number;
+  lastSeen: number;
+  processed: number;
+  failed: number;
+}
+
+export interface QueueInfo {
+  name: string;
+  config: QueueConfig;
+  counts: StateCounts;
+}
+
+export interface Store {
+  /** 'memory' | 'sqlite' | 'redis' | 'postgres': for health reports, never for branching. */
+  readonly kind: string;
+  /** Human-readable location (file path, URL without password). */
+  readonly location: string;
+
+  // ----- writes -----------------------------------------------------------------------
+  /** Adds jobs in one atomic step; honours dedupe, dependencies and queue limits. */
+  enqueue(jobs: NewJob[]): Promise<EnqueueResult[]>;
+  claim(req: ClaimRequest): Promise<ClaimedJob[]>;
+  /** Extends leases; one boolean per lease: false when the lease is lost. */
+  extend(leases: Lease[], leaseMs: number): Promise<boolean[]>;
+  /** Completes, fails or retries; one boolean per outcome: false when fenced out. */
+  finish(outcomes: Outcome[]): Promise<boolean[]>;
+  /** Progress, message and log lines; one boolean per update: false when not applied. */
+  update(updates: JobUpdate[]): Promise<boolean[]>;
+  /** Cancels waiting or active jobs; returns the ids it changed. */
+  cancel(ids: string[], reason?: string): Promise<string[]>;
+  /** Deletes jobs (active ones lose their lease); returns the ids it removed. */
+  remove(ids: string[]): Promise<string[]>;
+  /** Failed or canceled → queued with a fresh attempt count; returns the ids it changed. */
+  retry(ids: string[]): Promise<string[]>;
+  /** Pending or scheduled → queued (or deferred while dependencies are unfinished). */
+  promote(ids: string[]): Promise<string[]>;
+  /** Removes finished jobs of a queue by state and age; returns how many. */
+  clean(req: CleanRequest): Promise<number>;
+  /** Changes a queue's settings (pause/resume included) and returns them. */
+  configureQueue(queue: string, patch: Partial<QueueConfig>): Promise<QueueConfig>;
+
+  // ----- reads ------------------------------------------------------------------------
+  get(id: string): Promise<Job | null>;
+  list(filter: ListFilter): Promise<JobPage>;
+  /** Lines after `afterSeq` (0: from the start), at most `limit`. */
+  logs(id: string, afterSeq?: number, limit?: number): Promise<LogLine[]>;
+  /** Counts per state of each queue (all known queues when none given). */
+  counts(queues?: string[]): Promise<Record<string, StateCounts>>;
+  queues(): Promise<QueueInfo[]>;
+  queueConfig(queue: string): Promise<QueueConfig>;
+
+  // ----- upkeep -----------------------------------------------------------------------
+  /** Promotes due jobs, reclaims expired leases, applies retention. Idempotent. */
+  maintain(now?: number): Promise<MaintainReport>;
+  /** Resolves when work may be ready in one of these queues, on abort, or after timeoutMs. */
+  wait(queues: string[], timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** Job lifecycle events; returns an unsubscribe function. */
+  subscribe(listener: (event: JobEvent) => void): () => void;
+
+  // ----- workers ----------------------------------------------------------------------
+  /** Records a worker's heartbeat; it disappears from `workers()` after ttlMs of silence. */
+  reportWorker(info: WorkerInfo, ttlMs: number): Promise<void>;
+  removeWorker(id: string): Promise<void>;
+  workers(): Promise<WorkerInfo[]>;
+
+  close(): Promise<void>;
+}
+
+export function emptyCounts(): StateCounts {
+  return { pending: 0, scheduled: 0, deferred: 0, queued: 0, active: 0, completed: 0, failed: 0, canceled: 0 };
+}
+
+export type { ClaimedJob, EnqueueResult, Job, JobError, LogLine, NewJob, QueueConfig, JobState };

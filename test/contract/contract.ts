@@ -1,0 +1,570 @@
+/**
+ * The Store contract suite: one set of tests that every backend must pass against the
+ * real thing. Each backend's *.test.ts file calls runContract with a factory that gives a
+ * fresh, isolated store (own file, key prefix or schema).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildNewJob, type JobOptions } from '../../src/core/options.ts';
+import { DEFAULT_QUEUE_CONFIG } from '../../src/core/queue-config.ts';
+import type { JobEvent, Store } from '../../src/stores/store.ts';
+import { NotFoundError, QueueFullError } from '../../src/core/errors.ts';
+
+export interface StoreFactory {
+  (): Promise<Store>;
+}
+
+let counter = 0;
+/** A queue name no other test uses, so tests can share one store. */
+export function freshQueue(label = 'q'): string {
+  return `${label}-${process.pid}-${++counter}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function add(store: Store, queue: string, name: string, data: unknown = {}, opts: JobOptions = {}) {
+  const [r] = await store.enqueue([buildNewJob(queue, name, data, opts)]);
+  return r;
+}
+
+const W = { workerId: 'w1', leaseMs: 30_000 };
+
+export function runContract(backend: string, factory: StoreFactory): void {
+  describe(`Store contract: ${backend}`, () => {
+    let store: Store;
+    before(async () => {
+      store = await factory();
+    });
+    after(async () => {
+      await store.close();
+    });
+
+    test('enqueue then get returns the job with its data and defaults', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 'email', { to: 'a@b.c', n: 1 }, { priority: 5, attempts: 3, timeout: 1000 });
+      assert.equal(r.state, 'queued');
+      assert.equal(r.duplicate, false);
+      const job = await store.get(r.id);
+      assert.ok(job);
+      assert.equal(job.queue, q);
+      assert.equal(job.name, 'email');
+      assert.deepEqual(job.data, { to: 'a@b.c', n: 1 });
+      assert.equal(job.state, 'queued');
+      assert.equal(job.priority, 5);
+      assert.equal(job.maxAttempts, 3);
+      assert.equal(job.attempt, 0);
+      assert.equal(job.timeoutMs, 1000);
+      assert.equal(job.progress, 0);
+      assert.deepEqual(job.errors, []);
+      assert.ok(job.createdAt > 0);
+      assert.equal(await store.get('no-such-job'), null);
+    });
+
+    test('a chosen jobId dedupes: the second add is a no-op', async () => {
+      const q = freshQueue();
+      const a = await add(store, q, 't', { v: 1 }, { jobId: `dup-${q}` });
+      const b = await add(store, q, 't', { v: 2 }, { jobId: `dup-${q}` });
+      assert.equal(a.duplicate, false);
+      assert.equal(b.duplicate, true);
+      assert.equal(b.id, a.id);
+      assert.deepEqual((await store.get(a.id))!.data, { v: 1 });
+      assert.equal((await store.counts([q]))[q].queued, 1);
+    });
+
+    test('enqueue of many is one step; a missing dependency refuses the whole batch', async () => {
+      const q = freshQueue();
+      const jobs = [buildNewJob(q, 'a', 1), buildNewJob(q, 'b', 2, { dependsOn: 'nope-' + q })];
+      await assert.rejects(store.enqueue(jobs), NotFoundError);
+      assert.equal((await store.counts([q]))[q].queued, 0);
+      const ok = await store.enqueue([buildNewJob(q, 'a', 1), buildNewJob(q, 'b', 2)]);
+      assert.equal(ok.length, 2);
+      assert.equal((await store.counts([q]))[q].queued, 2);
+    });
+
+    test('claim takes higher priority first, then FIFO', async () => {
+      const q = freshQueue();
+      const ids: string[] = [];
+      for (const [i, p] of [0, 5, 0, 5, -1, 0].entries()) ids.push((await add(store, q, 't', { i }, { priority: p })).id);
+      const claimed = await store.claim({ ...W, queues: [q], limit: 10 });
+      assert.deepEqual(
+        claimed.map((j) => (j.data as { i: number }).i),
+        [1, 3, 0, 2, 5, 4],
+      );
+      assert.ok(claimed.every((j) => j.state === 'active' && j.attempt === 1 && j.workerId === 'w1' && j.token));
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 0);
+    });
+
+    test('claim respects its limit and never hands one job to two claimers', async () => {
+      const q = freshQueue();
+      await store.enqueue(Array.from({ length: 50 }, (_, i) => buildNewJob(q, 't', { i })));
+      const first = await store.claim({ ...W, queues: [q], limit: 7 });
+      assert.equal(first.length, 7);
+      const parallel = await Promise.all(
+        Array.from({ length: 6 }, (_, k) => store.claim({ queues: [q], workerId: `w${k}`, limit: 10, leaseMs: 30_000 })),
+      );
+      const all = [...first, ...parallel.flat()].map((j) => j.id);
+      assert.equal(all.length, 50);
+      assert.equal(new Set(all).size, 50);
+    });
+
+    test('claim by names takes only those job types', async () => {
+      const q = freshQueue();
+      await add(store, q, 'resize', {});
+      await add(store, q, 'email', {});
+      const got = await store.claim({ ...W, queues: [q], limit: 5, names: ['email'] });
+      assert.deepEqual(got.map((j) => j.name), ['email']);
+      const rest = await store.claim({ ...W, queues: [q], limit: 5 });
+      assert.deepEqual(rest.map((j) => j.name), ['resize']);
+    });
+
+    test('delayed jobs are scheduled, then claimable when due; wait wakes at the due time', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 't', {}, { delay: 300 });
+      assert.equal(r.state, 'scheduled');
+      const job = await store.get(r.id);
+      assert.ok(job!.runAt! > Date.now());
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 1 })).length, 0);
+      const t0 = Date.now();
+      await store.wait([q], 5000);
+      const waited = Date.now() - t0;
+      assert.ok(waited < 3000, `wait should wake when the job is due, waited ${waited} ms`);
+      await sleep(Math.max(0, job!.runAt! - Date.now()) + 5);
+      const got = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.equal(got.length, 1);
+      assert.equal(got[0].id, r.id);
+    });
+
+    test('wait resolves on enqueue, on abort, and on timeout', async () => {
+      const q = freshQueue();
+      const waiting = store.wait([q], 10_000);
+      await sleep(20);
+      await add(store, q, 't');
+      const t0 = Date.now();
+      await waiting;
+      assert.ok(Date.now() - t0 < 2000);
+      const ac = new AbortController();
+      const aborted = store.wait([freshQueue()], 10_000, ac.signal);
+      ac.abort();
+      await aborted;
+      const t1 = Date.now();
+      await store.wait([freshQueue()], 50);
+      assert.ok(Date.now() - t1 >= 40);
+    });
+
+    test('pending jobs wait for promote (start) and then run', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 't', {}, { start: false });
+      assert.equal(r.state, 'pending');
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 1 })).length, 0);
+      assert.deepEqual(await store.promote([r.id, 'missing']), [r.id]);
+      assert.equal((await store.get(r.id))!.state, 'queued');
+      assert.deepEqual(await store.promote([r.id]), []);
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 1 }))[0].id, r.id);
+    });
+
+    test('promote runs a scheduled job now', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 't', {}, { delay: 60_000 });
+      assert.deepEqual(await store.promote([r.id]), [r.id]);
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 1 }))[0].id, r.id);
+    });
+
+    test('complete stores the result; a stale or wrong token is fenced out', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 't', { x: 1 });
+      const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.deepEqual(await store.finish([{ id: job.id, token: 'wrong', kind: 'completed', result: 1 }]), [false]);
+      assert.equal((await store.get(r.id))!.state, 'active');
+      assert.deepEqual(await store.finish([{ id: job.id, token: job.token, kind: 'completed', result: { ok: true } }]), [true]);
+      const done = await store.get(r.id);
+      assert.equal(done!.state, 'completed');
+      assert.deepEqual(done!.result, { ok: true });
+      assert.ok(done!.finishedAt! >= done!.startedAt!);
+      assert.deepEqual(await store.finish([{ id: job.id, token: job.token, kind: 'completed', result: 2 }]), [false]);
+      assert.deepEqual((await store.get(r.id))!.result, { ok: true });
+    });
+
+    test('finish many in one call, mixed outcomes', async () => {
+      const q = freshQueue();
+      await store.enqueue(Array.from({ length: 4 }, (_, i) => buildNewJob(q, 't', { i })));
+      const jobs = await store.claim({ ...W, queues: [q], limit: 4 });
+      const res = await store.finish([
+        { id: jobs[0].id, token: jobs[0].token, kind: 'completed', result: 0 },
+        { id: jobs[1].id, token: jobs[1].token, kind: 'failed', error: { message: 'boom', stack: 'Error: boom\n  at x' } },
+        { id: jobs[2].id, token: 'stale', kind: 'completed', result: 2 },
+        { id: jobs[3].id, token: jobs[3].token, kind: 'completed', result: 3 },
+      ]);
+      assert.deepEqual(res, [true, true, false, true]);
+      const c = (await store.counts([q]))[q];
+      assert.equal(c.completed, 2);
+      assert.equal(c.failed, 1);
+      assert.equal(c.active, 1);
+      const failed = await store.get(jobs[1].id);
+      assert.equal(failed!.errors.length, 1);
+      assert.equal(failed!.errors[0].message, 'boom');
+      assert.match(failed!.errors[0].stack!, /at x/);
+    });
+
+    test('a failed attempt retries with backoff until attempts run out, keeping each error', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 't', {}, { attempts: 3, backoff: [0, 200] });
+      let [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+      await store.finish([{ id: job.id, token: job.token, kind: 'failed', error: { message: 'e1' } }]);
+      assert.equal((await store.get(r.id))!.state, 'queued', 'first interval is 0: straight back to queued');
+      [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.equal(job.attempt, 2);
+      await store.finish([{ id: job.id, token: job.token, kind: 'failed', error: { message: 'e2' } }]);
+      const s = await store.get(r.id);
+      assert.equal(s!.state, 'scheduled');
+      assert.ok(s!.runAt! - Date.now() > 100 && s!.runAt! - Date.now() <= 200);
+      await sleep(s!.runAt! - Date.now() + 5);
+      [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.equal(job.attempt, 3);
+      await store.finish([{ id: job.id, token: job.token, kind: 'failed', error: { message: 'e3' } }]);
+      const f = await store.get(r.id);
+      assert.equal(f!.state, 'failed');
+      assert.deepEqual(f!.errors.map((e) => [e.attempt, e.message]), [[1, 'e1'], [2, 'e2'], [3, 'e3']]);
+    });
+
+    test('retry: false fails for good; retryDelayMs overrides the backoff', async () => {
+      const q = freshQueue();
+      const a = await add(store, q, 'a', {}, { attempts: 5 });
+      const b = await add(store, q, 'b', {}, { attempts: 5 });
+      const jobs = await store.claim({ ...W, queues: [q], limit: 2 });
+      const ja = jobs.find((j) => j.id === a.id)!;
+      const jb = jobs.find((j) => j.id === b.id)!;
+      await store.finish([
+        { id: ja.id, token: ja.token, kind: 'failed', error: { message: 'fatal' }, retry: false },
+        { id: jb.id, token: jb.token, kind: 'failed', error: { message: 'later' }, retryDelayMs: 60_000 },
+      ]);
+      assert.equal((await store.get(a.id))!.state, 'failed');
+      const sb = await store.get(b.id);
+      assert.equal(sb!.state, 'scheduled');
+      assert.ok(sb!.runAt! > Date.now() + 50_000);
+    });
+
+    test('retry() puts failed and canceled jobs back with a fresh attempt count', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 't');
+      const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+      await store.finish([{ id: job.id, token: job.token, kind: 'failed', error: { message: 'x' } }]);
+      const c = await add(store, q, 't');
+      await store.cancel([c.id]);
+      assert.deepEqual((await store.retry([r.id, c.id, 'missing'])).sort(), [r.id, c.id].sort());
+      const again = await store.get(r.id);
+      assert.equal(again!.state, 'queued');
+      assert.equal(again!.attempt, 0);
+      assert.equal(again!.errors.length, 1, 'old errors are kept for the record');
+      assert.deepEqual(await store.retry([r.id]), [], 'a queued job is not retried');
+    });
+
+    test('extend keeps a lease; an expired lease is reclaimed by maintain: retried, then failed', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 't', {}, { attempts: 2 });
+      let [job] = await store.claim({ queues: [q], workerId: 'dies', limit: 1, leaseMs: 150 });
+      assert.deepEqual(await store.extend([{ id: job.id, token: job.token }, { id: job.id, token: 'x' }], 150), [true, false]);
+      assert.equal((await store.maintain()).reclaimed, 0);
+      await sleep(200);
+      const rep = await store.maintain();
+      assert.equal(rep.reclaimed, 1);
+      const s = await store.get(r.id);
+      assert.equal(s!.state, 'queued');
+      assert.match(s!.errors[0].message, /stalled|lease/);
+      assert.deepEqual(await store.finish([{ id: job.id, token: job.token, kind: 'completed', result: 1 }]), [false], 'the lost lease is fenced');
+      assert.deepEqual(await store.extend([{ id: job.id, token: job.token }], 1000), [false]);
+      [job] = await store.claim({ queues: [q], workerId: 'dies-again', limit: 1, leaseMs: 100 });
+      assert.equal(job.attempt, 2);
+      await sleep(150);
+      await store.maintain();
+      assert.equal((await store.get(r.id))!.state, 'failed');
+      assert.equal((await store.maintain()).reclaimed, 0, 'maintain is idempotent');
+    });
+
+    test('cancel waiting and active jobs; the active one loses its lease', async () => {
+      const q = freshQueue();
+      const waiting = await add(store, q, 't', {}, { delay: 60_000 });
+      const running = await add(store, q, 't');
+      const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.equal(job.id, running.id);
+      const events: JobEvent[] = [];
+      const off = store.subscribe((e) => e.jobId === running.id && events.push(e));
+      assert.deepEqual((await store.cancel([waiting.id, running.id, 'missing'], 'user asked')).sort(), [waiting.id, running.id].sort());
+      const c = await store.get(running.id);
+      assert.equal(c!.state, 'canceled');
+      assert.deepEqual(await store.extend([{ id: job.id, token: job.token }], 1000), [false]);
+      assert.deepEqual(await store.finish([{ id: job.id, token: job.token, kind: 'completed', result: 1 }]), [false]);
+      assert.equal((await store.get(running.id))!.state, 'canceled');
+      assert.deepEqual(await store.cancel([running.id]), [], 'already canceled');
+      await waitFor(() => events.some((e) => e.type === 'canceled'));
+      off();
+    });
+
+    test('remove deletes jobs in any state; removed jobs are gone', async () => {
+      const q = freshQueue();
+      const a = await add(store, q, 't');
+      const b = await add(store, q, 't');
+      const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.deepEqual((await store.remove([a.id, b.id, 'missing'])).sort(), [a.id, b.id].sort());
+      assert.equal(await store.get(a.id), null);
+      assert.equal(await store.get(b.id), null);
+      assert.deepEqual(await store.finish([{ id: job.id, token: job.token, kind: 'completed', result: 1 }]), [false]);
+      const c = (await store.counts([q]))[q];
+      assert.equal(c.queued + c.active + c.completed, 0);
+    });
+
+    test('dependencies: deferred until the parent completes, then queued', async () => {
+      const q = freshQueue();
+      const parent = await add(store, q, 'p');
+      const child = await add(store, q, 'c', {}, { dependsOn: parent.id });
+      assert.equal(child.state, 'deferred');
+      const [pj] = await store.claim({ ...W, queues: [q], limit: 5 });
+      assert.equal(pj.id, parent.id, 'the child is not claimable yet');
+      await store.finish([{ id: pj.id, token: pj.token, kind: 'completed', result: null }]);
+      assert.equal((await store.get(child.id))!.state, 'queued');
+      const after = await add(store, q, 'c2', {}, { dependsOn: parent.id });
+      assert.equal(after.state, 'queued', 'a completed parent does not hold anyone back');
+    });
+
+    test('dependencies: a failed parent fails the child, or lets it run under "ignore"', async () => {
+      const q = freshQueue();
+      const parent = await add(store, q, 'p');
+      const strict = await add(store, q, 'c', {}, { dependsOn: parent.id });
+      const lenient = await add(store, q, 'c', {}, { dependsOn: parent.id, onParentFailure: 'ignore' });
+      const grandchild = await add(store, q, 'g', {}, { dependsOn: strict.id });
+      const [pj] = await store.claim({ ...W, queues: [q], limit: 1 });
+      await store.finish([{ id: pj.id, token: pj.token, kind: 'failed', error: { message: 'parent broke' } }]);
+      const s = await store.get(strict.id);
+      assert.equal(s!.state, 'failed');
+      assert.match(s!.errors[0].message, new RegExp(parent.id));
+      assert.equal((await store.get(grandchild.id))!.state, 'failed', 'failure cascades');
+      assert.equal((await store.get(lenient.id))!.state, 'queued');
+      const late = await add(store, q, 'c', {}, { dependsOn: parent.id });
+      assert.equal(late.state, 'failed');
+    });
+
+    test('dependencies within one batch, and a child with a delay is scheduled once released', async () => {
+      const q = freshQueue();
+      const p = buildNewJob(q, 'p', {}, { jobId: `p-${q}` });
+      const c = buildNewJob(q, 'c', {}, { dependsOn: p.id, delay: 60_000 });
+      const [, cr] = await store.enqueue([p, c]);
+      assert.equal(cr.state, 'deferred');
+      const [pj] = await store.claim({ ...W, queues: [q], limit: 1 });
+      await store.finish([{ id: pj.id, token: pj.token, kind: 'completed', result: null }]);
+      assert.equal((await store.get(c.id))!.state, 'scheduled');
+    });
+
+    test('pause stops claims for the queue only; resume restarts them', async () => {
+      const q = freshQueue();
+      const other = freshQueue();
+      await add(store, q, 't');
+      await add(store, other, 't');
+      const cfg = await store.configureQueue(q, { paused: true });
+      assert.equal(cfg.paused, true);
+      assert.equal((await store.queueConfig(q)).paused, true);
+      const got = await store.claim({ ...W, queues: [q, other], limit: 5 });
+      assert.deepEqual(got.map((j) => j.queue), [other]);
+      await store.configureQueue(q, { paused: false });
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 5 })).length, 1);
+    });
+
+    test('queue concurrency caps active jobs across claimers', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { concurrency: 2 });
+      await store.enqueue(Array.from({ length: 5 }, () => buildNewJob(q, 't', {})));
+      const a = await store.claim({ ...W, queues: [q], limit: 5 });
+      const b = await store.claim({ queues: [q], workerId: 'w2', limit: 5, leaseMs: 30_000 });
+      assert.equal(a.length + b.length, 2);
+      await store.finish([{ id: a[0].id, token: a[0].token, kind: 'completed', result: null }]);
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 5 })).length, 1);
+    });
+
+    test('group concurrency: one group cannot take all the slots', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { groupConcurrency: 1 });
+      await store.enqueue([
+        buildNewJob(q, 't', { g: 'a1' }, { group: 'a' }),
+        buildNewJob(q, 't', { g: 'a2' }, { group: 'a' }),
+        buildNewJob(q, 't', { g: 'b1' }, { group: 'b' }),
+      ]);
+      const got = await store.claim({ ...W, queues: [q], limit: 5 });
+      assert.deepEqual(got.map((j) => (j.data as { g: string }).g).sort(), ['a1', 'b1']);
+    });
+
+    test('rate limit: at most max claims per window', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { rateLimit: { max: 3, durationMs: 300 } });
+      await store.enqueue(Array.from({ length: 6 }, () => buildNewJob(q, 't', {})));
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 3);
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 0);
+      await sleep(350);
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 3);
+    });
+
+    test('max size: reject refuses the whole add and changes nothing', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { maxSize: 3, overflow: 'reject' });
+      await store.enqueue([buildNewJob(q, 't', 1), buildNewJob(q, 't', 2)]);
+      await assert.rejects(store.enqueue([buildNewJob(q, 't', 3), buildNewJob(q, 't', 4)]), QueueFullError);
+      assert.equal((await store.counts([q]))[q].queued, 2);
+      await store.enqueue([buildNewJob(q, 't', 3)]);
+      assert.equal((await store.counts([q]))[q].queued, 3);
+    });
+
+    test('max size: evict-oldest removes the oldest waiting jobs to make room', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { maxSize: 3, overflow: 'evict-oldest' });
+      const ids = [];
+      for (let i = 0; i < 3; i++) ids.push((await add(store, q, 't', { i })).id);
+      await sleep(2);
+      const r = await add(store, q, 't', { i: 3 });
+      assert.equal(r.state, 'queued');
+      assert.equal(await store.get(ids[0]), null, 'the oldest is evicted');
+      assert.ok(await store.get(ids[1]));
+      assert.equal((await store.counts([q]))[q].queued, 3);
+    });
+
+    test('per-type limits count unfinished jobs of one name', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { typeLimits: { heavy: 1 } });
+      await add(store, q, 'heavy');
+      await add(store, q, 'light');
+      await add(store, q, 'light');
+      await assert.rejects(add(store, q, 'heavy'), QueueFullError);
+      const c = (await store.counts([q]))[q];
+      assert.equal(c.queued, 3);
+    });
+
+    test('progress, message and logs; a worker update is fenced by its token', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 't');
+      const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.deepEqual(
+        await store.update([
+          { id: job.id, token: job.token, progress: 40, message: 'resizing', logs: [{ stream: 'stdout', line: 'hello' }, { stream: 'stderr', line: 'warn' }] },
+          { id: job.id, token: 'stale', progress: 99 },
+        ]),
+        [true, false],
+      );
+      const s = await store.get(r.id);
+      assert.equal(s!.progress, 40);
+      assert.equal(s!.message, 'resizing');
+      assert.equal(s!.logCount, 2);
+      await store.update([{ id: job.id, logs: [{ stream: 'log', line: 'third' }] }]);
+      const logs = await store.logs(r.id);
+      assert.deepEqual(logs.map((l) => [l.seq, l.stream, l.line]), [[1, 'stdout', 'hello'], [2, 'stderr', 'warn'], [3, 'log', 'third']]);
+      assert.deepEqual((await store.logs(r.id, 2)).map((l) => l.line), ['third']);
+      await assert.rejects(store.logs('missing'), NotFoundError);
+    });
+
+    test('list filters by queue, state, name and text, newest first, with cursor pages', async () => {
+      const q = freshQueue();
+      for (let i = 0; i < 7; i++) await add(store, q, i % 2 ? 'odd' : 'even', { i, tag: i === 4 ? 'Needle-in-data' : 'hay' });
+      const [claimed] = await store.claim({ ...W, queues: [q], limit: 1 });
+      const page1 = await store.list({ queue: q, limit: 3 });
+      assert.equal(page1.jobs.length, 3);
+      assert.deepEqual(page1.jobs.map((j) => (j.data as { i: number }).i), [6, 5, 4]);
+      assert.ok(page1.next);
+      const page2 = await store.list({ queue: q, limit: 3, cursor: page1.next });
+      assert.deepEqual(page2.jobs.map((j) => (j.data as { i: number }).i), [3, 2, 1]);
+      const page3 = await store.list({ queue: q, limit: 3, cursor: page2.next });
+      assert.deepEqual(page3.jobs.map((j) => (j.data as { i: number }).i), [0]);
+      assert.equal(page3.next, null);
+      const asc = await store.list({ queue: q, limit: 2, order: 'asc' });
+      assert.deepEqual(asc.jobs.map((j) => (j.data as { i: number }).i), [0, 1]);
+      assert.deepEqual((await store.list({ queue: q, states: ['active'] })).jobs.map((j) => j.id), [claimed.id]);
+      assert.equal((await store.list({ queue: q, name: 'odd' })).jobs.length, 3);
+      const found = await store.list({ queue: q, text: 'needle-IN' });
+      assert.deepEqual(found.jobs.map((j) => (j.data as { i: number }).i), [4]);
+      assert.equal((await store.list({ queue: q, text: found.jobs[0].id.slice(0, 12) })).jobs.length, 1, 'text matches ids too');
+    });
+
+    test('counts and queues report every state and the settings', async () => {
+      const q = freshQueue();
+      await add(store, q, 't');
+      await add(store, q, 't', {}, { delay: 60_000 });
+      await add(store, q, 't', {}, { start: false });
+      await store.configureQueue(q, { concurrency: 4 });
+      const c = (await store.counts([q]))[q];
+      assert.deepEqual(c, { pending: 1, scheduled: 1, deferred: 0, queued: 1, active: 0, completed: 0, failed: 0, canceled: 0 });
+      const info = (await store.queues()).find((x) => x.name === q);
+      assert.ok(info);
+      assert.equal(info.config.concurrency, 4);
+      assert.equal(info.counts.queued, 1);
+      assert.deepEqual(await store.queueConfig(freshQueue()), DEFAULT_QUEUE_CONFIG);
+    });
+
+    test('clean removes finished jobs by state and age', async () => {
+      const q = freshQueue();
+      await store.enqueue(Array.from({ length: 3 }, () => buildNewJob(q, 't', {})));
+      const jobs = await store.claim({ ...W, queues: [q], limit: 3 });
+      await store.finish([
+        { id: jobs[0].id, token: jobs[0].token, kind: 'completed', result: null },
+        { id: jobs[1].id, token: jobs[1].token, kind: 'failed', error: { message: 'x' } },
+      ]);
+      assert.equal(await store.clean({ queue: q, states: ['completed'], olderThanMs: 60_000 }), 0, 'too young');
+      assert.equal(await store.clean({ queue: q, states: ['completed'] }), 1);
+      assert.equal(await store.get(jobs[0].id), null);
+      assert.ok(await store.get(jobs[1].id));
+      assert.equal(await store.clean({ queue: q }), 1);
+      assert.ok(await store.get(jobs[2].id), 'active jobs are never cleaned');
+    });
+
+    test('retention: finished jobs past their TTL are removed by maintain', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { failureTtlMs: 60_000 });
+      const a = await add(store, q, 't', {}, { resultTtl: 100 });
+      const b = await add(store, q, 't');
+      const c = await add(store, q, 't');
+      const jobs = await store.claim({ ...W, queues: [q], limit: 3 });
+      const by = (id: string) => jobs.find((j) => j.id === id)!;
+      await store.finish([
+        { id: a.id, token: by(a.id).token, kind: 'completed', result: 1 },
+        { id: b.id, token: by(b.id).token, kind: 'completed', result: 1 },
+        { id: c.id, token: by(c.id).token, kind: 'failed', error: { message: 'x' } },
+      ]);
+      const fc = await store.get(c.id);
+      assert.ok(fc!.expiresAt! > Date.now() + 50_000, 'the queue default failure TTL applies');
+      await sleep(150);
+      const rep = await store.maintain();
+      assert.ok(rep.expired >= 1);
+      assert.equal(await store.get(a.id), null);
+      assert.ok(await store.get(b.id), 'no TTL: kept');
+      assert.ok(await store.get(c.id));
+    });
+
+    test('events: added, active, progress, completed reach subscribers', async () => {
+      const q = freshQueue();
+      const seen: string[] = [];
+      const off = store.subscribe((e) => {
+        if (e.queue === q) seen.push(e.type);
+      });
+      const r = await add(store, q, 't');
+      const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+      await store.update([{ id: r.id, token: job.token, progress: 50 }]);
+      await store.finish([{ id: r.id, token: job.token, kind: 'completed', result: null }]);
+      await waitFor(() => seen.includes('completed'));
+      off();
+      assert.deepEqual(seen, ['added', 'active', 'progress', 'completed']);
+    });
+
+    test('workers report heartbeats and vanish after their TTL', async () => {
+      const id = freshQueue('worker');
+      const info = { id, name: 'w', host: 'h', pid: 1, queues: ['a'], concurrency: 2, active: ['j1'], startedAt: Date.now(), lastSeen: Date.now(), processed: 3, failed: 1 };
+      await store.reportWorker(info, 200);
+      const found = (await store.workers()).find((w) => w.id === id);
+      assert.deepEqual(found, info);
+      await sleep(300);
+      assert.equal((await store.workers()).find((w) => w.id === id), undefined);
+      await store.reportWorker(info, 10_000);
+      await store.removeWorker(id);
+      assert.equal((await store.workers()).find((w) => w.id === id), undefined);
+    });
+  });
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
