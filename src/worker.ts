@@ -315,7 +315,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         ...(retry ? {} : { retry: false }),
         ...(retryDelayMs === undefined ? {} : { retryDelayMs }),
       };
-      if (this.stoppingHard) Object.assign(outcome, { retry: true, retryDelayMs: 0 });
+      if (this.stoppingHard) Object.assign(outcome, { release: true });
     }
     try {
       if (outcome) {

@@ -35,9 +35,10 @@ export function brokenDependencyError(parentId: string): string {
 /** After a failed attempt: run again (when) or fail for good. */
 export function retryPlan(
   job: { attempt: number; maxAttempts: number; backoff: Backoff | null },
-  outcome: { retry?: boolean; retryDelayMs?: number },
+  outcome: { retry?: boolean; retryDelayMs?: number; release?: boolean },
   now: number,
 ): { state: 'failed' } | { state: 'queued' | 'scheduled'; runAt: number | null } {
+  if (outcome.release) return { state: 'queued', runAt: null };
   if (outcome.retry === false || job.attempt >= job.maxAttempts) return { state: 'failed' };
   const delay = outcome.retryDelayMs ?? backoffDelay(job.backoff, job.attempt);
   return delay > 0 ? { state: 'scheduled', runAt: now + delay } : { state: 'queued', runAt: null };

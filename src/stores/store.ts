@@ -42,6 +42,11 @@ export type Outcome =
       retry?: boolean;
       /** Overrides the stored backoff for this retry (a worker's custom backoff function). */
       retryDelayMs?: number;
+      /**
+       * The worker gave the job back unfinished (hard shutdown): requeue it now, even when
+       * no attempts remain, because the handler never got to finish this one.
+       */
+      release?: boolean;
     };
 
 export interface JobUpdate {

@@ -242,6 +242,19 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.ok(sb!.runAt! > Date.now() + 50_000);
     });
 
+    test('release: a job handed back by a stopping worker is queued again even on its last attempt', async () => {
+      const q = freshQueue();
+      const a = await add(store, q, 'a', {}, { attempts: 1 });
+      const [ja] = await store.claim({ ...W, queues: [q], limit: 1 });
+      const [ok] = await store.finish([{ id: ja.id, token: ja.token, kind: 'failed', error: { message: 'worker shutting down' }, release: true }]);
+      assert.equal(ok, true);
+      const job = await store.get(a.id);
+      assert.equal(job!.state, 'queued');
+      assert.equal(job!.errors.length, 1);
+      const [again] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.equal(again.id, a.id);
+    });
+
     test('retry() puts failed and canceled jobs back with a fresh attempt count', async () => {
       const q = freshQueue();
       const r = await add(store, q, 't');
