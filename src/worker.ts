@@ -89,6 +89,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private stopping = false;
   private loopDone: Promise<void> | null = null;
   private wake: AbortController = new AbortController();
+  private woken = false;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private maintainTimer: ReturnType<typeof setInterval> | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -170,30 +171,54 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
   }
 
-  private names(): string[] | undefined {
-    if (this.runners.has('*')) {
-      // A catch-all worker claims every name; per-type limits still apply below.
-      return undefined;
+  /**
+   * The claims to make for `free` slots. Usually one; a type with its own concurrency gets
+   * its own claim so a single batch can never overshoot that type's limit.
+   */
+  private claimRequests(free: number): { names: string[] | undefined; limit: number }[] {
+    const limited: { name: string; room: number }[] = [];
+    const open: string[] = [];
+    for (const [name, r] of this.runners) {
+      if (name === '*') continue;
+      if (r.concurrency === null) open.push(name);
+      else limited.push({ name, room: r.concurrency - (this.perName.get(name) ?? 0) });
     }
-    return [...this.runners.entries()]
-      .filter(([name, r]) => r.concurrency === null || (this.perName.get(name) ?? 0) < r.concurrency)
-      .map(([name]) => name);
+    if (this.runners.has('*')) {
+      // The catch-all may take any name, so it takes no more than the tightest type allows.
+      const limit = Math.min(free, ...limited.map((l) => l.room));
+      return limit > 0 ? [{ names: undefined, limit }] : [];
+    }
+    const requests = open.length > 0 ? [{ names: open, limit: free }] : [];
+    for (const l of limited) if (l.room > 0) requests.push({ names: [l.name], limit: l.room });
+    return requests;
+  }
+
+  private async claimFor(free: number): Promise<ClaimedJob[] | null> {
+    const requests = this.claimRequests(free);
+    if (requests.length === 0) return null;
+    const jobs: ClaimedJob[] = [];
+    for (const r of requests) {
+      const limit = Math.min(r.limit, free - jobs.length);
+      if (limit <= 0) break;
+      jobs.push(...(await this.store.claim({ queues: this.queues, workerId: this.id, limit, leaseMs: this.leaseMs, names: r.names })));
+    }
+    return jobs;
   }
 
   private async loop(): Promise<void> {
     let backoff = 0;
     while (!this.stopping) {
+      // A nudge from here on (a slot freed while we claim) must cut the next sleep short.
+      this.woken = false;
       const free = this.concurrency - this.running.size;
       if (free <= 0) {
         await this.sleep(this.idleMs);
         continue;
       }
-      let jobs: ClaimedJob[] = [];
-      const names = this.names();
+      // null: every type this worker handles is at its own limit.
+      let jobs: ClaimedJob[] | null;
       try {
-        if (names === undefined || names.length > 0) {
-          jobs = await this.store.claim({ queues: this.queues, workerId: this.id, limit: free, leaseMs: this.leaseMs, names });
-        }
+        jobs = await this.claimFor(free);
         backoff = 0;
       } catch (err) {
         this.emitError(err);
@@ -202,9 +227,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         await this.sleep(backoff);
         continue;
       }
-      for (const job of jobs) this.execute(job);
-      if (jobs.length > 0) continue;
-      if (this.running.size > 0 && (names === undefined || names.length > 0)) {
+      for (const job of jobs ?? []) this.execute(job);
+      if (jobs && jobs.length > 0) continue;
+      if (this.running.size > 0 && jobs !== null) {
         // Others may still be finishing: sleep until a slot frees or work arrives.
         await this.waitForWork();
         continue;
@@ -219,6 +244,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async waitForWork(): Promise<void> {
+    if (this.woken || this.stopping) return;
     const wake = this.wake;
     try {
       await this.store.wait(this.queues, this.idleMs, wake.signal);
@@ -229,6 +255,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.woken || this.stopping) return Promise.resolve();
     const signal = this.wake.signal;
     return new Promise((resolve) => {
       const t = setTimeout(done, ms);
@@ -243,6 +270,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Ends the loop's current sleep so it claims again. */
   private nudge(): void {
+    this.woken = true;
     const old = this.wake;
     this.wake = new AbortController();
     old.abort();

@@ -1,0 +1,255 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UnrecoverableError, ValidationError } from '../../src/core/errors.ts';
+import { Queue } from '../../src/queue.ts';
+import type { Store } from '../../src/stores/store.ts';
+import { Worker } from '../../src/worker.ts';
+import { freshQueue } from '../contract/contract.ts';
+import { BACKENDS } from '../helpers/stores.ts';
+
+for (const backend of BACKENDS) {
+  describe(`Worker on ${backend.name}`, () => {
+    let store: Store;
+    before(async () => {
+      store = await backend.open();
+    });
+    after(() => store.close());
+
+    function setup(opts: Partial<ConstructorParameters<typeof Worker>[1]> & Pick<ConstructorParameters<typeof Worker>[1], 'handlers'>) {
+      const queue = new Queue(store, freshQueue());
+      const worker = new Worker(store, { queues: [queue.name], maintainMs: 0, ...opts });
+      return { queue, worker };
+    }
+
+    test('runs handlers by job name and stores their results', async () => {
+      const { queue, worker } = setup({ handlers: { double: (job) => (job.data as number) * 2, hello: async () => 'hi' } });
+      const a = await queue.add('double', 21);
+      const b = await queue.add('hello');
+      await worker.start();
+      assert.equal((await queue.waitUntilFinished(a.id, 5000)).result, 42);
+      assert.equal((await queue.waitUntilFinished(b.id, 5000)).result, 'hi');
+      await worker.close();
+    });
+
+    test('never runs more than its concurrency at once; all jobs complete once', async () => {
+      let running = 0;
+      let peak = 0;
+      let runs = 0;
+      const { queue, worker } = setup({
+        concurrency: 4,
+        handlers: {
+          t: async () => {
+            runs++;
+            peak = Math.max(peak, ++running);
+            await sleep(5);
+            running--;
+          },
+        },
+      });
+      const added = await queue.addBulk(Array.from({ length: 40 }, () => ({ name: 't' })));
+      await worker.start();
+      await Promise.all(added.map((r) => queue.waitUntilFinished(r.id, 10_000)));
+      assert.equal(runs, 40);
+      assert.equal(peak, 4);
+      await worker.close();
+    });
+
+    test('per-type concurrency caps one job type', async () => {
+      let slow = 0;
+      let peak = 0;
+      const { queue, worker } = setup({
+        concurrency: 5,
+        handlers: {
+          slow: {
+            concurrency: 1,
+            handler: async () => {
+              peak = Math.max(peak, ++slow);
+              await sleep(5);
+              slow--;
+            },
+          },
+        },
+      });
+      const added = await queue.addBulk(Array.from({ length: 6 }, () => ({ name: 'slow' })));
+      await worker.start();
+      await Promise.all(added.map((r) => queue.waitUntilFinished(r.id, 10_000)));
+      assert.equal(peak, 1);
+      await worker.close();
+    });
+
+    test('a failing handler retries with backoff, then fails with every error kept', async () => {
+      const { queue, worker } = setup({ handlers: { flaky: () => { throw new Error('boom'); } } });
+      const { id } = await queue.add('flaky', {}, { attempts: 3, backoff: 1 });
+      const failed: boolean[] = [];
+      worker.on('failed', (_job, _err, willRetry) => failed.push(willRetry));
+      await worker.start();
+      const job = await queue.waitUntilFinished(id, 5000);
+      assert.equal(job.state, 'failed');
+      assert.equal(job.attempt, 3);
+      assert.deepEqual(job.errors.map((e) => e.message), ['boom', 'boom', 'boom']);
+      assert.match(job.errors[0].stack ?? '', /boom/);
+      assert.deepEqual(failed, [true, true, false]);
+      await worker.close();
+    });
+
+    test('UnrecoverableError fails at once; a custom backoff function sets the delay', async () => {
+      const delays: number[] = [];
+      const { queue, worker } = setup({
+        handlers: {
+          fatal: () => { throw new UnrecoverableError('bad input'); },
+          custom: () => { throw new Error('again'); },
+        },
+        backoffStrategies: { linear: (attempt) => { delays.push(attempt); return 1; } },
+      });
+      const a = await queue.add('fatal', {}, { attempts: 5 });
+      const b = await queue.add('custom', {}, { attempts: 3, backoff: { type: 'custom', name: 'linear' } });
+      await worker.start();
+      const ja = await queue.waitUntilFinished(a.id, 5000);
+      assert.equal(ja.state, 'failed');
+      assert.equal(ja.attempt, 1);
+      assert.equal((await queue.waitUntilFinished(b.id, 5000)).attempt, 3);
+      assert.deepEqual(delays, [1, 2, 3]);
+      await worker.close();
+    });
+
+    test('a timeout aborts the handler through its signal and fails the attempt', async () => {
+      let aborted = false;
+      const { queue, worker } = setup({
+        handlers: {
+          slow: (_job, ctx) =>
+            new Promise((_, reject) => {
+              ctx.signal.addEventListener('abort', () => {
+                aborted = true;
+                reject(ctx.signal.reason);
+              });
+            }),
+        },
+      });
+      const { id } = await queue.add('slow', {}, { timeout: 30 });
+      await worker.start();
+      const job = await queue.waitUntilFinished(id, 5000);
+      assert.equal(job.state, 'failed');
+      assert.match(job.errors[0].message, /timed out after 30 ms/);
+      assert.ok(aborted);
+      await worker.close();
+    });
+
+    test('canceling an active job fires its signal and frees the slot, even if the handler ignores it', async () => {
+      const started: string[] = [];
+      const { queue, worker } = setup({
+        concurrency: 1,
+        handlers: {
+          stuck: (job) => {
+            started.push(job.id);
+            return new Promise(() => {});
+          },
+          quick: () => 'ok',
+        },
+      });
+      const stuck = await queue.add('stuck');
+      const quick = await queue.add('quick');
+      await worker.start();
+      while (started.length === 0) await sleep(2);
+      await queue.cancel(stuck.id, 'stopped by operator');
+      assert.equal((await queue.waitUntilFinished(quick.id, 5000)).state, 'completed');
+      const s = await queue.getJob(stuck.id);
+      assert.equal(s!.state, 'canceled');
+      assert.equal(s!.message, 'stopped by operator');
+      await worker.close();
+    });
+
+    test('progress and log lines reach the store before the outcome', async () => {
+      const { queue, worker } = setup({
+        handlers: {
+          report: async (_job, ctx) => {
+            ctx.progress(50, 'half way');
+            ctx.log('first line');
+            ctx.log('to stderr', 'stderr');
+            return 'done';
+          },
+        },
+      });
+      const progress: number[] = [];
+      queue.on('progress', (e) => progress.push(e.progress!));
+      const { id } = await queue.add('report');
+      await worker.start();
+      const job = await queue.waitUntilFinished(id, 5000);
+      assert.equal(job.progress, 100);
+      assert.equal(job.message, 'half way');
+      assert.deepEqual((await queue.getLogs(id)).map((l) => [l.stream, l.line]), [['log', 'first line'], ['stderr', 'to stderr']]);
+      assert.ok(progress.includes(50));
+      await worker.close();
+      await queue.close();
+    });
+
+    test('a worker claims only the job types it has handlers for; "*" catches the rest', async () => {
+      const { queue, worker } = setup({ handlers: { known: () => 1 } });
+      const { id } = await queue.add('unknown', {}, { attempts: 3 });
+      const w2 = new Worker(store, { queues: [queue.name], handlers: { '*': () => 1 }, maintainMs: 0 });
+      // The worker with named handlers never claims it; only a catch-all would.
+      await worker.start();
+      await sleep(30);
+      assert.equal((await queue.getJob(id))!.state, 'queued');
+      await worker.close();
+      await w2.start();
+      assert.equal((await queue.waitUntilFinished(id, 5000)).state, 'completed');
+      await w2.close();
+    });
+
+    test('burst mode: run() resolves once the queue is empty', async () => {
+      let n = 0;
+      const { queue, worker } = setup({ burst: true, handlers: { t: () => n++ } });
+      await queue.addBulk(Array.from({ length: 25 }, () => ({ name: 't' })));
+      await worker.run();
+      assert.equal(n, 25);
+      assert.equal((await queue.counts()).completed, 25);
+    });
+
+    test('close() lets running jobs finish within the shutdown timeout', async () => {
+      const { queue, worker } = setup({ handlers: { t: async () => { await sleep(50); return 'finished'; } } });
+      const { id } = await queue.add('t');
+      const active = once(worker, 'active');
+      await worker.start();
+      await active;
+      await worker.close(5000);
+      assert.equal((await queue.getJob(id))!.state, 'completed');
+    });
+
+    test('close() past its timeout aborts the job and hands it back, even on its last attempt', async () => {
+      const { queue, worker } = setup({ handlers: { t: (_job, ctx) => new Promise((_, rej) => ctx.signal.addEventListener('abort', () => rej(ctx.signal.reason))) } });
+      const { id } = await queue.add('t', {}, { attempts: 1 });
+      const active = once(worker, 'active');
+      await worker.start();
+      await active;
+      await worker.close(20);
+      const job = await queue.getJob(id);
+      assert.equal(job!.state, 'queued');
+      assert.match(job!.errors[0].message, /shutting down/);
+    });
+
+    test('a lost lease is taken over by another worker after maintain; the first one is fenced out', async () => {
+      const { queue } = setup({ handlers: { t: () => 1 } });
+      const { id } = await queue.add('t', {}, { attempts: 2 });
+      // Claim by hand with a short lease, then let it lapse as a dead worker would.
+      const [claimed] = await store.claim({ queues: [queue.name], workerId: 'dead', limit: 1, leaseMs: 10 });
+      await sleep(20);
+      await store.maintain();
+      const w = new Worker(store, { queues: [queue.name], handlers: { t: () => 'second' }, maintainMs: 0 });
+      await w.start();
+      const job = await queue.waitUntilFinished(id, 5000);
+      assert.equal(job.result, 'second');
+      assert.equal(job.attempt, 2);
+      assert.deepEqual(await store.finish([{ id, token: claimed.token, kind: 'completed', result: 'stale' }]), [false]);
+      await w.close();
+    });
+
+    test('bad worker options are refused', () => {
+      assert.throws(() => new Worker(store, { queues: [], handlers: { t: () => 1 } }), ValidationError);
+      assert.throws(() => new Worker(store, { queues: ['q'], handlers: {} }), ValidationError);
+      assert.throws(() => new Worker(store, { queues: ['q'], handlers: { t: 5 as never } }), ValidationError);
+      assert.throws(() => new Worker(store, { queues: ['q'], handlers: { t: () => 1 }, concurrency: 0 }), ValidationError);
+    });
+  });
+}
