@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+/**
+ * The `conveyor` command. Each command lives in src/cli/commands/<name>.ts and exports
+ * `register(program)`; this file only assembles them and maps errors to exit codes:
+ * 0 ok, 1 bad usage or a refused operation, 2 cannot connect (seed 000).
+ */
+import { Command, CommanderError } from 'commander';
+import { register as registerServe } from './commands/serve.ts';
+import { exitCodeFor, printError } from './output.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('conveyor')
+    .description('Conveyor: a fast job queue for TypeScript (embedded SQLite, Redis, HTTP API, dashboard)')
+    .option('--verbose', 'print stack traces with errors')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerServe(program);
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage mistakes exit 1 (commander already printed why).
+      process.exitCode = err.exitCode === 0 ? 0 : 1;
+      return;
+    }
+    printError(err, Boolean(program.opts().verbose));
+    process.exitCode = exitCodeFor(err);
+  }
+}
+
+await main();

@@ -1,0 +1,40 @@
+/**
+ * Picks a backend from one string, so every surface (library, server, CLI) accepts the
+ * same store spec. Backends are imported lazily: a SQLite user never loads ioredis.
+ *
+ *   memory                          in-process, nothing kept
+ *   redis://host:port/db, rediss:// Redis (options.prefix: key prefix)
+ *   sqlite:path, or any other text  a SQLite file (created when missing)
+ */
+import { ValidationError } from '../core/errors.ts';
+import type { Store } from './store.ts';
+
+export interface OpenStoreOptions {
+  /** Redis key prefix (default "conveyor"). */
+  prefix?: string;
+  /** SQLite: 'process' survives kill -9 of any process (default); 'power' survives power loss. */
+  durability?: 'process' | 'power';
+}
+
+export const DEFAULT_DB_PATH = './conveyor.db';
+
+export async function openStore(spec: string = DEFAULT_DB_PATH, options: OpenStoreOptions = {}): Promise<Store> {
+  if (typeof spec !== 'string' || spec.trim() === '') throw new ValidationError('store must be "memory", a redis:// URL or a SQLite file path', 'store');
+  if (spec === 'memory' || spec === 'memory:') {
+    const { MemoryStore } = await import('./memory/memory-store.ts');
+    return new MemoryStore();
+  }
+  if (/^rediss?:\/\//i.test(spec)) {
+    const { RedisStore } = await import('./redis/redis-store.ts');
+    return RedisStore.connect(spec, options.prefix === undefined ? {} : { prefix: options.prefix });
+  }
+  const path = spec.startsWith('sqlite:') ? spec.slice('sqlite:'.length).replace(/^\/\//, '') : spec;
+  const { SqliteStore } = await import('./sqlite/sqlite-store.ts');
+  return SqliteStore.open(path, options.durability === undefined ? {} : { durability: options.durability });
+}
+
+/** The store spec from the usual flags and environment, most specific first. */
+export function storeSpecFrom(flags: { redis?: string | undefined; db?: string | undefined }, env: NodeJS.ProcessEnv = process.env): string {
+  if (flags.redis && flags.db) throw new ValidationError('give either --redis or --db, not both', 'store');
+  return flags.redis ?? flags.db ?? env.CONVEYOR_REDIS_URL ?? env.CONVEYOR_DB ?? DEFAULT_DB_PATH;
+}
