@@ -44,6 +44,17 @@ export function retryPlan(
   return delay > 0 ? { state: 'scheduled', runAt: now + delay } : { state: 'queued', runAt: null };
 }
 
+/**
+ * A stalled attempt (its worker died: the lease expired) runs again at once and may take
+ * one run beyond maxAttempts, so a crash never loses a job added with attempts: 1. A job
+ * that stalls past that fails, so a job that kills its worker cannot loop forever.
+ */
+export const STALL_GRACE = 1;
+
+export function stallPlan(job: { attempt: number; maxAttempts: number }): { state: 'failed' } | { state: 'queued'; runAt: null } {
+  return job.attempt < job.maxAttempts + STALL_GRACE ? { state: 'queued', runAt: null } : { state: 'failed' };
+}
+
 /** When retention removes a job that just finished (null: keep it). */
 export function expiryFor(
   state: JobState,

@@ -20,6 +20,7 @@ import {
   pageLimit,
   readyState,
   retryPlan,
+  stallPlan,
   truncateLine,
 } from '../rules.ts';
 import {
@@ -616,7 +617,7 @@ export class MemoryStore implements Store {
         const message = `lease expired: worker ${job.workerId ?? '?'} stopped heartbeating (stalled)`;
         job.errors.push({ attempt: job.attempt, message, stack: null, at: now });
         this.emit({ type: 'stalled', queue: job.queue, jobId: id, at: now });
-        this.applyFailure(rec, retryPlan(job, {}, now), message, now);
+        this.applyFailure(rec, stallPlan(job), message, now);
         reclaimed++;
       }
     }
