@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { NotFoundError, QueueFullError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
-import { canTransition, isFinished, WAITING_STATES, type JobState } from '../../core/states.ts';
+import { canTransition, isFinished, TRANSITIONS, WAITING_STATES, type JobState } from '../../core/states.ts';
 import {
   brokenDependencyError,
   clampProgress,
@@ -451,39 +451,34 @@ export class MemoryStore implements Store {
     });
   }
 
-  async cancel(ids: string[], reason = 'canceled'): Promise<string[]> {
+  /** Applies `change` to each job whose state allows `op` (any state when op is null). */
+  private each(ids: string[], op: keyof typeof TRANSITIONS | null, change: (rec: Rec, now: number) => void): string[] {
     const now = Date.now();
     const changed: string[] = [];
     for (const id of ids) {
       const rec = this.jobs.get(id);
-      if (!rec || !canTransition('cancel', rec.job.state)) continue;
-      rec.job.message = reason;
-      rec.job.workerId = null;
-      this.setState(rec, 'canceled', now);
-      this.emit({ type: 'canceled', queue: rec.job.queue, jobId: id, at: now, state: 'canceled', message: reason });
+      if (!rec || (op !== null && !canTransition(op, rec.job.state))) continue;
+      change(rec, now);
       changed.push(id);
     }
     return changed;
   }
 
+  async cancel(ids: string[], reason = 'canceled'): Promise<string[]> {
+    return this.each(ids, 'cancel', (rec, now) => {
+      rec.job.message = reason;
+      rec.job.workerId = null;
+      this.setState(rec, 'canceled', now);
+      this.emit({ type: 'canceled', queue: rec.job.queue, jobId: rec.job.id, at: now, state: 'canceled', message: reason });
+    });
+  }
+
   async remove(ids: string[]): Promise<string[]> {
-    const now = Date.now();
-    const removed: string[] = [];
-    for (const id of ids) {
-      const rec = this.jobs.get(id);
-      if (!rec) continue;
-      this.removeRec(rec, now);
-      removed.push(id);
-    }
-    return removed;
+    return this.each(ids, null, (rec, now) => this.removeRec(rec, now));
   }
 
   async retry(ids: string[]): Promise<string[]> {
-    const now = Date.now();
-    const changed: string[] = [];
-    for (const id of ids) {
-      const rec = this.jobs.get(id);
-      if (!rec || !canTransition('retry', rec.job.state)) continue;
+    return this.each(ids, 'retry', (rec, now) => {
       const job = rec.job;
       job.attempt = 0;
       job.finishedAt = null;
@@ -491,18 +486,12 @@ export class MemoryStore implements Store {
       job.message = null;
       job.runAt = null;
       this.setState(rec, 'queued', now);
-      this.emit({ type: 'retrying', queue: job.queue, jobId: id, at: now, state: 'queued' });
-      changed.push(id);
-    }
-    return changed;
+      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: 'queued' });
+    });
   }
 
   async promote(ids: string[]): Promise<string[]> {
-    const now = Date.now();
-    const changed: string[] = [];
-    for (const id of ids) {
-      const rec = this.jobs.get(id);
-      if (!rec || !canTransition('promote', rec.job.state)) continue;
+    return this.each(ids, 'promote', (rec, now) => {
       const job = rec.job;
       const verdicts = job.dependsOn.map((d) => dependencyVerdict(this.jobs.get(d)?.job.state, job.onParentFailure));
       if (verdicts.includes('broken')) {
@@ -510,11 +499,9 @@ export class MemoryStore implements Store {
       } else {
         job.runAt = null;
         this.setState(rec, verdicts.includes('wait') ? 'deferred' : 'queued', now);
-        this.emit({ type: 'promoted', queue: job.queue, jobId: id, at: now, state: job.state });
+        this.emit({ type: 'promoted', queue: job.queue, jobId: job.id, at: now, state: job.state });
       }
-      changed.push(id);
-    }
-    return changed;
+    });
   }
 
   async clean(req: CleanRequest): Promise<number> {
