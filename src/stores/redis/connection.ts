@@ -1,0 +1,122 @@
+/**
+ * Opening the command connection: validate what the caller gave, connect or fail with a
+ * ConnectionError that says where and why, and check the server once.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { ConnectionError, ValidationError } from '../../core/errors.ts';
+import { describe } from '../../core/options.ts';
+
+export interface RedisRetention {
+  /** Finished jobs with no TTL of their own (job or queue) are removed this long after they finish; null: never. */
+  maxAgeMs?: number | null;
+  /** Most completed, failed and canceled jobs kept per queue, each; the oldest go first; null: no cap. */
+  maxFinishedPerQueue?: number | null;
+}
+
+export interface RedisStoreOptions {
+  /** Namespace of every key (default 'conveyor'); stores with different prefixes share nothing. */
+  prefix?: string;
+  /** ioredis options for both connections (TLS, password, timeouts...). */
+  connection?: RedisOptions;
+  /** Bounds on finished jobs (default: 7 days, 10,000 per queue and state). */
+  retention?: RedisRetention;
+  /** Approximate length of the event stream (default 10,000 entries). */
+  eventsMaxLen?: number;
+  /** Start-up warnings (e.g. an eviction policy that may drop jobs); default console.warn. */
+  onWarning?: (message: string) => void;
+}
+
+export const DEFAULT_RETENTION = { maxAgeMs: 7 * 24 * 3600 * 1000, maxFinishedPerQueue: 10_000 };
+export const DEFAULT_EVENTS_MAX_LEN = 10_000;
+
+const PREFIX_RE = /^[A-Za-z0-9_.:@/-]{1,100}$/;
+
+export interface ResolvedOptions {
+  prefix: string;
+  location: string;
+  maxAgeMs: number | null;
+  maxFinishedPerQueue: number | null;
+  eventsMaxLen: number;
+  warn: (message: string) => void;
+}
+
+function positiveOrNull(v: unknown, field: string): number | null {
+  if (v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ValidationError(`${field} must be a positive integer or null; got ${describe(v)}`, field);
+  return v;
+}
+
+export function resolveOptions(url: unknown, options: RedisStoreOptions): ResolvedOptions {
+  if (typeof url !== 'string' || !/^rediss?:\/\//i.test(url)) {
+    throw new ValidationError(`Redis URL must start with redis:// or rediss://; got ${describe(url)}`, 'url');
+  }
+  let location: string;
+  try {
+    const u = new URL(url);
+    u.password = '';
+    location = u.toString();
+  } catch {
+    throw new ValidationError(`Redis URL is not a valid URL: ${describe(url.replace(/:[^:@/]*@/, ':***@'))}`, 'url');
+  }
+  if (options === null || typeof options !== 'object') throw new ValidationError('Redis store options must be an object', 'options');
+  const prefix = options.prefix ?? 'conveyor';
+  if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix)) {
+    throw new ValidationError(`prefix must be 1-100 characters of letters, digits and _ . : @ / -; got ${describe(prefix)}`, 'prefix');
+  }
+  const r = options.retention ?? {};
+  const eventsMaxLen = options.eventsMaxLen ?? DEFAULT_EVENTS_MAX_LEN;
+  if (!Number.isInteger(eventsMaxLen) || eventsMaxLen < 100) throw new ValidationError('eventsMaxLen must be an integer >= 100', 'eventsMaxLen');
+  return {
+    prefix,
+    location,
+    maxAgeMs: r.maxAgeMs === undefined ? DEFAULT_RETENTION.maxAgeMs : positiveOrNull(r.maxAgeMs, 'retention.maxAgeMs'),
+    maxFinishedPerQueue:
+      r.maxFinishedPerQueue === undefined ? DEFAULT_RETENTION.maxFinishedPerQueue : positiveOrNull(r.maxFinishedPerQueue, 'retention.maxFinishedPerQueue'),
+    eventsMaxLen,
+    warn: options.onWarning ?? ((m) => console.warn(`conveyor: ${m}`)),
+  };
+}
+
+/** Connects the command connection, or throws a ConnectionError naming the location. */
+export async function openConnection(url: string, location: string, connection: RedisOptions | undefined): Promise<Redis> {
+  const redis = new Redis(url, { connectionName: 'conveyor', ...connection, lazyConnect: true });
+  let firstError: unknown = null;
+  const onError = (err: unknown) => {
+    firstError ??= err;
+  };
+  redis.on('error', onError);
+  try {
+    await redis.connect();
+  } catch (err) {
+    redis.disconnect();
+    const cause = firstError ?? err;
+    throw new ConnectionError(`cannot connect to Redis at ${location}: ${(cause as Error).message ?? String(cause)}`, { cause });
+  } finally {
+    redis.off('error', onError);
+  }
+  return redis;
+}
+
+/** Checks the server version and warns about an eviction policy that may drop jobs. */
+export async function checkServer(redis: Redis, location: string, warn: (m: string) => void): Promise<void> {
+  let info: string;
+  try {
+    info = await redis.info();
+  } catch (err) {
+    // Some managed services restrict INFO; the scripts will fail loudly if Redis is too old.
+    warn(`could not read INFO from ${location} (${(err as Error).message}); skipping the server checks`);
+    return;
+  }
+  const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+  const version = field('redis_version');
+  if (version && Number(version.split('.')[0]) < 5) {
+    throw new ConnectionError(`Redis at ${location} is version ${version}; Conveyor needs 5.0 or later (streams)`);
+  }
+  const policy = field('maxmemory_policy');
+  if (policy && policy !== 'noeviction') {
+    warn(
+      `Redis at ${location} has maxmemory-policy ${policy}: when memory runs out Redis may evict job keys and lose jobs. ` +
+        'Set maxmemory-policy noeviction for a queue.',
+    );
+  }
+}

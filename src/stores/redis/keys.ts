@@ -1,0 +1,59 @@
+/**
+ * The key layout, one place for JS and (by the same names) the Lua scripts.
+ *
+ * Every key of a prefix lives under the hash tag `{prefix}`, so a whole Conveyor namespace
+ * sits in one Cluster slot: claim spans several queues, dependencies cross queues, and one
+ * XREAD watches many marker streams plus the event stream, all of which need one slot.
+ * docs/stores-redis.md explains the trade-off (scale out with more prefixes).
+ */
+import type { JobState } from '../../core/states.ts';
+
+export class Keys {
+  /** `{prefix}:` — the start of every key; the Lua scripts get it as ARGV[1]. */
+  readonly base: string;
+  readonly events: string;
+  readonly queues: string;
+  readonly all: string;
+  readonly workers: string;
+  readonly workersUntil: string;
+
+  constructor(prefix: string) {
+    this.base = `{${prefix}}:`;
+    this.events = `${this.base}events`;
+    this.queues = `${this.base}queues`;
+    this.all = `${this.base}all`;
+    this.workers = `${this.base}workers`;
+    this.workersUntil = `${this.base}workers:until`;
+  }
+
+  job(id: string): string {
+    return `${this.base}job:${id}`;
+  }
+
+  logs(id: string): string {
+    return `${this.base}logs:${id}`;
+  }
+
+  /** Jobs of one queue in one state, scored by creation sequence. */
+  state(state: JobState, queue: string): string {
+    return `${this.base}st:${state}:${queue}`;
+  }
+
+  config(queue: string): string {
+    return `${this.base}config:${queue}`;
+  }
+
+  marker(queue: string): string {
+    return `${this.base}marker:${queue}`;
+  }
+
+  /** The private stream one store writes to interrupt its own blocking read. */
+  wake(storeId: string): string {
+    return `${this.base}wake:${storeId}`;
+  }
+
+  /** Every key of this prefix, for SCAN MATCH (the braces are literal in a glob). */
+  get pattern(): string {
+    return `${this.base}*`;
+  }
+}

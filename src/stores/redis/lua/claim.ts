@@ -1,0 +1,94 @@
+/**
+ * claim: MemoryStore.claim in one script. Promotes due jobs of the queues, then takes
+ * ready jobs by priority then arrival, honouring pause, queue concurrency, rate limit,
+ * group concurrency and the names filter.
+ *
+ * ARGV from A: workerId, limit, leaseMs, tokenBase, nNames, names..., nQueues, queues...
+ * Returns {jobs, info}: jobs are flat HGETALL lists (plus logCount); info is
+ * (queue, newest marker id, next due or '') per queue, for wait().
+ */
+
+/** Scheduled jobs promoted per queue per call: bounds the script's run time. */
+export const PROMOTE_PER_CALL = 1000;
+/** Ready entries a claim may skip (names filter, busy groups) before it gives up. */
+export const CLAIM_SCAN_SLACK = 1000;
+
+export const CLAIM = `
+local worker, limit, leaseMs, tokenBase = ARGV[A], tonumber(ARGV[A + 1]), tonumber(ARGV[A + 2]), ARGV[A + 3]
+local nNames = tonumber(ARGV[A + 4])
+local names = nil
+if nNames > 0 then
+  names = {}
+  for i = 1, nNames do names[ARGV[A + 4 + i]] = true end
+end
+local qb = A + 5 + nNames
+local queues = {}
+for i = 1, tonumber(ARGV[qb]) do queues[i] = ARGV[qb + i] end
+
+for _, q in ipairs(queues) do promoteDue(q, ${PROMOTE_PER_CALL}) end
+
+local out, taken, tokens = {}, 0, 0
+local leaseUntil = NOW + leaseMs
+for _, q in ipairs(queues) do
+  if taken >= limit then break end
+  local c = cfg(q)
+  if c.paused ~= true then
+    local budget = limit - taken
+    local conc = nz(c.concurrency)
+    if conc then budget = math.min(budget, conc - redis.call('ZCARD', P .. 'lease:' .. q)) end
+    local rl = nz(c.rateLimit)
+    local rk, rstart, rcount
+    if rl then
+      rk = P .. 'rate:' .. q
+      local v = redis.call('HMGET', rk, 's', 'c')
+      rstart, rcount = tonumber(v[1] or '0'), tonumber(v[2] or '0')
+      if NOW - rstart >= rl.durationMs then rstart, rcount = NOW, 0 end
+      budget = math.min(budget, rl.max - rcount)
+    end
+    if budget > 0 then
+      local glimit = nz(c.groupConcurrency)
+      local filtered = names ~= nil or glimit ~= nil
+      local gk, rkey = P .. 'groups:' .. q, P .. 'ready:' .. q
+      local pos, scanned, scanMax = 0, 0, budget + ${CLAIM_SCAN_SLACK}
+      while budget > 0 and scanned < scanMax do
+        local chunk = budget
+        if filtered then chunk = math.max(budget, 100) end
+        local ids = redis.call('ZRANGE', rkey, pos, pos + chunk - 1)
+        if #ids == 0 then break end
+        for _, id in ipairs(ids) do
+          scanned = scanned + 1
+          local j = load(id)
+          if not j or j.state ~= 'queued' then
+            redis.call('ZREM', rkey, id)
+          elseif (names and not names[j.name])
+            or (glimit and j.groupKey and tonumber(redis.call('HGET', gk, j.groupKey) or '0') >= glimit) then
+            pos = pos + 1
+          else
+            j.leaseUntil = leaseUntil
+            setState(id, j, 'active')
+            tokens = tokens + 1
+            local jk = P .. 'job:' .. id
+            redis.call('HSET', jk, 'token', tokenBase .. tokens, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
+              'workerId', worker, 'leaseUntil', fmt(leaseUntil), 'progress', '0')
+            redis.call('HDEL', jk, 'message')
+            if rl then rcount = rcount + 1 end
+            emit('active', q, id, {'s', 'active'})
+            local h = redis.call('HGETALL', jk)
+            h[#h + 1] = 'logCount'
+            h[#h + 1] = tostring(redis.call('LLEN', P .. 'logs:' .. id))
+            out[#out + 1] = h
+            taken = taken + 1
+            budget = budget - 1
+            if budget <= 0 or scanned >= scanMax then break end
+          end
+        end
+      end
+    end
+    if rl then redis.call('HSET', rk, 's', fmt(rstart), 'c', rcount) end
+  end
+end
+flush()
+local info = {}
+for _, q in ipairs(queues) do wakeInfo(q, info) end
+return {out, info}
+`;

@@ -1,0 +1,163 @@
+/**
+ * enqueue: MemoryStore.enqueue in one script. Everything is checked before the first
+ * write (Lua has no rollback), so a refused batch changes nothing.
+ *
+ * ARGV from A: count, then ENQUEUE_FIELDS values per job (see redis-store.ts).
+ * Returns {'ERR', code, message} or a flat list of (id, state, duplicate '1'|'0').
+ */
+export const ENQUEUE_FIELDS = 16;
+
+export const ENQUEUE = `
+local n = tonumber(ARGV[A])
+local jobs = {}
+for i = 0, n - 1 do
+  local b = A + 1 + i * ${ENQUEUE_FIELDS}
+  jobs[#jobs + 1] = {
+    id = ARGV[b], dedupe = ARGV[b + 1] == '1', queue = ARGV[b + 2], name = ARGV[b + 3], data = ARGV[b + 4],
+    priority = ARGV[b + 5], runAt = opt(ARGV[b + 6]), start = ARGV[b + 7] == '1', maxAttempts = ARGV[b + 8],
+    backoff = opt(ARGV[b + 9]), timeoutMs = opt(ARGV[b + 10]), deps = ARGV[b + 11], policy = ARGV[b + 12],
+    groupKey = opt(ARGV[b + 13]), resultTtlMs = opt(ARGV[b + 14]), failureTtlMs = opt(ARGV[b + 15]),
+  }
+end
+
+local function exists(id) return redis.call('EXISTS', P .. 'job:' .. id) == 1 end
+
+-- 1. checks: dependencies exist, queue limits hold (or enough waiting jobs can be evicted)
+local batch, order, growth = {}, {}, {}
+for _, nj in ipairs(jobs) do
+  if not batch[nj.id] and not exists(nj.id) then
+    if nj.deps == '[]' then nj.depList = {} else nj.depList = cjson.decode(nj.deps) end
+    for _, d in ipairs(nj.depList) do
+      if not batch[d] and not exists(d) then
+        return {'ERR', 'NOT_FOUND', 'job ' .. nj.id .. ' depends on ' .. d .. ', which does not exist'}
+      end
+    end
+    batch[nj.id] = true
+    local g = growth[nj.queue]
+    if not g then
+      g = {total = 0, byName = {}, names = {}}
+      growth[nj.queue] = g
+      order[#order + 1] = nj.queue
+    end
+    g.total = g.total + 1
+    if not g.byName[nj.name] then
+      g.byName[nj.name] = 0
+      g.names[#g.names + 1] = nj.name
+    end
+    g.byName[nj.name] = g.byName[nj.name] + 1
+  end
+end
+
+local function unfinished(q, name)
+  if name then return tonumber(redis.call('HGET', P .. 'names:' .. q, name) or '0') end
+  local s = 0
+  for _, st in ipairs(UNFINISHED) do s = s + redis.call('ZCARD', P .. 'st:' .. st .. ':' .. q) end
+  return s
+end
+
+-- Oldest waiting jobs of a queue (optionally of one name) by creation, skipping planned ones.
+local WAITING = {'pending', 'scheduled', 'deferred', 'queued'}
+local function oldestWaiting(q, name, count, skip)
+  local out, heads = {}, {}
+  for i, st in ipairs(WAITING) do heads[i] = {key = P .. 'st:' .. st .. ':' .. q, offset = 0, items = {}, pos = 1} end
+  local function peek(h)
+    if h.pos > #h.items then
+      h.items = redis.call('ZRANGE', h.key, h.offset, h.offset + 99, 'WITHSCORES')
+      h.offset = h.offset + 100
+      h.pos = 1
+      if #h.items == 0 then return nil end
+    end
+    return h.items[h.pos], tonumber(h.items[h.pos + 1])
+  end
+  while #out < count do
+    local best, bestScore, bestId = nil, nil, nil
+    for _, h in ipairs(heads) do
+      local id, score = peek(h)
+      if id and (bestScore == nil or score < bestScore) then best, bestScore, bestId = h, score, id end
+    end
+    if not best then break end
+    best.pos = best.pos + 2
+    if not skip[bestId] and (name == nil or redis.call('HGET', P .. 'job:' .. bestId, 'name') == name) then
+      out[#out + 1] = bestId
+    end
+  end
+  return out
+end
+
+local evict, evictSet = {}, {}
+for _, q in ipairs(order) do
+  local g, c = growth[q], cfg(q)
+  local function plan(over, name, what)
+    if over <= 0 then return nil end
+    if c.overflow ~= 'evict-oldest' then return {'ERR', 'QUEUE_FULL', what .. '; the add was refused'} end
+    local victims = oldestWaiting(q, name, over, evictSet)
+    if #victims < over then return {'ERR', 'QUEUE_FULL', what .. ' and not enough waiting jobs can be evicted'} end
+    for _, v in ipairs(victims) do
+      evict[#evict + 1] = v
+      evictSet[v] = true
+    end
+    return nil
+  end
+  local maxSize = nz(c.maxSize)
+  if maxSize then
+    local e = plan(unfinished(q) + g.total - maxSize, nil, 'queue ' .. q .. ' is full (max size ' .. maxSize .. ')')
+    if e then return e end
+  end
+  local limits = nz(c.typeLimits) or {}
+  for _, name in ipairs(g.names) do
+    local limit = nz(limits[name])
+    if limit then
+      local e = plan(unfinished(q, name) + g.byName[name] - limit, name,
+        'queue ' .. q .. ' holds its limit of ' .. limit .. ' unfinished "' .. name .. '" jobs')
+      if e then return e end
+    end
+  end
+end
+
+-- 2. writes
+for _, v in ipairs(evict) do
+  local j = load(v)
+  if j then removeJob(v, j) end
+end
+
+local out = {}
+for _, nj in ipairs(jobs) do
+  local jk = P .. 'job:' .. nj.id
+  local existing = redis.call('HGET', jk, 'state')
+  if existing then
+    -- An id we generated can only exist if this very batch ran before (a resend after a
+    -- lost reply): that is not a duplicate add.
+    out[#out + 1] = nj.id; out[#out + 1] = existing; out[#out + 1] = nj.dedupe and '1' or '0'
+  else
+    local v, broken = depsVerdict(nj.depList, nj.policy)
+    local state
+    if not nj.start then state = 'pending'
+    elseif v == 'broken' then state = 'failed'
+    elseif v == 'wait' then state = 'deferred'
+    else state = readyState(num(nj.runAt)) end
+    local cseq = redis.call('INCR', P .. 'seq')
+    local h = {'id', nj.id, 'queue', nj.queue, 'name', nj.name, 'data', nj.data, 'state', state,
+      'priority', nj.priority, 'attempt', '0', 'maxAttempts', nj.maxAttempts, 'progress', '0', 'errors', '[]',
+      'createdAt', NOWS, 'dependsOn', nj.deps, 'onParentFailure', nj.policy, 'cseq', cseq}
+    local function put(k, val) if val then h[#h + 1] = k; h[#h + 1] = val end end
+    put('runAt', nj.runAt); put('backoff', nj.backoff); put('timeoutMs', nj.timeoutMs); put('groupKey', nj.groupKey)
+    put('resultTtlMs', nj.resultTtlMs); put('failureTtlMs', nj.failureTtlMs)
+    redis.call('HSET', jk, unpack(h))
+    redis.call('ZADD', P .. 'all', cseq, nj.id)
+    redis.call('SADD', P .. 'queues', nj.queue)
+    for _, d in ipairs(nj.depList) do redis.call('SADD', P .. 'children:' .. d, nj.id) end
+    local j = {id = nj.id, queue = nj.queue, name = nj.name, priority = tonumber(nj.priority), runAt = num(nj.runAt),
+      attempt = 0, maxAttempts = tonumber(nj.maxAttempts), backoff = nj.backoff, groupKey = nj.groupKey, cseq = cseq,
+      onParentFailure = nj.policy, dependsOn = nj.deps, resultTtlMs = num(nj.resultTtlMs), failureTtlMs = num(nj.failureTtlMs)}
+    emit('added', nj.queue, nj.id, {'s', state})
+    if state == 'failed' then
+      failWith(nj.id, j, brokenMsg(broken))
+    else
+      setState(nj.id, j, state)
+    end
+    out[#out + 1] = nj.id; out[#out + 1] = j.state; out[#out + 1] = '0'
+  end
+end
+flush()
+return out
+`;

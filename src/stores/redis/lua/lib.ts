@@ -1,0 +1,360 @@
+/**
+ * Lua shared by every script: key names, the state machine (setState mirrors
+ * MemoryStore.setState), dependency release, retry plans and events. Each script is this
+ * library followed by its own body, so one EVALSHA does a whole batch atomically.
+ *
+ * Calling convention: KEYS[1] is the event stream (it routes the call on Cluster; every
+ * other key shares its hash tag). ARGV[1] key base `{prefix}:`, ARGV[2] now (ms),
+ * ARGV[3] default retention age ('' = none), ARGV[4] most finished jobs kept per queue and
+ * state ('' = no cap), ARGV[5] event stream length; script arguments start at ARGV[6].
+ *
+ * Numbers written back to Redis go through fmt(): Lua would print large integers (ready
+ * scores reach 2^53) in %.14g and lose digits.
+ */
+import { brokenDependencyError, MAX_LOG_LINES, STALL_GRACE } from '../../rules.ts';
+import { TRANSITIONS } from '../../../core/states.ts';
+
+/** A JS string as a Lua string literal (JSON escapes are valid Lua escapes for our text). */
+export function luaString(s: string): string {
+  return JSON.stringify(s);
+}
+
+function luaSetTable(name: string, values: readonly string[]): string {
+  return `local ${name} = {${values.map((v) => `[${luaString(v)}] = true`).join(', ')}}`;
+}
+
+// The broken-dependency message comes from rules.ts so every backend says the same thing.
+const [BROKEN_PRE, BROKEN_POST] = brokenDependencyError('\u0000').split('\u0000');
+
+export const LIB = `
+local P = ARGV[1]
+local NOWS = ARGV[2]
+local NOW = tonumber(NOWS)
+local MAXAGE = tonumber(ARGV[3])
+local MAXDONE = tonumber(ARGV[4])
+local EVMAX = ARGV[5]
+local EVENTS = KEYS[1]
+local A = 6
+local NULL = cjson.null
+local MAX_LOG = ${MAX_LOG_LINES}
+local READY_SPAN = 4398046511104 -- 2^42: ready score = (1000 - priority) * 2^42 + arrival
+local FINISHED = {completed = true, failed = true, canceled = true}
+local UNFINISHED = {'pending', 'scheduled', 'deferred', 'queued', 'active'}
+${luaSetTable('CAN_CANCEL', TRANSITIONS.cancel)}
+${luaSetTable('CAN_PROMOTE', TRANSITIONS.promote)}
+${luaSetTable('CAN_RETRY', TRANSITIONS.retry)}
+
+local function fmt(n) return string.format('%.0f', n) end
+local function nz(v) if v == nil or v == NULL or v == false then return nil end return v end
+local function opt(s) if s == nil or s == '' then return nil end return s end
+local function num(s) if s == nil or s == false or s == '' then return nil end return tonumber(s) end
+
+local wake = {}
+local cfgs = {}
+local function cfg(q)
+  local c = cfgs[q]
+  if c == nil then
+    local raw = redis.call('GET', P .. 'config:' .. q)
+    if raw then c = cjson.decode(raw) else c = {} end
+    cfgs[q] = c
+  end
+  return c
+end
+
+local F = {'state', 'queue', 'name', 'priority', 'runAt', 'attempt', 'maxAttempts', 'backoff', 'groupKey', 'cseq',
+  'onParentFailure', 'dependsOn', 'resultTtlMs', 'failureTtlMs', 'workerId', 'token', 'finishedAt', 'createdAt'}
+local NUMERIC = {priority = true, runAt = true, attempt = true, maxAttempts = true, resultTtlMs = true,
+  failureTtlMs = true, finishedAt = true, createdAt = true}
+
+local function load(id)
+  local v = redis.call('HMGET', P .. 'job:' .. id, unpack(F))
+  if not v[1] then return nil end
+  local j = {id = id}
+  for i, f in ipairs(F) do
+    if v[i] then
+      if NUMERIC[f] then j[f] = tonumber(v[i]) else j[f] = v[i] end
+    end
+  end
+  return j
+end
+
+local function emit(t, q, id, extra)
+  local args = {'XADD', EVENTS, 'MAXLEN', '~', EVMAX, '*', 't', t, 'q', q, 'a', NOWS}
+  if id then args[#args + 1] = 'j'; args[#args + 1] = id end
+  if extra then for i = 1, #extra do args[#args + 1] = extra[i] end end
+  redis.call(unpack(args))
+end
+
+-- Wakes blocked waiters of every queue that got ready (or newly scheduled) work.
+local function flush()
+  for q in pairs(wake) do
+    redis.call('XADD', P .. 'marker:' .. q, 'MAXLEN', '1', '*', 'w', '1')
+  end
+end
+
+local function verdict(pstate, policy)
+  if pstate == 'completed' then return 'done' end
+  if not pstate or pstate == 'failed' or pstate == 'canceled' then
+    if policy == 'ignore' then return 'done' end
+    return 'broken'
+  end
+  return 'wait'
+end
+
+local function brokenMsg(pid) return ${luaString(BROKEN_PRE)} .. pid .. ${luaString(BROKEN_POST)} end
+
+local function depList(j)
+  if not j.dependsOn or j.dependsOn == '[]' then return {} end
+  return cjson.decode(j.dependsOn)
+end
+
+-- 'done' | 'wait' | first broken dependency id
+local function depsVerdict(deps, policy)
+  local waiting = false
+  for _, d in ipairs(deps) do
+    local v = verdict(redis.call('HGET', P .. 'job:' .. d, 'state'), policy)
+    if v == 'broken' then return 'broken', d end
+    if v == 'wait' then waiting = true end
+  end
+  if waiting then return 'wait' end
+  return 'done'
+end
+
+local function expiryFor(to, j)
+  local c = cfg(j.queue)
+  local ttl
+  if to == 'completed' then ttl = j.resultTtlMs or nz(c.resultTtlMs) else ttl = j.failureTtlMs or nz(c.failureTtlMs) end
+  if ttl ~= nil then return NOW + ttl end
+  if MAXAGE then return NOW + MAXAGE end
+  return nil
+end
+
+local function decrField(key, field)
+  if redis.call('HINCRBY', key, field, -1) <= 0 then redis.call('HDEL', key, field) end
+end
+
+-- Takes a job out of the indexes of its current state.
+local function leave(id, j)
+  local from, q = j.state, j.queue
+  if from == nil then return end
+  if from == 'queued' then
+    redis.call('ZREM', P .. 'ready:' .. q, id)
+  elseif from == 'scheduled' then
+    redis.call('ZREM', P .. 'sched:' .. q, id)
+  elseif from == 'active' then
+    redis.call('ZREM', P .. 'lease:' .. q, id)
+    if j.groupKey then decrField(P .. 'groups:' .. q, j.groupKey) end
+  elseif FINISHED[from] then
+    redis.call('ZREM', P .. 'done:' .. from .. ':' .. q, id)
+    redis.call('ZREM', P .. 'expiry', id)
+  end
+  redis.call('ZREM', P .. 'st:' .. from .. ':' .. q, id)
+end
+
+local releaseDependents
+
+-- Moves a job to a state, keeping every index right (MemoryStore.setState).
+local function setState(id, j, to)
+  local from, q = j.state, j.queue
+  local jk = P .. 'job:' .. id
+  leave(id, j)
+  if from == 'active' then
+    redis.call('HDEL', jk, 'token', 'leaseUntil')
+    j.token = nil
+  end
+  redis.call('ZADD', P .. 'st:' .. to .. ':' .. q, j.cseq, id)
+  local wasUnfinished = from ~= nil and not FINISHED[from]
+  local isUnfinished = not FINISHED[to]
+  if wasUnfinished ~= isUnfinished then
+    if isUnfinished then redis.call('HINCRBY', P .. 'names:' .. q, j.name, 1) else decrField(P .. 'names:' .. q, j.name) end
+  end
+  j.state = to
+  if to == 'queued' then
+    j.runAt = nil
+    redis.call('HDEL', jk, 'runAt')
+    local rk, sk = P .. 'ready:' .. q, P .. 'rseq:' .. q
+    -- Arrival numbers restart when the ready set empties, so they stay below 2^42.
+    if redis.call('ZCARD', rk) == 0 then redis.call('SET', sk, 0) end
+    local s = redis.call('INCR', sk)
+    redis.call('ZADD', rk, fmt((1000 - j.priority) * READY_SPAN + s), id)
+    wake[q] = true
+  elseif to == 'scheduled' then
+    redis.call('ZADD', P .. 'sched:' .. q, fmt(j.runAt), id)
+    -- Waiters learn the new due time from the claim this wake-up causes.
+    wake[q] = true
+  elseif to == 'active' then
+    redis.call('ZADD', P .. 'lease:' .. q, fmt(j.leaseUntil), id)
+    if j.groupKey then redis.call('HINCRBY', P .. 'groups:' .. q, j.groupKey, 1) end
+  end
+  if FINISHED[to] then
+    local exp = expiryFor(to, j)
+    redis.call('ZADD', P .. 'done:' .. to .. ':' .. q, NOWS, id)
+    if exp then
+      redis.call('HSET', jk, 'state', to, 'finishedAt', NOWS, 'expiresAt', fmt(exp))
+      redis.call('ZADD', P .. 'expiry', fmt(exp), id)
+    else
+      redis.call('HSET', jk, 'state', to, 'finishedAt', NOWS)
+      redis.call('HDEL', jk, 'expiresAt')
+    end
+    j.finishedAt = NOW
+    releaseDependents(id)
+  else
+    redis.call('HSET', jk, 'state', to)
+    redis.call('HDEL', jk, 'expiresAt')
+  end
+end
+
+local function appendError(id, j, message, stack)
+  local jk = P .. 'job:' .. id
+  local e = {attempt = j.attempt or 0, message = message, at = NOW}
+  if stack then e.stack = stack end
+  local entry = cjson.encode(e)
+  local cur = redis.call('HGET', jk, 'errors')
+  if not cur or cur == '[]' then cur = '[' .. entry .. ']' else cur = string.sub(cur, 1, -2) .. ',' .. entry .. ']' end
+  redis.call('HSET', jk, 'errors', cur)
+end
+
+local function failWith(id, j, message)
+  appendError(id, j, message, nil)
+  setState(id, j, 'failed')
+  emit('failed', j.queue, id, {'s', 'failed', 'e', message})
+end
+
+local function readyState(runAt)
+  if runAt and runAt > NOW then return 'scheduled' end
+  return 'queued'
+end
+
+releaseDependents = function(pid)
+  local ck = P .. 'children:' .. pid
+  local kids = redis.call('SMEMBERS', ck)
+  if #kids == 0 then return end
+  local pstate = redis.call('HGET', P .. 'job:' .. pid, 'state')
+  redis.call('DEL', ck)
+  for _, cid in ipairs(kids) do
+    local c = load(cid)
+    if c and c.state == 'deferred' then
+      if verdict(pstate, c.onParentFailure) == 'broken' then
+        failWith(cid, c, brokenMsg(pid))
+      else
+        local v = depsVerdict(depList(c), c.onParentFailure)
+        if v == 'broken' then
+          failWith(cid, c, brokenMsg(pid))
+        elseif v == 'done' then
+          setState(cid, c, readyState(c.runAt))
+          emit('promoted', c.queue, cid, {'s', c.state})
+        end
+      end
+    end
+  end
+end
+
+local function removeJob(id, j)
+  leave(id, j)
+  if not FINISHED[j.state] then decrField(P .. 'names:' .. j.queue, j.name) end
+  redis.call('ZREM', P .. 'all', id)
+  redis.call('DEL', P .. 'job:' .. id, P .. 'logs:' .. id)
+  for _, d in ipairs(depList(j)) do redis.call('SREM', P .. 'children:' .. d, id) end
+  emit('removed', j.queue, id, nil)
+  -- Children waiting on a removed job see it as canceled.
+  releaseDependents(id)
+end
+
+-- core/backoff.ts backoffDelay, with the random number passed in.
+local function backoffDelay(b, attempt, r)
+  if not b then return 0 end
+  local d
+  if b.type == 'fixed' then
+    d = b.delay
+  elseif b.type == 'exponential' then
+    d = b.delay * 2 ^ math.max(0, attempt - 1)
+    local cap = nz(b.maxDelay) or 9007199254740991
+    if d > cap then d = cap end
+  elseif b.type == 'intervals' then
+    local l = b.intervals
+    if #l == 0 then d = 0 else d = l[math.min(attempt, #l)] end
+  else
+    d = nz(b.delay) or 0
+  end
+  local jitter = nz(b.jitter) or 0
+  if jitter > 0 then d = d * (1 - jitter + 2 * jitter * r) end
+  return math.max(0, math.floor(d + 0.5))
+end
+
+-- rules.ts retryPlan: returns the next state and, when scheduled, its runAt.
+local function retryPlan(j, release, retry, delayMs, r)
+  if release then return 'queued', nil end
+  if retry == false or (j.attempt or 0) >= j.maxAttempts then return 'failed', nil end
+  local d = delayMs
+  if d == nil then
+    local b = nil
+    if j.backoff then b = cjson.decode(j.backoff) end
+    d = backoffDelay(b, j.attempt or 0, r)
+  end
+  if d > 0 then return 'scheduled', NOW + d end
+  return 'queued', nil
+end
+
+-- rules.ts stallPlan: a stalled attempt runs again at once, with STALL_GRACE runs of grace.
+local function stallPlan(j)
+  if (j.attempt or 0) < j.maxAttempts + ${STALL_GRACE} then return 'queued', nil end
+  return 'failed', nil
+end
+
+local function applyFailure(id, j, state, runAt, message)
+  redis.call('HDEL', P .. 'job:' .. id, 'workerId')
+  if state == 'failed' then
+    setState(id, j, 'failed')
+    emit('failed', j.queue, id, {'s', 'failed', 'e', message})
+  else
+    j.runAt = runAt
+    if runAt then redis.call('HSET', P .. 'job:' .. id, 'runAt', fmt(runAt)) end
+    setState(id, j, state)
+    emit('retrying', j.queue, id, {'s', state, 'e', message})
+  end
+end
+
+-- Promotes due scheduled jobs of one queue, at most max per call.
+local function promoteDue(q, max)
+  local sk = P .. 'sched:' .. q
+  local ids = redis.call('ZRANGEBYSCORE', sk, '-inf', NOWS, 'LIMIT', 0, max)
+  local n = 0
+  for _, id in ipairs(ids) do
+    local j = load(id)
+    if j and j.state == 'scheduled' and j.runAt and j.runAt <= NOW then
+      setState(id, j, 'queued')
+      emit('promoted', q, id, {'s', 'queued'})
+      n = n + 1
+    else
+      redis.call('ZREM', sk, id)
+    end
+  end
+  return n, #ids >= max
+end
+
+-- Applies change(id, job) to each existing job among ARGV[first..] whose state is in
+-- allowed (any state when nil); flushes wake-ups and returns the ids it changed.
+local function eachJob(first, allowed, change)
+  local out = {}
+  for i = first, #ARGV do
+    local id = ARGV[i]
+    local j = load(id)
+    if j and (allowed == nil or allowed[j.state]) then
+      change(id, j)
+      out[#out + 1] = id
+    end
+  end
+  flush()
+  return out
+end
+
+-- The newest wake-up marker and the next due time of a queue: a waiter that starts from
+-- these misses nothing that happens after this script.
+local function wakeInfo(q, out)
+  local m = redis.call('XREVRANGE', P .. 'marker:' .. q, '+', '-', 'COUNT', 1)
+  local d = redis.call('ZRANGE', P .. 'sched:' .. q, 0, 0, 'WITHSCORES')
+  out[#out + 1] = q
+  out[#out + 1] = (m[1] and m[1][1]) or '0-0'
+  out[#out + 1] = d[2] or ''
+end
+`;

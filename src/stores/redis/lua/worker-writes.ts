@@ -1,0 +1,101 @@
+/**
+ * The writes a worker makes while it holds leases: extend, finish and update. Each is
+ * fenced by the lease token and takes a whole batch.
+ */
+
+/** ARGV from A: leaseMs, count, then (id, token) pairs. Returns 1|0 per lease. */
+export const EXTEND = `
+local leaseMs, n = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
+local deadline = fmt(NOW + leaseMs)
+local res = {}
+for i = 0, n - 1 do
+  local id, tok = ARGV[A + 2 + i * 2], ARGV[A + 3 + i * 2]
+  local jk = P .. 'job:' .. id
+  local v = redis.call('HMGET', jk, 'state', 'token', 'queue')
+  if v[1] == 'active' and v[2] == tok then
+    redis.call('HSET', jk, 'leaseUntil', deadline)
+    redis.call('ZADD', P .. 'lease:' .. v[3], deadline, id)
+    res[#res + 1] = 1
+  else
+    res[#res + 1] = 0
+  end
+end
+return res
+`;
+
+export const FINISH_FIELDS = 10;
+
+/**
+ * ARGV from A: count, then FINISH_FIELDS per outcome: id, token, kind ('c'|'f'),
+ * result JSON or error message, has stack '1'|'0', stack, retry ('0' = no), retryDelayMs
+ * (''), release ('1'), a random number in [0, 1) for backoff jitter. Returns 1|0 each.
+ */
+export const FINISH = `
+local n = tonumber(ARGV[A])
+local res = {}
+for i = 0, n - 1 do
+  local b = A + 1 + i * ${FINISH_FIELDS}
+  local id, tok, kind = ARGV[b], ARGV[b + 1], ARGV[b + 2]
+  local j = load(id)
+  if not j or j.state ~= 'active' or j.token ~= tok then
+    res[#res + 1] = 0
+  elseif kind == 'c' then
+    redis.call('HSET', P .. 'job:' .. id, 'result', ARGV[b + 3], 'progress', '100')
+    setState(id, j, 'completed')
+    emit('completed', j.queue, id, {'s', 'completed'})
+    res[#res + 1] = 1
+  else
+    local message = ARGV[b + 3]
+    local stack = nil
+    if ARGV[b + 4] == '1' then stack = ARGV[b + 5] end
+    appendError(id, j, message, stack)
+    local state, runAt = retryPlan(j, ARGV[b + 8] == '1', ARGV[b + 6] ~= '0', num(ARGV[b + 7]), tonumber(ARGV[b + 9]))
+    applyFailure(id, j, state, runAt, message)
+    res[#res + 1] = 1
+  end
+end
+flush()
+return res
+`;
+
+/**
+ * ARGV from A: count, then per update: id, token ('' = none), progress (''), message flag
+ * ('' unchanged, 'n' null, 's' set), message, nLogs, then (stream, line) pairs.
+ * Returns 1|0 per update.
+ */
+export const UPDATE = `
+local n = tonumber(ARGV[A])
+local p = A + 1
+local res = {}
+for _ = 1, n do
+  local id, tok, prog, mflag, msg, nl = ARGV[p], ARGV[p + 1], ARGV[p + 2], ARGV[p + 3], ARGV[p + 4], tonumber(ARGV[p + 5])
+  local lp = p + 6
+  p = lp + nl * 2
+  local jk = P .. 'job:' .. id
+  local v = redis.call('HMGET', jk, 'state', 'token', 'queue')
+  if not v[1] or (tok ~= '' and (v[1] ~= 'active' or v[2] ~= tok)) then
+    res[#res + 1] = 0
+  else
+    local q = v[3]
+    if prog ~= '' or mflag ~= '' then
+      if prog ~= '' then redis.call('HSET', jk, 'progress', prog) end
+      if mflag == 's' then redis.call('HSET', jk, 'message', msg) elseif mflag == 'n' then redis.call('HDEL', jk, 'message') end
+      local cur = redis.call('HMGET', jk, 'progress', 'message')
+      local ev = {'p', cur[1] or '0'}
+      if cur[2] then ev[3] = 'm'; ev[4] = cur[2] end
+      emit('progress', q, id, ev)
+    end
+    if nl > 0 then
+      local lk = P .. 'logs:' .. id
+      for k = 0, nl - 1 do
+        local seq = redis.call('HINCRBY', jk, 'logSeq', 1)
+        redis.call('RPUSH', lk, seq .. '|' .. NOWS .. '|' .. ARGV[lp + k * 2] .. '|' .. ARGV[lp + k * 2 + 1])
+      end
+      redis.call('LTRIM', lk, -MAX_LOG, -1)
+      emit('log', q, id, nil)
+    end
+    res[#res + 1] = 1
+  end
+end
+return res
+`;

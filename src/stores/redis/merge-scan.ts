@@ -1,0 +1,48 @@
+/**
+ * Walks several sorted sets (scored by creation sequence) as one, in score order, a chunk
+ * per round trip. list() uses it for "queue Q in states A or B" and similar: reads need no
+ * atomicity, and doing the filtering here keeps long scans out of Redis's single thread.
+ */
+import type { Redis } from 'ioredis';
+
+export interface Scored {
+  id: string;
+  score: number;
+}
+
+export async function* mergeScan(redis: Redis, keys: string[], desc: boolean, after: number | null, chunk = 200): AsyncGenerator<Scored[]> {
+  let bound = after;
+  let live = [...keys];
+  while (live.length > 0) {
+    const p = redis.pipeline();
+    const from = bound === null ? (desc ? '+inf' : '-inf') : `(${bound}`;
+    for (const k of live) {
+      if (desc) p.zrevrangebyscore(k, from, '-inf', 'WITHSCORES', 'LIMIT', 0, chunk);
+      else p.zrangebyscore(k, from, '+inf', 'WITHSCORES', 'LIMIT', 0, chunk);
+    }
+    const replies = (await p.exec()) ?? [];
+    const perKey: Scored[][] = replies.map(([err, flat]) => {
+      if (err) throw err;
+      const arr = flat as string[];
+      const items: Scored[] = [];
+      for (let i = 0; i + 1 < arr.length; i += 2) items.push({ id: arr[i], score: Number(arr[i + 1]) });
+      return items;
+    });
+    // A key that filled its chunk may hold more beyond its last score: only scores up to
+    // the nearest such last score are complete in this round.
+    let safe: number | null = null;
+    perKey.forEach((items) => {
+      if (items.length < chunk) return;
+      const last = items[items.length - 1].score;
+      if (safe === null || (desc ? last > safe : last < safe)) safe = last;
+    });
+    const inRange = (s: number) => safe === null || (desc ? s >= safe : s <= safe);
+    const round = perKey.flat().filter((x) => inRange(x.score));
+    round.sort((a, b) => (desc ? b.score - a.score : a.score - b.score));
+    if (round.length > 0) yield round;
+    if (safe === null) return;
+    bound = safe;
+    // Keys with nothing past the bound are exhausted.
+    live = live.filter((_, i) => perKey[i].length === chunk || perKey[i].some((x) => !inRange(x.score)));
+  }
+}

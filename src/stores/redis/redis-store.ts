@@ -1,0 +1,410 @@
+/**
+ * The Redis backend: Conveyor across many machines. Every state transition is one Lua
+ * script over a whole batch (src/stores/redis/lua/), so a worker pays one round trip per
+ * claim, per finish batch and per heartbeat, not per job. Reads are plain commands.
+ *
+ * Connections: one for commands, plus one blocking connection opened on the first wait()
+ * or subscribe() and shared by all of them (see wakeups.ts). A Worker thus uses two.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { NotFoundError, QueueFullError, ValidationError } from '../../core/errors.ts';
+import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
+import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
+import { FINISHED_STATES, JOB_STATES, type JobState } from '../../core/states.ts';
+import { clampProgress, decodeCursor, encodeCursor, pageLimit, truncateLine } from '../rules.ts';
+import {
+  emptyCounts,
+  type ClaimRequest,
+  type CleanRequest,
+  type JobEvent,
+  type JobPage,
+  type JobUpdate,
+  type Lease,
+  type ListFilter,
+  type MaintainReport,
+  type Outcome,
+  type QueueInfo,
+  type StateCounts,
+  type Store,
+  type WorkerInfo,
+} from '../store.ts';
+import { hashToJob, pairsToHash, parseLogLine, type Hash } from './codec.ts';
+import { checkServer, openConnection, resolveOptions, type RedisStoreOptions, type ResolvedOptions } from './connection.ts';
+import { Keys } from './keys.ts';
+import { mergeScan } from './merge-scan.ts';
+import { defineScripts, runScript, type ScriptName } from './scripts.ts';
+import { Wakeups, type WakeInfo } from './wakeups.ts';
+
+export type { RedisStoreOptions } from './connection.ts';
+
+const CLEAN_CHUNK = 500;
+const MAINTAIN_ROUNDS = 50;
+const WARN_EVERY_MS = 30_000;
+
+export class RedisStore implements Store {
+  readonly kind = 'redis';
+  readonly location: string;
+  private readonly redis: Redis;
+  private readonly keys: Keys;
+  private readonly opts: ResolvedOptions;
+  private readonly wakeups: Wakeups;
+  private lastWarnAt = 0;
+  private closing: Promise<void> | null = null;
+
+  private constructor(redis: Redis, opts: ResolvedOptions) {
+    this.redis = redis;
+    this.opts = opts;
+    this.location = opts.location;
+    this.keys = new Keys(opts.prefix);
+    defineScripts(redis);
+    redis.on('error', (err) => this.transient(err));
+    this.wakeups = new Wakeups({
+      keys: this.keys,
+      storeId: randomUUID(),
+      command: redis,
+      openBlocking: () => {
+        const conn = redis.duplicate({
+          connectionName: `${redis.options.connectionName ?? 'conveyor'}:blocking`,
+          // Blocked reads wait out an outage and are re-sent on reconnect, never failed.
+          maxRetriesPerRequest: null,
+          lazyConnect: false,
+        });
+        conn.on('error', (err) => this.transient(err));
+        return conn;
+      },
+      peek: async (queues) => (await this.run('peek', queues)) as WakeInfo,
+      onError: (err) => this.transient(err),
+    });
+  }
+
+  /** Connects to `redis://` or `rediss://` URL; throws ConnectionError when it cannot. */
+  static async connect(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
+    const opts = resolveOptions(url, options);
+    const redis = await openConnection(url, opts.location, options.connection);
+    try {
+      await checkServer(redis, opts.location, opts.warn);
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+    return new RedisStore(redis, opts);
+  }
+
+  /** Connection trouble is expected during a restart; say so now and then, not per retry. */
+  private transient(err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastWarnAt < WARN_EVERY_MS || this.closing) return;
+    this.lastWarnAt = now;
+    this.opts.warn(`Redis at ${this.location}: ${(err as Error)?.message ?? String(err)} (retrying)`);
+  }
+
+  private run(name: ScriptName, args: (string | number)[], now = Date.now()): Promise<unknown> {
+    const head = [this.keys.base, now, this.opts.maxAgeMs ?? '', this.opts.maxFinishedPerQueue ?? '', this.opts.eventsMaxLen];
+    return runScript(this.redis, name, this.keys.events, [...head, ...args]);
+  }
+
+  // ----- writes -------------------------------------------------------------------------
+
+  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    if (jobs.length === 0) return [];
+    const args: (string | number)[] = [jobs.length];
+    for (const j of jobs) {
+      args.push(
+        j.id,
+        j.dedupe ? '1' : '0',
+        j.queue,
+        j.name,
+        j.dataJson,
+        j.priority,
+        j.runAt ?? '',
+        j.start ? '1' : '0',
+        j.maxAttempts,
+        j.backoff === null ? '' : JSON.stringify(j.backoff),
+        j.timeoutMs ?? '',
+        JSON.stringify(j.dependsOn),
+        j.onParentFailure,
+        j.groupKey ?? '',
+        j.resultTtlMs ?? '',
+        j.failureTtlMs ?? '',
+      );
+    }
+    const reply = (await this.run('enqueue', args)) as string[];
+    if (reply[0] === 'ERR') {
+      throw reply[1] === 'NOT_FOUND' ? new NotFoundError(reply[2]) : new QueueFullError(reply[2]);
+    }
+    const out: EnqueueResult[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) out.push({ id: reply[i], state: reply[i + 1] as JobState, duplicate: reply[i + 2] === '1' });
+    return out;
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimedJob[]> {
+    if (req.limit < 1 || req.queues.length === 0) return [];
+    const names = req.names ?? [];
+    const args = [req.workerId, req.limit, req.leaseMs, `${randomUUID()}:`, names.length, ...names, req.queues.length, ...req.queues];
+    const [jobs, info] = (await this.run('claim', args)) as [unknown[], WakeInfo];
+    this.wakeups.note(info);
+    return jobs.map((flat) => {
+      const h = pairsToHash(flat);
+      return { ...hashToJob(h, Number(h.logCount)), token: h.token };
+    });
+  }
+
+  async extend(leases: Lease[], leaseMs: number): Promise<boolean[]> {
+    if (leases.length === 0) return [];
+    const args: (string | number)[] = [leaseMs, leases.length];
+    for (const l of leases) args.push(l.id, l.token);
+    return ((await this.run('extend', args)) as number[]).map((v) => v === 1);
+  }
+
+  async finish(outcomes: Outcome[]): Promise<boolean[]> {
+    if (outcomes.length === 0) return [];
+    const args: (string | number)[] = [outcomes.length];
+    for (const o of outcomes) {
+      if (o.kind === 'completed') {
+        args.push(o.id, o.token, 'c', resultJson(o.result), '0', '', '', '', '', 0);
+      } else {
+        const stack = o.error.stack;
+        args.push(
+          o.id,
+          o.token,
+          'f',
+          String(o.error.message),
+          stack === undefined || stack === null ? '0' : '1',
+          stack ?? '',
+          o.retry === false ? '0' : '1',
+          o.retryDelayMs === undefined ? '' : Math.max(0, Math.round(o.retryDelayMs)),
+          o.release ? '1' : '',
+          Math.random(),
+        );
+      }
+    }
+    return ((await this.run('finish', args)) as number[]).map((v) => v === 1);
+  }
+
+  async update(updates: JobUpdate[]): Promise<boolean[]> {
+    if (updates.length === 0) return [];
+    const args: (string | number)[] = [updates.length];
+    for (const u of updates) {
+      const logs = u.logs ?? [];
+      args.push(
+        u.id,
+        u.token ?? '',
+        u.progress === undefined ? '' : clampProgress(u.progress),
+        u.message === undefined ? '' : u.message === null ? 'n' : 's',
+        u.message ?? '',
+        logs.length,
+      );
+      for (const l of logs) args.push(l.stream, truncateLine(String(l.line)));
+    }
+    return ((await this.run('update', args)) as number[]).map((v) => v === 1);
+  }
+
+  async cancel(ids: string[], reason = 'canceled'): Promise<string[]> {
+    return ids.length === 0 ? [] : ((await this.run('cancel', [reason, ...ids])) as string[]);
+  }
+
+  async remove(ids: string[]): Promise<string[]> {
+    return ids.length === 0 ? [] : ((await this.run('remove', ids)) as string[]);
+  }
+
+  async retry(ids: string[]): Promise<string[]> {
+    return ids.length === 0 ? [] : ((await this.run('retry', ids)) as string[]);
+  }
+
+  async promote(ids: string[]): Promise<string[]> {
+    return ids.length === 0 ? [] : ((await this.run('promote', ids)) as string[]);
+  }
+
+  async clean(req: CleanRequest): Promise<number> {
+    const states = [...new Set<JobState>(req.states ?? FINISHED_STATES)].filter((s) => s !== 'active');
+    if (states.length === 0) return 0;
+    const now = Date.now();
+    const cutoff = now - (req.olderThanMs ?? 0);
+    let removed = 0;
+    let bound = '-inf';
+    while (true) {
+      const remaining = req.limit === undefined ? '' : req.limit - removed;
+      if (remaining !== '' && remaining <= 0) break;
+      const [n, next] = (await this.run('clean', [req.queue, cutoff, remaining, CLEAN_CHUNK, bound, ...states], now)) as [number, string];
+      removed += n;
+      if (next === '') break;
+      bound = next;
+    }
+    return removed;
+  }
+
+  async configureQueue(queue: string, patch: Partial<QueueConfig>): Promise<QueueConfig> {
+    const stored = (await this.run('configure', [queue, JSON.stringify(patch)])) as string;
+    return withDefaults(stored);
+  }
+
+  // ----- reads --------------------------------------------------------------------------
+
+  async get(id: string): Promise<Job | null> {
+    const replies = (await this.redis.pipeline().hgetall(this.keys.job(id)).llen(this.keys.logs(id)).exec()) ?? [];
+    const [[e1, h], [e2, n]] = replies;
+    if (e1 || e2) throw e1 ?? e2;
+    const hash = h as Hash;
+    return hash.id === undefined ? null : hashToJob(hash, Number(n));
+  }
+
+  private async getMany(ids: string[]): Promise<(Job | null)[]> {
+    if (ids.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const id of ids) p.hgetall(this.keys.job(id)).llen(this.keys.logs(id));
+    const replies = (await p.exec()) ?? [];
+    const out: (Job | null)[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      const [err, h] = replies[i * 2];
+      if (err) throw err;
+      const hash = h as Hash;
+      out.push(hash.id === undefined ? null : hashToJob(hash, Number(replies[i * 2 + 1][1])));
+    }
+    return out;
+  }
+
+  async list(filter: ListFilter): Promise<JobPage> {
+    const limit = pageLimit(filter.limit);
+    const after = decodeCursor(filter.cursor);
+    const desc = (filter.order ?? 'desc') === 'desc';
+    const states = filter.states && filter.states.length > 0 ? new Set(filter.states) : null;
+    const text = filter.text ? filter.text.toLowerCase() : null;
+    let keys: string[];
+    if (filter.queue === undefined && states === null) keys = [this.keys.all];
+    else {
+      const queues = filter.queue === undefined ? await this.redis.smembers(this.keys.queues) : [filter.queue];
+      keys = queues.flatMap((q) => [...(states ?? JOB_STATES)].map((s) => this.keys.state(s, q)));
+    }
+    const out: { job: Job; score: number }[] = [];
+    const seen = new Set<string>();
+    let more = false;
+    scan: for await (const round of mergeScan(this.redis, keys, desc, after ? after[0] : null)) {
+      const jobs = await this.getMany(round.map((r) => r.id));
+      for (let i = 0; i < round.length; i++) {
+        const job = jobs[i];
+        if (!job || seen.has(job.id)) continue;
+        seen.add(job.id);
+        if (filter.queue !== undefined && job.queue !== filter.queue) continue;
+        if (states && !states.has(job.state)) continue;
+        if (filter.name !== undefined && job.name !== filter.name) continue;
+        if (text && !job.id.toLowerCase().includes(text) && !JSON.stringify(job.data).toLowerCase().includes(text)) continue;
+        if (out.length === limit) {
+          more = true;
+          break scan;
+        }
+        out.push({ job, score: round[i].score });
+      }
+    }
+    const last = out[out.length - 1];
+    return { jobs: out.map((x) => x.job), next: more && last ? encodeCursor(last.score, last.job.id) : null };
+  }
+
+  async logs(id: string, afterSeq = 0, limit = 1000): Promise<LogLine[]> {
+    const key = this.keys.logs(id);
+    const [[, exists], [, first]] = (await this.redis.pipeline().exists(this.keys.job(id)).lindex(key, 0).exec()) as [unknown, unknown][];
+    if (!exists) throw new NotFoundError(`job ${id} not found`);
+    if (first === null || limit < 1) return [];
+    const firstSeq = parseLogLine(first as string).seq;
+    const start = Math.max(0, afterSeq - firstSeq + 1);
+    const raw = await this.redis.lrange(key, start, start + limit - 1);
+    return raw.map(parseLogLine).filter((l) => l.seq > afterSeq);
+  }
+
+  async counts(queues?: string[]): Promise<Record<string, StateCounts>> {
+    const names = queues ?? (await this.redis.smembers(this.keys.queues));
+    if (names.length === 0) return {};
+    const p = this.redis.pipeline();
+    for (const q of names) for (const s of JOB_STATES) p.zcard(this.keys.state(s, q));
+    const replies = (await p.exec()) ?? [];
+    const out: Record<string, StateCounts> = {};
+    names.forEach((q, i) => {
+      const c = emptyCounts();
+      JOB_STATES.forEach((s, k) => {
+        c[s] = Number(replies[i * JOB_STATES.length + k][1]);
+      });
+      out[q] = c;
+    });
+    return out;
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    const names = (await this.redis.smembers(this.keys.queues)).sort((a, b) => a.localeCompare(b));
+    if (names.length === 0) return [];
+    const configs = await this.redis.mget(names.map((q) => this.keys.config(q)));
+    const counts = await this.counts(names);
+    return names.map((name, i) => ({ name, config: withDefaults(configs[i]), counts: counts[name] }));
+  }
+
+  async queueConfig(queue: string): Promise<QueueConfig> {
+    return withDefaults(await this.redis.get(this.keys.config(queue)));
+  }
+
+  // ----- upkeep -------------------------------------------------------------------------
+
+  async maintain(now = Date.now()): Promise<MaintainReport> {
+    const report: MaintainReport = { promoted: 0, reclaimed: 0, expired: 0 };
+    for (let round = 0; round < MAINTAIN_ROUNDS; round++) {
+      const [promoted, reclaimed, expired, more] = (await this.run('maintain', [], now)) as number[];
+      report.promoted += promoted;
+      report.reclaimed += reclaimed;
+      report.expired += expired;
+      if (more !== 1) break;
+    }
+    return report;
+  }
+
+  wait(queues: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.wakeups.wait(queues, timeoutMs, signal);
+  }
+
+  subscribe(listener: (event: JobEvent) => void): () => void {
+    return this.wakeups.subscribe(listener);
+  }
+
+  // ----- workers ------------------------------------------------------------------------
+
+  async reportWorker(info: WorkerInfo, ttlMs: number): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.keys.workers, info.id, JSON.stringify(info))
+      .zadd(this.keys.workersUntil, Date.now() + ttlMs, info.id)
+      .exec();
+  }
+
+  async removeWorker(id: string): Promise<void> {
+    await this.redis.multi().hdel(this.keys.workers, id).zrem(this.keys.workersUntil, id).exec();
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    const ids = await this.redis.zrangebyscore(this.keys.workersUntil, `(${Date.now()}`, '+inf');
+    if (ids.length === 0) return [];
+    const raw = await this.redis.hmget(this.keys.workers, ...ids);
+    return raw.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as WorkerInfo);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.wakeups.close();
+      await Promise.race([this.redis.quit().catch(() => {}), new Promise((r) => setTimeout(r, 1_000).unref())]);
+      this.redis.disconnect();
+    })();
+    return this.closing;
+  }
+}
+
+function withDefaults(stored: string | null): QueueConfig {
+  const cfg = structuredClone(DEFAULT_QUEUE_CONFIG);
+  return stored ? { ...cfg, ...(JSON.parse(stored) as Partial<QueueConfig>) } : cfg;
+}
+
+/** The result as JSON text; refuses (changing nothing) what JSON cannot carry. */
+function resultJson(result: unknown): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(result === undefined ? null : result);
+  } catch (err) {
+    throw new ValidationError(`job result must be JSON-serializable: ${(err as Error).message}`, 'result');
+  }
+  return text ?? 'null';
+}
