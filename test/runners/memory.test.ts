@@ -1,4 +1,0 @@
-import { MemoryStore } from '../../src/stores/memory/memory-store.ts';
-import { runRunnerSuite } from './runner-suite.ts';
-
-runRunnerSuite('memory', async () => new MemoryStore());
