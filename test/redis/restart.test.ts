@@ -1,0 +1,150 @@
+/**
+ * Redis restarts: the test's own redis-server (appendonly, appendfsync always) is killed
+ * with SIGKILL and started again on the same port and data.
+ *
+ * 1. Mid-run, while producers add and workers run: everyone reconnects by themselves and
+ *    goes on; every acknowledged add completes. Then again while the workers sit idle,
+ *    blocked in wait(): work added after the restart wakes them. Their idle safety net is
+ *    set to a minute, so only a blocked read that resumed can explain the wake-up (workers
+ *    that stop taking jobs after a reconnect are the classic failure this guards against).
+ * 2. A store's blocked wait() and its event tail both resume after a restart.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { buildNewJob } from '../../src/core/options.ts';
+import { RedisStore } from '../../src/stores/redis/redis-store.ts';
+import type { JobEvent, Store } from '../../src/stores/store.ts';
+import { waitFor } from '../contract/contract.ts';
+import { spawnTs, type Proc } from '../helpers/procs.ts';
+import { OwnRedis } from './own-redis.ts';
+
+const fixtures = new URL('./fixtures/', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'conveyor-restart-'));
+const procs: Proc[] = [];
+let server: OwnRedis;
+
+before(async () => {
+  server = await OwnRedis.start();
+});
+
+after(async () => {
+  for (const p of procs) p.child.kill('SIGKILL');
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function lines(file: string): string[] {
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
+
+function runsSince(file: string, t: number): number {
+  return lines(file).filter((l) => Number(l.split(' ')[1]) > t).length;
+}
+
+async function completedIds(store: Store, queue: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (let cursor: string | null = null; ; ) {
+    const page = await store.list({ queue, states: ['completed'], limit: 1000, cursor });
+    for (const j of page.jobs) ids.add(j.id);
+    if (!page.next) return ids;
+    cursor = page.next;
+  }
+}
+
+async function untilCompleted(store: Store, queue: string, n: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = (await store.counts([queue]))[queue];
+    if (c.completed >= n) return;
+    if (Date.now() > deadline) assert.fail(`${n} jobs should have completed: ${JSON.stringify(c)}`);
+    await sleep(50);
+  }
+}
+
+test('Redis killed mid-run and while workers idle: everyone goes on, no acknowledged job is lost', async (t) => {
+  const url = server.url;
+  const prefix = 'restart-run';
+  const queue = 'rs';
+  const perProducer = 3000;
+  const runFiles = [0, 1].map((i) => join(dir, `runs-${i}.txt`));
+  const ackFiles = [0, 1].map((i) => join(dir, `ack-${i}.txt`));
+  const workers = runFiles.map((f) => spawnTs(join(fixtures, 'worker.ts'), [url, prefix, queue, '8', '1500', '8', f, '60000']));
+  procs.push(...workers);
+  await Promise.all(workers.map((w) => w.waitFor(/^ready /)));
+  const producers = ackFiles.map((f, p) =>
+    spawnTs(join(fixtures, 'producer.ts'), [url, prefix, queue, String(p * perProducer), String((p + 1) * perProducer), '50', '25', f]),
+  );
+  procs.push(...producers);
+
+  // Restart while both producers are mid-way and the workers are busy.
+  await Promise.all(producers.map((p) => p.waitFor(/^acked (1[0-9]{3}|[2-9][0-9]{3})$/, 30_000)));
+  await server.crashAndRestart(300);
+  const firstRestart = Date.now();
+
+  await Promise.all(producers.map((p) => p.waitFor(new RegExp(`^added ${perProducer}$`), 40_000)));
+  const acked = ackFiles.flatMap(lines);
+  assert.equal(new Set(acked).size, 2 * perProducer, 'every add was acknowledged once');
+
+  const store = await RedisStore.connect(url, { prefix, retention: { maxFinishedPerQueue: null }, onWarning: () => {} });
+  try {
+    await untilCompleted(store, queue, acked.length, 40_000);
+    const completed = await completedIds(store, queue);
+    assert.deepEqual(
+      acked.filter((id) => !completed.has(id)),
+      [],
+      'acknowledged jobs that did not complete',
+    );
+    assert.equal((await store.counts([queue]))[queue].failed, 0);
+    runFiles.forEach((f, i) => {
+      const n = runsSince(f, firstRestart);
+      assert.ok(n > 0, `worker ${i} took no job after the first restart`);
+      t.diagnostic(`worker ${i}: ${lines(f).length} runs, ${n} after the restart mid-run`);
+    });
+
+    // Now the workers are idle, blocked in wait(): restart again, then add work.
+    await sleep(300);
+    await server.crashAndRestart(300);
+    const secondRestart = Date.now();
+    const more = Array.from({ length: 400 }, (_, i) => buildNewJob(queue, 'work', { i }));
+    await store.enqueue(more);
+    await untilCompleted(store, queue, acked.length + more.length, 15_000);
+    runFiles.forEach((f, i) => {
+      const n = runsSince(f, secondRestart);
+      assert.ok(n > 0, `idle worker ${i} was not woken by work added after the restart`);
+      t.diagnostic(`worker ${i}: ${n} runs after the restart while idle`);
+    });
+  } finally {
+    await store.close();
+  }
+  for (const w of workers) w.child.kill('SIGTERM');
+  await Promise.all(workers.map((w) => w.exited));
+});
+
+test("a store's blocked wait() and its event tail resume after a restart", async () => {
+  const opts = { prefix: 'restart-wait', onWarning: () => {} };
+  const waiting = await RedisStore.connect(server.url, opts);
+  const producer = await RedisStore.connect(server.url, opts);
+  try {
+    const events: JobEvent[] = [];
+    const off = waiting.subscribe((e) => events.push(e));
+    await producer.enqueue([buildNewJob('w', 't', { before: true })]);
+    await waitFor(() => events.some((e) => e.type === 'added'));
+    await waiting.claim({ queues: ['w'], workerId: 'x', limit: 10, leaseMs: 60_000 });
+    const woke = waiting.wait(['w'], 60_000);
+    await sleep(100);
+    await server.crashAndRestart(300);
+    const [r] = await producer.enqueue([buildNewJob('w', 't', { after: true })]);
+    const t0 = Date.now();
+    await woke;
+    assert.ok(Date.now() - t0 < 10_000, 'wait() woke for work added after the restart');
+    await waitFor(() => events.some((e) => e.type === 'added' && e.jobId === r.id), 10_000);
+    off();
+  } finally {
+    await waiting.close();
+    await producer.close();
+  }
+});
