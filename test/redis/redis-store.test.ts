@@ -1,0 +1,242 @@
+/**
+ * What the Redis backend promises beyond the shared contract: clear errors at connect, the
+ * eviction-policy warning, two connections per Worker, wake-ups and events across stores,
+ * bounded memory (retention, event stream, markers), Lua retry delays equal to
+ * core/backoff.ts, and an enqueue that is safe to send twice.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { backoffDelay } from '../../src/core/backoff.ts';
+import { ConnectionError, ValidationError } from '../../src/core/errors.ts';
+import type { Backoff } from '../../src/core/job.ts';
+import { buildNewJob } from '../../src/core/options.ts';
+import { Keys } from '../../src/stores/redis/keys.ts';
+import { RedisStore } from '../../src/stores/redis/redis-store.ts';
+import type { JobEvent } from '../../src/stores/store.ts';
+import { Worker } from '../../src/worker.ts';
+import { freshQueue, waitFor } from '../contract/contract.ts';
+import { OwnRedis } from './own-redis.ts';
+import { dropPrefix, REDIS_URL, uniquePrefix } from './redis-env.ts';
+
+const prefix = uniquePrefix('store');
+const W = { workerId: 'w', leaseMs: 60_000 };
+let store: RedisStore;
+let other: RedisStore;
+let raw: Redis;
+
+before(async () => {
+  store = await RedisStore.connect(REDIS_URL, { prefix });
+  other = await RedisStore.connect(REDIS_URL, { prefix });
+  raw = new Redis(REDIS_URL);
+});
+
+after(async () => {
+  await store.close();
+  await other.close();
+  raw.disconnect();
+  await dropPrefix(prefix);
+});
+
+describe('connect', () => {
+  test('bad URLs and options are refused with a ValidationError', async () => {
+    await assert.rejects(RedisStore.connect('http://127.0.0.1:6379'), ValidationError);
+    await assert.rejects(RedisStore.connect(42 as unknown as string), ValidationError);
+    await assert.rejects(RedisStore.connect(REDIS_URL, { prefix: 'a{b}' }), ValidationError);
+    await assert.rejects(RedisStore.connect(REDIS_URL, { retention: { maxFinishedPerQueue: 0 } }), ValidationError);
+  });
+
+  test('an unreachable server is a ConnectionError naming where, without the password', async () => {
+    const err = await RedisStore.connect('redis://:s3cret@127.0.0.1:1/0', { connection: { connectTimeout: 2000 } }).catch((e) => e);
+    assert.ok(err instanceof ConnectionError, String(err));
+    assert.match(err.message, /cannot connect to Redis at redis:\/\/127\.0\.0\.1:1\/0/);
+    assert.doesNotMatch(err.message, /s3cret/);
+  });
+
+  test('location is the URL without its password', () => {
+    assert.equal(store.kind, 'redis');
+    assert.equal(store.location, REDIS_URL);
+  });
+
+  test('warns when maxmemory-policy may evict jobs, and not when it is noeviction', async () => {
+    const evicting = await OwnRedis.start(['--maxmemory-policy', 'allkeys-lru']);
+    try {
+      const warnings: string[] = [];
+      const s = await RedisStore.connect(evicting.url, { onWarning: (m) => warnings.push(m) });
+      await s.close();
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0], /maxmemory-policy allkeys-lru/);
+      const quiet: string[] = [];
+      const s2 = await RedisStore.connect(REDIS_URL, { prefix, onWarning: (m) => quiet.push(m) });
+      await s2.close();
+      assert.deepEqual(quiet, []);
+    } finally {
+      await evicting.stop();
+    }
+  });
+});
+
+describe('connections', () => {
+  test('a Worker with concurrency 50 uses two connections: commands and one blocking', async () => {
+    const name = `conns-${process.pid}-${Date.now()}`;
+    const s = await RedisStore.connect(REDIS_URL, { prefix, connection: { connectionName: name } });
+    const q = freshQueue();
+    const worker = new Worker(s, { queues: [q], concurrency: 50, leaseMs: 5_000, handlers: { t: async () => null } });
+    try {
+      await worker.start();
+      await s.enqueue(Array.from({ length: 300 }, (_, i) => buildNewJob(q, 't', { i })));
+      await waitFor(async () => (await s.counts([q]))[q].completed === 300, 15_000);
+      const clients = (await raw.client('LIST')) as string;
+      const ours = clients.split('\n').filter((l) => new RegExp(`name=${name}(:blocking)?( |$)`).test(l));
+      assert.equal(ours.length, 2, ours.join('\n'));
+    } finally {
+      await worker.close();
+      await s.close();
+    }
+  });
+});
+
+describe('across stores (as across processes)', () => {
+  test('an enqueue through one store wakes wait() on another', async () => {
+    const q = freshQueue();
+    await store.claim({ ...W, queues: [q], limit: 1 });
+    const woke = store.wait([q], 10_000);
+    await new Promise((r) => setTimeout(r, 50));
+    const t0 = Date.now();
+    await other.enqueue([buildNewJob(q, 't', {})]);
+    await woke;
+    assert.ok(Date.now() - t0 < 1_000, `woke after ${Date.now() - t0} ms`);
+    assert.equal((await store.claim({ ...W, queues: [q], limit: 5 })).length, 1);
+  });
+
+  test('work added between a claim and the next wait() is not missed', async () => {
+    const q = freshQueue();
+    assert.equal((await store.claim({ ...W, queues: [q], limit: 1 })).length, 0);
+    await other.enqueue([buildNewJob(q, 't', {})]);
+    const t0 = Date.now();
+    await store.wait([q], 10_000);
+    assert.ok(Date.now() - t0 < 1_000, 'the marker written after the claim wakes the wait at once');
+  });
+
+  test("events of one store's writes reach another store's subscriber, in order", async () => {
+    const q = freshQueue();
+    const seen: JobEvent[] = [];
+    const off = store.subscribe((e) => e.queue === q && seen.push(e));
+    await new Promise((r) => setTimeout(r, 50));
+    const [r] = await other.enqueue([buildNewJob(q, 't', {})]);
+    const [job] = await other.claim({ ...W, queues: [q], limit: 1 });
+    await other.finish([{ id: job.id, token: job.token, kind: 'completed', result: 7 }]);
+    await waitFor(() => seen.some((e) => e.type === 'completed'));
+    off();
+    assert.deepEqual(
+      seen.map((e) => [e.type, e.jobId, e.state]),
+      [
+        ['added', r.id, 'queued'],
+        ['active', r.id, 'active'],
+        ['completed', r.id, 'completed'],
+      ],
+    );
+  });
+});
+
+describe('bounded memory', () => {
+  test('finished jobs: at most maxFinishedPerQueue per queue and state, oldest removed first', async () => {
+    const s = await RedisStore.connect(REDIS_URL, { prefix, retention: { maxFinishedPerQueue: 5 } });
+    try {
+      const q = freshQueue();
+      await s.enqueue(Array.from({ length: 8 }, (_, i) => buildNewJob(q, 't', { i })));
+      for (const job of await s.claim({ ...W, queues: [q], limit: 8 })) {
+        await s.finish([{ id: job.id, token: job.token, kind: 'completed', result: null }]);
+      }
+      const rep = await s.maintain();
+      assert.ok(rep.expired >= 3);
+      const left = (await s.list({ queue: q, order: 'asc' })).jobs.map((j) => (j.data as { i: number }).i);
+      assert.deepEqual(left, [3, 4, 5, 6, 7]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('by default a finished job without a TTL expires 7 days after it finished', async () => {
+    const q = freshQueue();
+    await store.enqueue([buildNewJob(q, 't', {})]);
+    const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+    await store.finish([{ id: job.id, token: job.token, kind: 'completed', result: null }]);
+    const done = await store.get(job.id);
+    assert.equal(done!.expiresAt! - done!.finishedAt!, 7 * 24 * 3600 * 1000);
+  });
+
+  test('the event stream is trimmed near eventsMaxLen; each marker stream holds one entry', async () => {
+    const p = uniquePrefix('trim');
+    const s = await RedisStore.connect(REDIS_URL, { prefix: p, eventsMaxLen: 100 });
+    try {
+      const q = freshQueue();
+      for (let i = 0; i < 10; i++) await s.enqueue(Array.from({ length: 50 }, () => buildNewJob(q, 't', {})));
+      const keys = new Keys(p);
+      assert.ok((await raw.xlen(keys.events)) <= 200, 'approximate trimming keeps about eventsMaxLen entries');
+      assert.equal(await raw.xlen(keys.marker(q)), 1);
+    } finally {
+      await s.close();
+      await dropPrefix(p);
+    }
+  });
+});
+
+describe('retry delays computed in Lua', () => {
+  const cases: [string, Backoff][] = [
+    ['fixed', { type: 'fixed', delay: 1500 }],
+    ['exponential', { type: 'exponential', delay: 1000, maxDelay: 3000 }],
+    ['intervals', { type: 'intervals', intervals: [100, 2500] }],
+    ['custom fallback', { type: 'custom', name: 'mine', delay: 700 }],
+  ];
+  for (const [label, backoff] of cases) {
+    test(`${label}: the scheduled delay equals core/backoff.ts for each attempt`, async () => {
+      const q = freshQueue();
+      const [r] = await store.enqueue([buildNewJob(q, 't', {}, { attempts: 4, backoff })]);
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        await store.promote([r.id]);
+        const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+        assert.equal(job.attempt, attempt);
+        await store.finish([{ id: job.id, token: job.token, kind: 'failed', error: { message: `e${attempt}` } }]);
+        const s = await store.get(r.id);
+        const failedAt = s!.errors[s!.errors.length - 1].at;
+        assert.equal(s!.state, 'scheduled');
+        assert.equal(s!.runAt! - failedAt, backoffDelay(backoff, attempt));
+      }
+    });
+  }
+
+  test('jitter stays within its bounds', async () => {
+    const q = freshQueue();
+    const jobs = Array.from({ length: 20 }, () => buildNewJob(q, 't', {}, { attempts: 2, backoff: { type: 'fixed', delay: 10_000, jitter: 0.5 } }));
+    await store.enqueue(jobs);
+    const claimed = await store.claim({ ...W, queues: [q], limit: 20 });
+    await store.finish(claimed.map((j) => ({ id: j.id, token: j.token, kind: 'failed' as const, error: { message: 'x' } })));
+    const delays = await Promise.all(jobs.map(async (j) => {
+      const s = await store.get(j.id);
+      return s!.runAt! - s!.errors[0].at;
+    }));
+    assert.ok(delays.every((d) => d >= 5_000 && d <= 15_000), delays.join(','));
+    assert.ok(new Set(delays).size > 1, 'delays are spread');
+  });
+});
+
+describe('writes', () => {
+  test('sending the same enqueue twice (a resend after a lost reply) adds nothing the second time', async () => {
+    const q = freshQueue();
+    const batch = Array.from({ length: 5 }, (_, i) => buildNewJob(q, 't', { i }));
+    const first = await store.enqueue(batch);
+    const second = await store.enqueue(batch);
+    assert.deepEqual(second, first);
+    assert.ok(second.every((r) => !r.duplicate));
+    assert.equal((await store.counts([q]))[q].queued, 5);
+  });
+
+  test('a result JSON cannot carry is refused before anything changes', async () => {
+    const q = freshQueue();
+    await store.enqueue([buildNewJob(q, 't', {})]);
+    const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+    await assert.rejects(store.finish([{ id: job.id, token: job.token, kind: 'completed', result: { n: 1n } }]), ValidationError);
+    assert.equal((await store.get(job.id))!.state, 'active');
+  });
+});
