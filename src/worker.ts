@@ -381,6 +381,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (e.type === 'resumed' && this.queues.includes(e.queue)) this.nudge();
       return;
     }
+    if ((e.type === 'added' || e.type === 'promoted' || e.type === 'retrying') && this.queues.includes(e.queue)) {
+      // Work that arrives between an empty claim and the store.wait() that follows would
+      // otherwise sleep until idleMs: the store's wake-up fired before anyone waited.
+      this.nudge();
+      return;
+    }
     if (e.type !== 'canceled' && e.type !== 'removed') return;
     const r = this.running.get(e.jobId);
     if (!r || r.abortedBy) return;
