@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildNewJob } from '../../src/core/options.ts';
 import { RedisStore } from '../../src/stores/redis/redis-store.ts';
@@ -36,6 +37,21 @@ after(async () => {
   await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** Worker connections (default name) blocked in a read on the server right now. */
+async function blockedReaders(url: string): Promise<number> {
+  const c = new Redis(url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    const list = (await c.client('LIST')) as string;
+    return list.split('\n').filter((l) => / name=conveyor:blocking /.test(l) && / flags=b /.test(l)).length;
+  } catch {
+    return 0;
+  } finally {
+    c.disconnect();
+  }
+}
 
 function lines(file: string): string[] {
   return readFileSync(file, 'utf8').split('\n').filter(Boolean);
@@ -105,10 +121,12 @@ test('Redis killed mid-run and while workers idle: everyone goes on, no acknowle
       t.diagnostic(`worker ${i}: ${lines(f).length} runs, ${n} after the restart mid-run`);
     });
 
-    // Now the workers are idle, blocked in wait(): restart again, then add work.
-    await sleep(300);
+    // Now the workers are idle, blocked in wait(): restart again; once both have
+    // reconnected by themselves and blocked again, add work.
+    await waitFor(async () => (await blockedReaders(url)) === 2, 10_000);
     await server.crashAndRestart(300);
     const secondRestart = Date.now();
+    await waitFor(async () => (await blockedReaders(url)) === 2, 15_000);
     const more = Array.from({ length: 400 }, (_, i) => buildNewJob(queue, 'work', { i }));
     await store.enqueue(more);
     await untilCompleted(store, queue, acked.length + more.length, 15_000);

@@ -71,18 +71,22 @@ export function parseLogLine(raw: string): LogLine {
   return { seq: Number(raw.slice(0, a)), at: Number(raw.slice(a + 1, b)), stream: raw.slice(b + 1, c) as LogStream, line: raw.slice(c + 1) };
 }
 
-/** An event stream entry's fields (t, q, j, s, p, m, e, a) as a JobEvent. */
-export function fieldsToEvent(fields: string[]): JobEvent {
+/**
+ * An event stream entry's fields (t, q, j, s, p, m, e, a) as JobEvents: one per job id
+ * (several ids, newline-separated, share an entry when all else is equal), or one
+ * queue-level event when there is no id.
+ */
+export function fieldsToEvents(fields: string[]): JobEvent[] {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-  const e: JobEvent = { type: f.t as JobEventType, queue: f.q, at: Number(f.a) };
-  if (f.j !== undefined) e.jobId = f.j;
-  if (f.s !== undefined) e.state = f.s as JobState;
-  if (f.p !== undefined) e.progress = Number(f.p);
-  if (f.m !== undefined) e.message = f.m;
-  else if (e.type === 'progress') e.message = null;
-  if (f.e !== undefined) e.error = f.e;
-  return e;
+  const base: JobEvent = { type: f.t as JobEventType, queue: f.q, at: Number(f.a) };
+  if (f.s !== undefined) base.state = f.s as JobState;
+  if (f.p !== undefined) base.progress = Number(f.p);
+  if (f.m !== undefined) base.message = f.m;
+  else if (base.type === 'progress') base.message = null;
+  if (f.e !== undefined) base.error = f.e;
+  if (f.j === undefined) return [base];
+  return f.j.split('\n').map((jobId) => ({ ...base, jobId }));
 }
 
 /** Orders stream ids ("ms-seq"): negative, zero or positive like a comparator. */

@@ -13,7 +13,6 @@ export class Keys {
   readonly base: string;
   readonly events: string;
   readonly queues: string;
-  readonly all: string;
   readonly workers: string;
   readonly workersUntil: string;
 
@@ -21,13 +20,25 @@ export class Keys {
     this.base = `{${prefix}}:`;
     this.events = `${this.base}events`;
     this.queues = `${this.base}queues`;
-    this.all = `${this.base}all`;
     this.workers = `${this.base}workers`;
     this.workersUntil = `${this.base}workers:until`;
   }
 
   job(id: string): string {
     return `${this.base}job:${id}`;
+  }
+
+  /** A job's data, result and errors: its long values, kept out of its hash. */
+  data(id: string): string {
+    return `${this.base}data:${id}`;
+  }
+
+  result(id: string): string {
+    return `${this.base}result:${id}`;
+  }
+
+  errors(id: string): string {
+    return `${this.base}errors:${id}`;
   }
 
   logs(id: string): string {

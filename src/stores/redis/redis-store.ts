@@ -242,26 +242,27 @@ export class RedisStore implements Store {
   // ----- reads --------------------------------------------------------------------------
 
   async get(id: string): Promise<Job | null> {
-    const replies = (await this.redis.pipeline().hgetall(this.keys.job(id)).llen(this.keys.logs(id)).exec()) ?? [];
-    const [[e1, h], [e2, n]] = replies;
-    if (e1 || e2) throw e1 ?? e2;
-    const hash = h as Hash;
-    return hash.id === undefined ? null : hashToJob(hash, Number(n));
+    return (await this.getMany([id]))[0];
   }
 
+  /** Jobs by id in one round trip: the hash, its long values and the log count of each. */
   private async getMany(ids: string[]): Promise<(Job | null)[]> {
     if (ids.length === 0) return [];
     const p = this.redis.pipeline();
-    for (const id of ids) p.hgetall(this.keys.job(id)).llen(this.keys.logs(id));
-    const replies = (await p.exec()) ?? [];
-    const out: (Job | null)[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      const [err, h] = replies[i * 2];
-      if (err) throw err;
-      const hash = h as Hash;
-      out.push(hash.id === undefined ? null : hashToJob(hash, Number(replies[i * 2 + 1][1])));
+    for (const id of ids) {
+      p.hgetall(this.keys.job(id)).get(this.keys.data(id)).get(this.keys.result(id)).get(this.keys.errors(id)).llen(this.keys.logs(id));
     }
-    return out;
+    const replies = (await p.exec()) ?? [];
+    const failed = replies.find(([err]) => err);
+    if (failed) throw failed[0];
+    return ids.map((_, i) => {
+      const [h, data, result, errors, logCount] = replies.slice(i * 5, i * 5 + 5).map(([, v]) => v);
+      const hash = h as Hash;
+      if (hash.id === undefined) return null;
+      // Short data and results live in the hash, long ones in their own keys.
+      const long = { data: (data as string | null) ?? 'null', result: (result as string | null) ?? 'null', errors: (errors as string | null) ?? '[]' };
+      return hashToJob({ ...long, ...hash }, Number(logCount));
+    });
   }
 
   async list(filter: ListFilter): Promise<JobPage> {
@@ -270,12 +271,9 @@ export class RedisStore implements Store {
     const desc = (filter.order ?? 'desc') === 'desc';
     const states = filter.states && filter.states.length > 0 ? new Set(filter.states) : null;
     const text = filter.text ? filter.text.toLowerCase() : null;
-    let keys: string[];
-    if (filter.queue === undefined && states === null) keys = [this.keys.all];
-    else {
-      const queues = filter.queue === undefined ? await this.redis.smembers(this.keys.queues) : [filter.queue];
-      keys = queues.flatMap((q) => [...(states ?? JOB_STATES)].map((s) => this.keys.state(s, q)));
-    }
+    // One sorted set per queue and state, all scored by creation sequence.
+    const queues = filter.queue === undefined ? await this.redis.smembers(this.keys.queues) : [filter.queue];
+    const keys = queues.flatMap((q) => [...(states ?? JOB_STATES)].map((s) => this.keys.state(s, q)));
     const out: { job: Job; score: number }[] = [];
     const seen = new Set<string>();
     let more = false;

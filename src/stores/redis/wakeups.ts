@@ -21,7 +21,7 @@
 import type { Redis } from 'ioredis';
 import type { JobEvent } from '../store.ts';
 import { Waiters } from '../waiters.ts';
-import { compareIds, fieldsToEvent, maxId } from './codec.ts';
+import { compareIds, fieldsToEvents, maxId } from './codec.ts';
 import type { Keys } from './keys.ts';
 
 /** (queue, newest marker id, next due ms or '') triples, as claim and peek return them. */
@@ -248,10 +248,11 @@ export class Wakeups {
       if (key === this.deps.keys.events) {
         for (const [id, fields] of entries) {
           this.eventsFrom = id;
-          const e = fieldsToEvent(fields);
-          for (const l of this.listeners) {
-            if (l.from === null) l.buffer.push([id, e]);
-            else if (compareIds(id, l.from) > 0) deliver(l, e);
+          for (const e of fieldsToEvents(fields)) {
+            for (const l of this.listeners) {
+              if (l.from === null) l.buffer.push([id, e]);
+              else if (compareIds(id, l.from) > 0) deliver(l, e);
+            }
           }
         }
       } else if (key.startsWith(this.markerPrefix)) {

@@ -8,9 +8,7 @@
 export const CANCEL = `
 local reason = ARGV[A]
 return eachJob(A + 1, CAN_CANCEL, function(id, j)
-  redis.call('HSET', P .. 'job:' .. id, 'message', reason)
-  redis.call('HDEL', P .. 'job:' .. id, 'workerId')
-  setState(id, j, 'canceled')
+  setState(id, j, 'canceled', {'message', reason}, {'workerId'})
   emit('canceled', j.queue, id, {'s', 'canceled', 'm', reason})
 end)
 `;
@@ -23,11 +21,8 @@ return eachJob(A, nil, removeJob)
 /** ARGV from A: ids... */
 export const RETRY = `
 return eachJob(A, CAN_RETRY, function(id, j)
-  local jk = P .. 'job:' .. id
-  redis.call('HSET', jk, 'attempt', '0', 'progress', '0')
-  redis.call('HDEL', jk, 'finishedAt', 'message', 'runAt')
   j.attempt = 0
-  setState(id, j, 'queued')
+  setState(id, j, 'queued', {'attempt', '0', 'progress', '0'}, {'finishedAt', 'message', 'runAt'})
   emit('retrying', j.queue, id, {'s', 'queued'})
 end)
 `;
@@ -39,9 +34,8 @@ return eachJob(A, CAN_PROMOTE, function(id, j)
   if v == 'broken' then
     failWith(id, j, brokenMsg(broken))
   else
-    redis.call('HDEL', P .. 'job:' .. id, 'runAt')
     j.runAt = nil
-    if v == 'wait' then setState(id, j, 'deferred') else setState(id, j, 'queued') end
+    if v == 'wait' then setState(id, j, 'deferred', nil, {'runAt'}) else setState(id, j, 'queued', nil, {'runAt'}) end
     emit('promoted', j.queue, id, {'s', j.state})
   end
 end)
@@ -76,7 +70,7 @@ for _, c in ipairs(cands) do
     removed = removed + 1
   end
 end
-flush()
+commit()
 local more = safe ~= nil and not (remaining and removed >= remaining)
 if more then return {removed, '(' .. fmt(last or safe)} end
 return {removed, ''}
@@ -95,6 +89,6 @@ if patch.paused ~= nil and (patch.paused == true) ~= wasPaused then
   if patch.paused == true then emit('paused', q, nil, nil) else emit('resumed', q, nil, nil); wake[q] = true end
 end
 if patch.concurrency ~= nil or patch.rateLimit ~= nil or patch.groupConcurrency ~= nil then wake[q] = true end
-flush()
+commit()
 return encoded
 `;

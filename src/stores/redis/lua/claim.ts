@@ -4,7 +4,7 @@
  * group concurrency and the names filter.
  *
  * ARGV from A: workerId, limit, leaseMs, tokenBase, nNames, names..., nQueues, queues...
- * Returns {jobs, info}: jobs are flat HGETALL lists (plus logCount); info is
+ * Returns {jobs, info}: jobs are flat HGETALL lists (plus data, errors, logCount); info is
  * (queue, newest marker id, next due or '') per queue, for wait().
  */
 
@@ -65,17 +65,22 @@ for _, q in ipairs(queues) do
             pos = pos + 1
           else
             j.leaseUntil = leaseUntil
-            setState(id, j, 'active')
             tokens = tokens + 1
             local jk = P .. 'job:' .. id
-            redis.call('HSET', jk, 'token', tokenBase .. tokens, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
-              'workerId', worker, 'leaseUntil', fmt(leaseUntil), 'progress', '0')
-            redis.call('HDEL', jk, 'message')
+            setState(id, j, 'active', {'token', tokenBase .. tokens, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
+              'workerId', worker, 'leaseUntil', fmt(leaseUntil), 'progress', '0'}, {'message'})
             if rl then rcount = rcount + 1 end
             emit('active', q, id, {'s', 'active'})
             local h = redis.call('HGETALL', jk)
-            h[#h + 1] = 'logCount'
-            h[#h + 1] = tostring(redis.call('LLEN', P .. 'logs:' .. id))
+            local extra = {'logCount', '0'}
+            local inline = false
+            for k = 1, #h, 2 do
+              if h[k] == 'data' then inline = true
+              elseif h[k] == 'nerr' then extra[#extra + 1] = 'errors'; extra[#extra + 1] = redis.call('GET', P .. 'errors:' .. id) or '[]'
+              elseif h[k] == 'logSeq' then extra[2] = tostring(redis.call('LLEN', P .. 'logs:' .. id)) end
+            end
+            if not inline then extra[#extra + 1] = 'data'; extra[#extra + 1] = redis.call('GET', P .. 'data:' .. id) or 'null' end
+            for k = 1, #extra do h[#h + 1] = extra[k] end
             out[#out + 1] = h
             taken = taken + 1
             budget = budget - 1
@@ -87,7 +92,7 @@ for _, q in ipairs(queues) do
     if rl then redis.call('HSET', rk, 's', fmt(rstart), 'c', rcount) end
   end
 end
-flush()
+commit()
 local info = {}
 for _, q in ipairs(queues) do wakeInfo(q, info) end
 return {out, info}

@@ -121,6 +121,7 @@ for _, v in ipairs(evict) do
 end
 
 local out = {}
+for _, q in ipairs(order) do redis.call('SADD', P .. 'queues', q) end
 for _, nj in ipairs(jobs) do
   local jk = P .. 'job:' .. nj.id
   local existing = redis.call('HGET', jk, 'state')
@@ -136,28 +137,32 @@ for _, nj in ipairs(jobs) do
     elseif v == 'wait' then state = 'deferred'
     else state = readyState(num(nj.runAt)) end
     local cseq = redis.call('INCR', P .. 'seq')
-    local h = {'id', nj.id, 'queue', nj.queue, 'name', nj.name, 'data', nj.data, 'state', state,
-      'priority', nj.priority, 'attempt', '0', 'maxAttempts', nj.maxAttempts, 'progress', '0', 'errors', '[]',
-      'createdAt', NOWS, 'dependsOn', nj.deps, 'onParentFailure', nj.policy, 'cseq', cseq}
+    local h = {'id', nj.id, 'queue', nj.queue, 'name', nj.name, 'priority', nj.priority, 'attempt', '0',
+      'maxAttempts', nj.maxAttempts, 'progress', '0', 'createdAt', NOWS, 'dependsOn', nj.deps,
+      'onParentFailure', nj.policy, 'cseq', cseq}
     local function put(k, val) if val then h[#h + 1] = k; h[#h + 1] = val end end
     put('runAt', nj.runAt); put('backoff', nj.backoff); put('timeoutMs', nj.timeoutMs); put('groupKey', nj.groupKey)
     put('resultTtlMs', nj.resultTtlMs); put('failureTtlMs', nj.failureTtlMs)
-    redis.call('HSET', jk, unpack(h))
-    redis.call('ZADD', P .. 'all', cseq, nj.id)
-    redis.call('SADD', P .. 'queues', nj.queue)
-    for _, d in ipairs(nj.depList) do redis.call('SADD', P .. 'children:' .. d, nj.id) end
+    putValue(nj.id, 'data', nj.data, h)
+    for _, d in ipairs(nj.depList) do
+      redis.call('SADD', P .. 'children:' .. d, nj.id)
+      redis.call('HSET', P .. 'job:' .. d, 'kids', '1')
+    end
     local j = {id = nj.id, queue = nj.queue, name = nj.name, priority = tonumber(nj.priority), runAt = num(nj.runAt),
       attempt = 0, maxAttempts = tonumber(nj.maxAttempts), backoff = nj.backoff, groupKey = nj.groupKey, cseq = cseq,
       onParentFailure = nj.policy, dependsOn = nj.deps, resultTtlMs = num(nj.resultTtlMs), failureTtlMs = num(nj.failureTtlMs)}
     emit('added', nj.queue, nj.id, {'s', state})
     if state == 'failed' then
-      failWith(nj.id, j, brokenMsg(broken))
+      local message = brokenMsg(broken)
+      appendError(nj.id, j, message, nil)
+      setState(nj.id, j, 'failed', h)
+      emit('failed', nj.queue, nj.id, {'s', 'failed', 'e', message})
     else
-      setState(nj.id, j, state)
+      setState(nj.id, j, state, h)
     end
     out[#out + 1] = nj.id; out[#out + 1] = j.state; out[#out + 1] = '0'
   end
 end
-flush()
+commit()
 return out
 `;

@@ -52,11 +52,12 @@ local due = redis.call('ZRANGEBYSCORE', ek, '-inf', NOWS, 'LIMIT', 0, B)
 if #due >= B then more = 1 end
 expire(due, ek)
 
--- The count bound: at most MAXDONE finished jobs per queue and state, oldest go first.
+-- The count bound: at most MAXDONE finished jobs per queue and state; the oldest (by
+-- creation) go first.
 if MAXDONE then
   for _, q in ipairs(queues) do
     for st in pairs(FINISHED) do
-      local dk = P .. 'done:' .. st .. ':' .. q
+      local dk = P .. 'st:' .. st .. ':' .. q
       local over = redis.call('ZCARD', dk) - MAXDONE
       if over > 0 then
         if over > B then over = B; more = 1 end
@@ -71,7 +72,7 @@ for _, id in ipairs(gone) do
   redis.call('HDEL', P .. 'workers', id)
   redis.call('ZREM', P .. 'workers:until', id)
 end
-flush()
+commit()
 return {promoted, reclaimed, expired, more}
 `;
 

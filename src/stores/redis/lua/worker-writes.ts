@@ -40,8 +40,9 @@ for i = 0, n - 1 do
   if not j or j.state ~= 'active' or j.token ~= tok then
     res[#res + 1] = 0
   elseif kind == 'c' then
-    redis.call('HSET', P .. 'job:' .. id, 'result', ARGV[b + 3], 'progress', '100')
-    setState(id, j, 'completed')
+    local sets = {'progress', '100'}
+    if ARGV[b + 3] ~= 'null' then putValue(id, 'result', ARGV[b + 3], sets) end
+    setState(id, j, 'completed', sets)
     emit('completed', j.queue, id, {'s', 'completed'})
     res[#res + 1] = 1
   else
@@ -54,7 +55,7 @@ for i = 0, n - 1 do
     res[#res + 1] = 1
   end
 end
-flush()
+commit()
 return res
 `;
 
@@ -97,5 +98,6 @@ for _ = 1, n do
     res[#res + 1] = 1
   end
 end
+commit()
 return res
 `;
