@@ -75,6 +75,7 @@ export class Wakeups {
   private inflight: Set<string> | null = null;
   private wakeSeq = 0;
   private closed = false;
+  private watchdog: ReturnType<typeof setTimeout> | null = null;
 
   constructor(deps: WakeupDeps) {
     this.deps = deps;
@@ -218,11 +219,9 @@ export class Wakeups {
       if (keys.length === 0) break;
       keys.push(this.deps.keys.wake(this.deps.storeId));
       ids.push(`0-${this.wakeSeq}`);
-      const conn = (this.conn ??= this.deps.openBlocking());
+      const conn = this.connection();
       this.inflight = new Set(keys);
-      const watchdog = setTimeout(() => {
-        if (conn.status === 'ready') conn.disconnect(true);
-      }, BLOCK_MS + WATCHDOG_GRACE_MS);
+      this.armWatchdog();
       let reply: unknown;
       try {
         reply = await conn.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', ...keys, ...ids);
@@ -234,12 +233,35 @@ export class Wakeups {
         await new Promise((r) => setTimeout(r, backoff));
         continue;
       } finally {
-        clearTimeout(watchdog);
+        if (this.watchdog) clearTimeout(this.watchdog);
+        this.watchdog = null;
         this.inflight = null;
       }
       if (reply) this.handle(reply);
     }
     this.running = false;
+  }
+
+  private connection(): Redis {
+    if (!this.conn) {
+      const conn = this.deps.openBlocking();
+      // A read re-sent on a new connection blocks afresh: so does its watchdog.
+      conn.on('ready', () => {
+        if (this.inflight) this.armWatchdog();
+      });
+      this.conn = conn;
+    }
+    return this.conn;
+  }
+
+  /** Reconnects a blocking connection whose read outlived its block time: a dead peer. */
+  private armWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      this.watchdog = null;
+      if (this.conn?.status === 'ready') this.conn.disconnect(true);
+      else this.armWatchdog();
+    }, BLOCK_MS + WATCHDOG_GRACE_MS);
   }
 
   private handle(reply: unknown): void {
@@ -269,6 +291,7 @@ export class Wakeups {
 
   close(): void {
     this.closed = true;
+    if (this.watchdog) clearTimeout(this.watchdog);
     this.waiters.closeAll();
     this.listeners.clear();
     this.conn?.disconnect();
