@@ -11,13 +11,13 @@ import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RedisStore } from '../../src/stores/redis/redis-store.ts';
 import type { Store } from '../../src/stores/store.ts';
-import { spawnTs, type Proc } from '../helpers/procs.ts';
+import { Child } from './child.ts';
 import { dropPrefix, REDIS_URL, uniquePrefix } from './redis-env.ts';
 
 const fixtures = new URL('./fixtures/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'conveyor-dist-'));
 const prefix = uniquePrefix('dist');
-const procs: Proc[] = [];
+const procs: Child[] = [];
 
 after(async () => {
   for (const p of procs) p.child.kill('SIGKILL');
@@ -56,11 +56,11 @@ test('2 producers and 3 workers on 20,000 jobs; kill -9 of a worker re-runs only
   const store = await RedisStore.connect(REDIS_URL, { prefix });
   try {
     const runFiles = [0, 1, 2].map((i) => join(dir, `runs-${i}.txt`));
-    const workers = runFiles.map((f) => spawnTs(join(fixtures, 'worker.ts'), [REDIS_URL, prefix, queue, String(concurrency), '1500', '2', f]));
+    const workers = runFiles.map((f) => new Child(join(fixtures, 'worker.ts'), [REDIS_URL, prefix, queue, String(concurrency), '1500', '2', f]));
     procs.push(...workers);
     const workerIds = (await Promise.all(workers.map((w) => w.waitFor(/^ready /)))).map((l) => l.slice('ready '.length));
     const producers = [0, 1].map((p) =>
-      spawnTs(join(fixtures, 'producer.ts'), [REDIS_URL, prefix, queue, String(p * 10_000), String((p + 1) * 10_000), '250', '0', join(dir, `ack-${p}.txt`)]),
+      new Child(join(fixtures, 'producer.ts'), [REDIS_URL, prefix, queue, String(p * 10_000), String((p + 1) * 10_000), '250', '0', join(dir, `ack-${p}.txt`)]),
     );
     procs.push(...producers);
 

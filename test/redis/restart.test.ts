@@ -20,12 +20,12 @@ import { buildNewJob } from '../../src/core/options.ts';
 import { RedisStore } from '../../src/stores/redis/redis-store.ts';
 import type { JobEvent, Store } from '../../src/stores/store.ts';
 import { waitFor } from '../contract/contract.ts';
-import { spawnTs, type Proc } from '../helpers/procs.ts';
+import { Child } from './child.ts';
 import { OwnRedis } from './own-redis.ts';
 
 const fixtures = new URL('./fixtures/', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'conveyor-restart-'));
-const procs: Proc[] = [];
+const procs: Child[] = [];
 let server: OwnRedis;
 
 before(async () => {
@@ -88,11 +88,11 @@ test('Redis killed mid-run and while workers idle: everyone goes on, no acknowle
   const perProducer = 3000;
   const runFiles = [0, 1].map((i) => join(dir, `runs-${i}.txt`));
   const ackFiles = [0, 1].map((i) => join(dir, `ack-${i}.txt`));
-  const workers = runFiles.map((f) => spawnTs(join(fixtures, 'worker.ts'), [url, prefix, queue, '8', '1500', '8', f, '60000']));
+  const workers = runFiles.map((f) => new Child(join(fixtures, 'worker.ts'), [url, prefix, queue, '8', '1500', '8', f, '60000']));
   procs.push(...workers);
   await Promise.all(workers.map((w) => w.waitFor(/^ready /)));
   const producers = ackFiles.map((f, p) =>
-    spawnTs(join(fixtures, 'producer.ts'), [url, prefix, queue, String(p * perProducer), String((p + 1) * perProducer), '50', '25', f]),
+    new Child(join(fixtures, 'producer.ts'), [url, prefix, queue, String(p * perProducer), String((p + 1) * perProducer), '50', '25', f]),
   );
   procs.push(...producers);
 
