@@ -21,14 +21,15 @@ export class Waiters {
     for (const q of queues) {
       const due = this.nextDue.get(q);
       if (due === undefined) continue;
+      // A due time already past means work is ready now: wake at once (and only once).
       if (due <= now) this.nextDue.delete(q);
-      else deadline = Math.min(deadline, due);
+      deadline = Math.min(deadline, due);
     }
     return new Promise<void>((resolve) => {
       const w: Waiter = {
         queues: new Set(queues),
         deadline,
-        timer: setTimeout(() => w.done(), deadline - now),
+        timer: setTimeout(() => w.done(), Math.max(0, deadline - now)),
         done: () => {
           clearTimeout(w.timer);
           this.waiters.delete(w);

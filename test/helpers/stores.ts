@@ -1,13 +1,35 @@
 /**
- * The backends runtime tests (Queue, Worker) run on. Each factory returns a fresh,
- * isolated store; tests that are about a store's own behaviour live in test/contract/.
+ * The backends runtime tests (Queue, Worker, runners) run on. Each factory returns a fresh,
+ * isolated store whose close() also removes what it wrote (temp file, key prefix); tests
+ * about a store's own behaviour live in test/contract/.
  */
 import { MemoryStore } from '../../src/stores/memory/memory-store.ts';
+import { RedisStore } from '../../src/stores/redis/redis-store.ts';
 import type { Store } from '../../src/stores/store.ts';
+import { dropPrefix, REDIS_URL, uniquePrefix } from '../redis/redis-env.ts';
 
 export interface Backend {
   name: string;
   open(): Promise<Store>;
 }
 
-export const BACKENDS: Backend[] = [{ name: 'memory', open: async () => new MemoryStore() }];
+/** Runs `cleanup` after the store closes. */
+function onClose(store: Store, cleanup: () => Promise<unknown>): Store {
+  const close = store.close.bind(store);
+  store.close = async () => {
+    await close();
+    await cleanup();
+  };
+  return store;
+}
+
+export const BACKENDS: Backend[] = [
+  { name: 'memory', open: async () => new MemoryStore() },
+  {
+    name: 'redis',
+    open: async () => {
+      const prefix = uniquePrefix('runtime');
+      return onClose(await RedisStore.connect(REDIS_URL, { prefix }), () => dropPrefix(prefix));
+    },
+  },
+];

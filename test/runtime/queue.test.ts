@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NotFoundError, StateError, TimeoutError, ValidationError } from '../../src/core/errors.ts';
 import { Queue } from '../../src/queue.ts';
 import type { JobEvent, Store } from '../../src/stores/store.ts';
@@ -104,6 +105,8 @@ for (const backend of BACKENDS) {
       queue.on('added', (e) => seen.push(e));
       other.on('added', () => assert.fail('an event of another queue'));
       const { id } = await queue.add('t', {});
+      // Events of a networked store arrive a moment after the write.
+      for (let i = 0; i < 200 && seen.length === 0; i++) await sleep(5);
       assert.equal(seen.length, 1);
       assert.equal(seen[0].jobId, id);
       await assert.rejects(queue.waitUntilFinished(id, 50), TimeoutError);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnrecoverableError, ValidationError } from '../../src/core/errors.ts';
@@ -16,10 +16,16 @@ for (const backend of BACKENDS) {
       store = await backend.open();
     });
     after(() => store.close());
+    // A failed assertion must not leave a worker running (it would keep the test process alive).
+    const started: Worker[] = [];
+    afterEach(async () => {
+      await Promise.all(started.splice(0).map((w) => w.close(100)));
+    });
 
     function setup(opts: Partial<ConstructorParameters<typeof Worker>[1]> & Pick<ConstructorParameters<typeof Worker>[1], 'handlers'>) {
       const queue = new Queue(store, freshQueue());
       const worker = new Worker(store, { queues: [queue.name], maintainMs: 0, ...opts });
+      started.push(worker);
       return { queue, worker };
     }
 
