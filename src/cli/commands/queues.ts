@@ -1,0 +1,133 @@
+/** Commands on queues: stats, info, pause, resume, clean, drain. */
+import type { Command } from 'commander';
+import type { Client } from '../../client/client.ts';
+import { ValidationError } from '../../core/errors.ts';
+import { parseState } from '../../core/states.ts';
+import { JOB_STATES } from '../../core/states.ts';
+import { bar, color, countsLine, out, parseDuration, parseIntArg, printJson, table, time } from '../format.ts';
+import { withClient } from '../target.ts';
+
+async function renderInfo(client: Client, json: boolean): Promise<void> {
+  const [queues, workers] = await Promise.all([client.queues(), client.workers()]);
+  if (json) return printJson({ queues, workers });
+  const max = Math.max(1, ...queues.map((q) => q.counts.queued + q.counts.active + q.counts.scheduled + q.counts.failed));
+  out(color.bold(`Queues (${queues.length})`));
+  for (const q of queues) {
+    const waiting = q.counts.queued + q.counts.scheduled + q.counts.deferred + q.counts.pending;
+    const label = `${q.name}${q.config.paused ? color.yellow(' (paused)') : ''}`;
+    out(`${label.padEnd(24)} ${bar((waiting + q.counts.active + q.counts.failed) / max, 30)}  ${countsLine(q.counts)}`);
+  }
+  out();
+  out(color.bold(`Workers (${workers.length})`));
+  if (workers.length === 0) return out(color.dim('no workers'));
+  out(
+    table(
+      ['NAME', 'HOST', 'PID', 'STATE', 'QUEUES', 'CURRENT JOBS', 'PROCESSED', 'FAILED', 'LAST SEEN'],
+      workers.map((w) => [
+        w.name,
+        w.host,
+        String(w.pid),
+        w.active.length > 0 ? color.cyan('busy') : 'idle',
+        w.queues.join(','),
+        w.active.slice(0, 3).join(',') + (w.active.length > 3 ? `,+${w.active.length - 3}` : ''),
+        String(w.processed),
+        String(w.failed),
+        time(w.lastSeen),
+      ]),
+    ),
+  );
+}
+
+export function register(program: Command): void {
+  program
+    .command('stats')
+    .description('counts per state for every queue, and totals')
+    .action((_f: unknown, cmd: Command) =>
+      withClient(cmd, async (client, o) => {
+        const s = await client.stats();
+        if (o.json) return printJson(s);
+        const names = Object.keys(s.queues).sort();
+        out(table(['QUEUE', ...JOB_STATES.map((st) => st.toUpperCase())], [...names.map((n) => [n, ...JOB_STATES.map((st) => String(s.queues[n][st]))]), [color.bold('total'), ...JOB_STATES.map((st) => color.bold(String(s.totals[st])))]]));
+        out(`workers: ${s.workers}`);
+      }),
+    );
+
+  program
+    .command('info')
+    .description('queues as a bar chart, and the workers (RQ\'s `rq info`)')
+    .option('--interval <seconds>', 'refresh every N seconds until Ctrl-C')
+    .addHelpText('after', '\nExamples:\n  $ conveyor info\n  $ conveyor info --interval 2 --redis redis://127.0.0.1:6379')
+    .action((f: { interval?: string }, cmd: Command) =>
+      withClient(cmd, async (client, o) => {
+        if (f.interval === undefined) return renderInfo(client, Boolean(o.json));
+        const every = Number(f.interval);
+        if (!(every > 0)) throw new ValidationError(`--interval must be a number of seconds > 0; got "${f.interval}"`, '--interval');
+        const stop = new Promise<void>((r) => process.once('SIGINT', () => r()));
+        for (let stopped = false; !stopped; ) {
+          if (process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+          await renderInfo(client, Boolean(o.json));
+          stopped = await Promise.race([stop.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), every * 1000))]);
+        }
+      }),
+    );
+
+  for (const [name, verb] of [['pause', 'paused'], ['resume', 'resumed']] as const) {
+    program
+      .command(name)
+      .description(`${name} a queue: ${name === 'pause' ? 'workers take no new jobs from it' : 'workers take its jobs again'}`)
+      .argument('<queue>', 'queue name')
+      .action((queue: string, _f: unknown, cmd: Command) =>
+        withClient(cmd, async (client, o) => {
+          const config = await client[name](queue);
+          if (o.json) printJson(config);
+          else out(`${verb} ${queue}`);
+        }),
+      );
+  }
+
+  program
+    .command('clean')
+    .description('remove finished jobs of a queue by state and age')
+    .argument('<queue>', 'queue name')
+    .option('-s, --state <states>', 'states to remove, comma-separated', 'completed,failed,canceled')
+    .option('--older-than <duration>', 'only jobs finished at least this long ago (e.g. 1h, 7d)', '0')
+    .option('--limit <n>', 'remove at most this many')
+    .addHelpText('after', '\nExamples:\n  $ conveyor clean images --state completed --older-than 1h\n  $ conveyor clean default --state failed')
+    .action((queue: string, f: { state: string; olderThan: string; limit?: string }, cmd: Command) =>
+      withClient(cmd, async (client, o) => {
+        const states = f.state.split(',').map((s) => {
+          const st = parseState(s);
+          if (!st) throw new ValidationError(`unknown state "${s}"`, '--state');
+          return st;
+        });
+        const removed = await client.clean(queue, {
+          states,
+          olderThan: parseDuration(f.olderThan, '--older-than'),
+          ...(f.limit === undefined ? {} : { limit: parseIntArg(f.limit, '--limit') }),
+        });
+        if (o.json) printJson({ removed });
+        else out(`removed ${removed} job(s) from ${queue}`);
+      }),
+    );
+
+  program
+    .command('drain')
+    .description('take waiting jobs off a queue and print their data (they are marked completed)')
+    .argument('[queue]', 'queue name', 'default')
+    .option('--limit <n>', 'take at most this many', '1000')
+    .addHelpText('after', '\nExample:\n  $ conveyor drain            prints the items `conveyor enqueue` added')
+    .action((queue: string, f: { limit: string }, cmd: Command) =>
+      withClient(cmd, async (client, o) => {
+        const limit = parseIntArg(f.limit, '--limit');
+        const taken = [];
+        while (taken.length < limit) {
+          const batch = await client.drain(queue, Math.min(500, limit - taken.length));
+          if (batch.length === 0) break;
+          taken.push(...batch);
+          if (!o.json) for (const j of batch) out(typeof (j.data as { item?: unknown })?.item === 'string' ? (j.data as { item: string }).item : JSON.stringify(j.data));
+        }
+        if (o.json) printJson(taken.map((j) => ({ id: j.id, name: j.name, data: j.data })));
+        else process.stderr.write(color.dim(`drained ${taken.length} job(s) from ${queue}\n`));
+      }),
+    );
+}

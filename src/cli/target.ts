@@ -1,0 +1,79 @@
+/**
+ * Which Conveyor a command talks to, from the global flags and the environment:
+ * --server (or seed 000's --host/--port/--authkey) → a server; else --redis → Redis;
+ * else --db → a SQLite file (default ./conveyor.db).
+ */
+import type { Command } from 'commander';
+import { HttpClient } from '../client/http.ts';
+import { LocalClient } from '../client/local.ts';
+import type { Client } from '../client/client.ts';
+import { ConnectionError, ConveyorError } from '../core/errors.ts';
+import { openStore, storeSpecFrom } from '../stores/open.ts';
+import type { Store } from '../stores/store.ts';
+
+export interface GlobalOptions {
+  db?: string;
+  redis?: string;
+  prefix?: string;
+  server?: string;
+  token?: string;
+  host?: string;
+  port?: string;
+  authkey?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export function addGlobalOptions(program: Command): Command {
+  return program
+    .option('--db <path>', 'SQLite file to use (env CONVEYOR_DB)', undefined)
+    .option('--redis <url>', 'Redis URL to use, e.g. redis://127.0.0.1:6379 (env CONVEYOR_REDIS_URL)')
+    .option('--prefix <prefix>', 'Redis key prefix (env CONVEYOR_PREFIX; default "conveyor")')
+    .option('--server <url>', 'talk to a Conveyor server, e.g. http://127.0.0.1:7700 (env CONVEYOR_SERVER)')
+    .option('--token <token>', 'bearer token for --server (env CONVEYOR_TOKEN)')
+    .option('--host <host>', 'seed 000 style: server host (same as --server http://HOST:PORT)')
+    .option('--port <port>', 'seed 000 style: server port')
+    .option('--authkey <key>', 'seed 000 style: same as --token')
+    .option('--json', 'print machine-readable JSON')
+    .option('--verbose', 'print stack traces with errors');
+}
+
+export function globals(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals() as GlobalOptions;
+}
+
+function serverUrl(o: GlobalOptions, env: NodeJS.ProcessEnv): string | undefined {
+  if (o.server) return o.server;
+  if (o.host || o.port) return `http://${o.host ?? '127.0.0.1'}:${o.port ?? '7700'}`;
+  if (o.db || o.redis) return undefined;
+  return env.CONVEYOR_SERVER || undefined;
+}
+
+/** Opens the store the flags name (for commands that need a store, like `worker`). */
+export async function openTargetStore(o: GlobalOptions, env = process.env): Promise<Store> {
+  const spec = storeSpecFrom({ redis: o.redis, db: o.db }, env);
+  const prefix = o.prefix ?? env.CONVEYOR_PREFIX;
+  try {
+    return await openStore(spec, prefix === undefined ? {} : { prefix });
+  } catch (err) {
+    if (err instanceof ConveyorError) throw err;
+    throw new ConnectionError(`cannot open the store ${spec}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+export async function openClient(o: GlobalOptions, env = process.env): Promise<Client> {
+  const url = serverUrl(o, env);
+  if (url) return new HttpClient(url, o.token ?? o.authkey ?? env.CONVEYOR_TOKEN);
+  return new LocalClient(await openTargetStore(o, env));
+}
+
+/** Runs `fn` with a client for the command's target and closes it after. */
+export async function withClient<T>(cmd: Command, fn: (client: Client, o: GlobalOptions) => Promise<T>): Promise<T> {
+  const o = globals(cmd);
+  const client = await openClient(o);
+  try {
+    return await fn(client, o);
+  } finally {
+    await client.close();
+  }
+}

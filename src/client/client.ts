@@ -1,0 +1,57 @@
+/**
+ * What the CLI (and any remote tool) needs from Conveyor, whichever target it talks to:
+ * a store opened in this process (LocalClient) or a Conveyor server (HttpClient). Both
+ * answer with the same shapes, so every command prints the same thing for either.
+ */
+import type { EnqueueResult, Job, LogLine } from '../core/job.ts';
+import type { JobOptions } from '../core/options.ts';
+import type { QueueConfig } from '../core/queue-config.ts';
+import type { JobPage, ListFilter, QueueInfo, StateCounts, WorkerInfo } from '../stores/store.ts';
+
+export interface NewJobSpec {
+  name: string;
+  data?: unknown;
+  opts?: JobOptions;
+}
+
+export interface CleanSpec {
+  states?: string[];
+  /** ms */
+  olderThan?: number;
+  limit?: number;
+}
+
+export interface Stats {
+  queues: Record<string, StateCounts>;
+  totals: StateCounts;
+  workers: number;
+}
+
+export interface Client {
+  /** Where it points, for messages: a file, a Redis URL or a server URL. */
+  readonly target: string;
+  add(queue: string, jobs: NewJobSpec[]): Promise<EnqueueResult[]>;
+  get(id: string): Promise<Job | null>;
+  list(filter: ListFilter): Promise<JobPage>;
+  queues(): Promise<QueueInfo[]>;
+  stats(): Promise<Stats>;
+  workers(): Promise<WorkerInfo[]>;
+  logs(id: string, after?: number, limit?: number): Promise<LogLine[]>;
+  cancel(id: string, reason?: string): Promise<Job>;
+  retry(id: string): Promise<Job>;
+  retryAll(queue: string, state?: 'failed' | 'canceled'): Promise<number>;
+  promote(id: string): Promise<Job>;
+  remove(id: string): Promise<void>;
+  pause(queue: string): Promise<QueueConfig>;
+  resume(queue: string): Promise<QueueConfig>;
+  clean(queue: string, spec: CleanSpec): Promise<number>;
+  /** Takes up to `limit` waiting jobs off the queue, marks them completed and returns them. */
+  drain(queue: string, limit: number): Promise<Job[]>;
+  close(): Promise<void>;
+}
+
+export function sumCounts(all: Record<string, StateCounts>): StateCounts {
+  const totals = { pending: 0, scheduled: 0, deferred: 0, queued: 0, active: 0, completed: 0, failed: 0, canceled: 0 };
+  for (const c of Object.values(all)) for (const k of Object.keys(totals) as (keyof StateCounts)[]) totals[k] += c[k];
+  return totals;
+}

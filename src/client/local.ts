@@ -1,0 +1,103 @@
+/** The Client over a store opened in this process (a SQLite file, Redis, memory). */
+import { hostname } from 'node:os';
+import { NotFoundError } from '../core/errors.ts';
+import type { EnqueueResult, Job, LogLine } from '../core/job.ts';
+import type { QueueConfig } from '../core/queue-config.ts';
+import { Queue } from '../queue.ts';
+import type { JobPage, ListFilter, QueueInfo, Store, WorkerInfo } from '../stores/store.ts';
+import { sumCounts, type CleanSpec, type Client, type NewJobSpec, type Stats } from './client.ts';
+
+export class LocalClient implements Client {
+  readonly target: string;
+  readonly store: Store;
+
+  constructor(store: Store) {
+    this.store = store;
+    this.target = `${store.kind} ${store.location}`;
+  }
+
+  private queue(name: string): Queue {
+    return new Queue(this.store, name);
+  }
+
+  /** The Queue a job belongs to (admin operations live on Queue). */
+  private async queueOf(id: string): Promise<Queue> {
+    const job = await this.store.get(id);
+    if (!job) throw new NotFoundError(`job ${id} not found`);
+    return this.queue(job.queue);
+  }
+
+  add(queue: string, jobs: NewJobSpec[]): Promise<EnqueueResult[]> {
+    return this.queue(queue).addBulk(jobs);
+  }
+
+  get(id: string): Promise<Job | null> {
+    return this.store.get(id);
+  }
+
+  list(filter: ListFilter): Promise<JobPage> {
+    return this.store.list(filter);
+  }
+
+  queues(): Promise<QueueInfo[]> {
+    return this.store.queues();
+  }
+
+  async stats(): Promise<Stats> {
+    const queues = await this.store.counts();
+    return { queues, totals: sumCounts(queues), workers: (await this.store.workers()).length };
+  }
+
+  workers(): Promise<WorkerInfo[]> {
+    return this.store.workers();
+  }
+
+  async logs(id: string, after = 0, limit = 1000): Promise<LogLine[]> {
+    return (await this.queueOf(id)).getLogs(id, after, limit);
+  }
+
+  async cancel(id: string, reason?: string): Promise<Job> {
+    return (await this.queueOf(id)).cancel(id, reason);
+  }
+
+  async retry(id: string): Promise<Job> {
+    return (await this.queueOf(id)).retry(id);
+  }
+
+  retryAll(queue: string, state: 'failed' | 'canceled' = 'failed'): Promise<number> {
+    return this.queue(queue).retryAll(state);
+  }
+
+  async promote(id: string): Promise<Job> {
+    return (await this.queueOf(id)).promote(id);
+  }
+
+  async remove(id: string): Promise<void> {
+    await (await this.queueOf(id)).remove(id);
+  }
+
+  async pause(queue: string): Promise<QueueConfig> {
+    await this.queue(queue).pause();
+    return this.store.queueConfig(queue);
+  }
+
+  async resume(queue: string): Promise<QueueConfig> {
+    await this.queue(queue).resume();
+    return this.store.queueConfig(queue);
+  }
+
+  clean(queue: string, spec: CleanSpec): Promise<number> {
+    return this.queue(queue).clean(spec);
+  }
+
+  async drain(queue: string, limit: number): Promise<Job[]> {
+    this.queue(queue); // validates the name
+    const claimed = await this.store.claim({ queues: [queue], workerId: `drain@${hostname()}:${process.pid}`, limit, leaseMs: 60_000 });
+    await this.store.finish(claimed.map((j) => ({ id: j.id, token: j.token, kind: 'completed' as const, result: { drained: true } })));
+    return claimed.map(({ token: _token, ...job }) => job);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Every CLI command, run as a subprocess against each local target (Redis, SQLite):
+ * the same commands, the same output shapes, exit codes 0/1/2.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { EnqueueResult, Job } from '../../src/index.ts';
+import { cli, cliJson } from '../helpers/cli.ts';
+import { dropPrefix, REDIS_URL, uniquePrefix } from '../redis/redis-env.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'conveyor-cli-'));
+const handlers = new URL('../fixtures/cli/jobs.ts', import.meta.url).pathname;
+const prefix = uniquePrefix('cli');
+after(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await dropPrefix(prefix);
+});
+
+const LOCAL_TARGETS: { name: string; args: string[] }[] = [
+  { name: 'redis', args: ['--redis', REDIS_URL, '--prefix', prefix] },
+];
+
+for (const target of LOCAL_TARGETS) {
+  describe(`conveyor CLI on ${target.name}`, () => {
+    const t = target.args;
+
+    test('enqueue items (seed 000), list, status, stats, drain', async () => {
+      const q = `seed000-${target.name}`;
+      const r = await cli([...t, 'enqueue', 'img1.jpg', 'img2.jpg', '-q', q]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /enqueued img1\.jpg → job \S+ \(queued\)/);
+      const page = await cliJson<{ jobs: Job[] }>([...t, 'list', '-q', q]);
+      assert.deepEqual(page.jobs.map((j) => (j.data as { item: string }).item).sort(), ['img1.jpg', 'img2.jpg']);
+      const job = await cliJson<Job>([...t, 'status', page.jobs[0].id]);
+      assert.equal(job.state, 'queued');
+      const stats = await cliJson<{ queues: Record<string, { queued: number }> }>([...t, 'stats']);
+      assert.equal(stats.queues[q].queued, 2);
+      const drained = await cli([...t, 'drain', q]);
+      assert.equal(drained.code, 0, drained.stderr);
+      assert.deepEqual(drained.stdout.trim().split('\n').sort(), ['img1.jpg', 'img2.jpg']);
+      assert.equal((await cliJson<{ jobs: Job[] }>([...t, 'list', '-q', q, '--state', 'completed'])).jobs.length, 2);
+    });
+
+    test('worker --burst runs handler modules; watch, logs, retry, clean', async () => {
+      const q = `work-${target.name}`;
+      const [ok] = await cliJson<EnqueueResult[]>([...t, 'add', 'cat.jpg', '-q', q, '-n', 'resize']);
+      const [bad] = await cliJson<EnqueueResult[]>([...t, 'add', '-q', q, '-n', 'explode', '-d', '{"x":1}']);
+      const w = await cli([...t, 'worker', '--handlers', handlers, '-q', q, '--burst', '--name', 'cli-test']);
+      assert.equal(w.code, 0, w.stderr);
+      assert.match(w.stderr, /completed resize/);
+      assert.match(w.stderr, /failed explode .*kaboom/);
+      const watchOk = await cli([...t, 'watch', ok.id]);
+      assert.equal(watchOk.code, 0);
+      assert.match(watchOk.stdout, /100% completed/);
+      assert.match(watchOk.stdout, /"resized":"cat.jpg"/);
+      const watchBad = await cli([...t, 'watch', bad.id]);
+      assert.equal(watchBad.code, 1, 'watch exits 1 for a failed job');
+      assert.match(watchBad.stdout, /failed: kaboom/);
+      const logs = await cliJson<{ line: string }[]>([...t, 'logs', ok.id]);
+      assert.deepEqual(logs.map((l) => l.line), ['resizing cat.jpg']);
+      const retried = await cli([...t, 'retry', bad.id]);
+      assert.equal(retried.code, 0, retried.stderr);
+      assert.equal((await cliJson<Job>([...t, 'status', bad.id])).state, 'queued');
+      assert.equal((await cli([...t, 'cancel', bad.id, '--reason', 'enough'])).code, 0);
+      const cleaned = await cliJson<{ removed: number }>([...t, 'clean', q, '--state', 'completed,canceled']);
+      assert.equal(cleaned.removed, 2);
+    });
+
+    test('pause, resume, promote (start later), remove, retry --all, info', async () => {
+      const q = `admin-${target.name}`;
+      const [later] = await cliJson<EnqueueResult[]>([...t, 'add', '-q', q, '--paused']);
+      assert.equal(later.state, 'pending');
+      assert.equal((await cli([...t, 'start', later.id])).code, 0);
+      assert.equal((await cliJson<Job>([...t, 'status', later.id])).state, 'queued');
+      assert.equal((await cliJson<{ paused: boolean }>([...t, 'pause', q])).paused, true);
+      const info = await cli([...t, 'info']);
+      assert.match(info.stdout, new RegExp(`${q} \\(paused\\)`));
+      assert.equal((await cliJson<{ paused: boolean }>([...t, 'resume', q])).paused, false);
+      assert.equal((await cli([...t, 'delete', later.id])).code, 0);
+      const gone = await cli([...t, 'status', later.id]);
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /not found/);
+      assert.deepEqual(await cliJson([...t, 'retry', '--all', '-q', q]), { retried: 0 });
+    });
+
+    test('bad usage exits 1 with a clear message and changes nothing', async () => {
+      const q = `bad-${target.name}`;
+      const cases: [string[], RegExp][] = [
+        [['add', '-q', q, '-d', '{nope'], /--data is not valid JSON/],
+        [['add', '-q', q, '--delay', 'soon'], /--delay must be a duration/],
+        [['add', '-q', 'bad queue!'], /queue must be/],
+        [['add', '-q', q, '--priority', '5000'], /priority must be an integer from -1000 to 1000/],
+        [['list', '--state', 'sleeping'], /unknown state "sleeping"/],
+        [['clean', q, '--older-than', 'x'], /--older-than must be a duration/],
+        [['status'], /missing required argument 'id'/],
+        [['frobnicate'], /unknown command 'frobnicate'/],
+        [['list', '--nope'], /unknown option '--nope'/],
+        [['cancel', 'no-such-job'], /not found/],
+        [['worker', '--handlers', join(dir, 'missing.ts')], /handler module not found/],
+      ];
+      for (const [args, re] of cases) {
+        const r = await cli([...t, ...args]);
+        assert.equal(r.code, 1, `${args.join(' ')} → ${r.code} ${r.stderr}`);
+        assert.match(r.stderr, re, args.join(' '));
+        assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace without --verbose');
+      }
+      const stats = await cliJson<{ queues: Record<string, unknown> }>([...t, 'stats']);
+      assert.equal(stats.queues[q], undefined, 'nothing was added');
+    });
+
+    test('submit files (seed 003) stores a reference to each file', async () => {
+      const file = join(dir, `photo-${target.name}.jpg`);
+      writeFileSync(file, 'jpeg bytes');
+      const [r] = await cliJson<EnqueueResult[]>([...t, 'submit', file, '-q', `files-${target.name}`, '-n', 'remove-bg']);
+      const job = await cliJson<Job>([...t, 'status', r.id]);
+      assert.equal((job.data as { file: string }).file, file);
+      assert.equal((await cli([...t, 'submit', join(dir, 'nope.jpg')])).code, 1);
+    });
+  });
+}
+
+describe('conveyor CLI: cannot connect', () => {
+  test('exit 2 with a message that says how to start the server', async () => {
+    const r = await cli(['list', '--server', 'http://127.0.0.1:9']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /cannot reach the Conveyor server at http:\/\/127\.0\.0\.1:9 .*conveyor serve/);
+    const s = await cli(['enqueue', 'a', '--host', '127.0.0.1', '--port', '9', '--authkey', 'abc']);
+    assert.equal(s.code, 2, 'seed 000 flags map onto --server');
+    const redis = await cli(['stats', '--redis', 'redis://127.0.0.1:9']);
+    assert.equal(redis.code, 2);
+    assert.match(redis.stderr, /cannot connect to Redis/);
+  });
+
+  test('--help lists every command and each command has examples', async () => {
+    const r = await cli(['--help']);
+    assert.equal(r.code, 0);
+    for (const c of ['serve', 'worker', 'add|enqueue', 'submit', 'status', 'watch|monitor', 'list', 'stats', 'info', 'logs', 'cancel|stop', 'retry', 'remove|delete', 'promote|start', 'pause', 'resume', 'clean', 'drain']) {
+      assert.match(r.stdout, new RegExp(`\\n  ${c.replace('|', '\\|')}\\b`), c);
+    }
+    const add = await cli(['add', '--help']);
+    assert.match(add.stdout, /Examples:/);
+  });
+});
