@@ -1,0 +1,63 @@
+/**
+ * A tiny lock on one Int32 of shared memory, held only while a record is copied in or
+ * out (microseconds). Its owner writes the queue's cursors last, in one step each, so a
+ * thread terminated while holding it leaves the ring consistent, just locked. A waiter
+ * that sees the same owner and generation for longer than STALE_MS takes the lock over.
+ */
+import { H } from './layout.ts';
+
+const STALE_MS = 1000;
+let nextTag = 1;
+/** A per-thread-and-handle tag (never 0). Threads differ by a random high part. */
+export function lockTag(): number {
+  return ((Math.random() * 0x3fff) << 16) | (nextTag++ & 0xffff) | 1;
+}
+
+const canBlock = (() => {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+export function acquire(h: Int32Array, tag: number): void {
+  if (Atomics.compareExchange(h, H.LOCK, 0, tag) === 0) {
+    Atomics.add(h, H.LOCK_GEN, 1);
+    return;
+  }
+  let spins = 0;
+  let seenOwner = 0;
+  let seenGen = 0;
+  let since = 0;
+  for (;;) {
+    const owner = Atomics.compareExchange(h, H.LOCK, 0, tag);
+    if (owner === 0) {
+      Atomics.add(h, H.LOCK_GEN, 1);
+      return;
+    }
+    const gen = Atomics.load(h, H.LOCK_GEN);
+    if (owner !== seenOwner || gen !== seenGen) {
+      seenOwner = owner;
+      seenGen = gen;
+      since = 0;
+    } else if (++spins % 1024 === 0) {
+      const now = Date.now();
+      if (since === 0) since = now;
+      else if (now - since > STALE_MS && Atomics.compareExchange(h, H.LOCK, owner, tag) === owner) {
+        // The owner died mid-copy: its record was never published, so taking over is safe.
+        Atomics.add(h, H.LOCK_GEN, 1);
+        Atomics.add(h, H.RECOVERED, 1);
+        return;
+      }
+      if (canBlock) Atomics.wait(h, H.LOCK, owner, 1);
+    }
+  }
+}
+
+export function release(h: Int32Array, tag: number): void {
+  Atomics.compareExchange(h, H.LOCK, tag, 0);
+}
+
+export { canBlock };

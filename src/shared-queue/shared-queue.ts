@@ -1,0 +1,368 @@
+/**
+ * SharedQueue: a bounded multi-producer / multi-consumer queue of variable-size items on
+ * one SharedArrayBuffer, shared by the threads of one process (seed 001 in Node's idiom).
+ *
+ * Synchronous put/get block their thread with Atomics.wait (meant for worker threads: on
+ * the main thread they would stall the event loop); putAsync/getAsync wait with
+ * Atomics.waitAsync and never block it. Batches take the lock once. See docs/shared-queue.md for layout and guarantees.
+ */
+import { decode, encode, type Encoded } from './codec.ts';
+import { Empty, Full, ItemTooLarge, SharedQueueError } from './errors.ts';
+import { acquire, canBlock, lockTag, release } from './lock.ts';
+import { FLAG_RAW, FLAG_WRAP, H, HEADER_BYTES, HEADER_WORDS, MAGIC, RECORD_HEADER, recordSize, ringBytesFor } from './layout.ts';
+
+export interface CreateOptions {
+  name: string;
+  /** Namespace, so runs of one program cannot collide on a name (seed 001's run_id). */
+  runId?: string;
+  /** Most items held at once (default 1024). */
+  capacity?: number;
+  /** Largest encoded item, bytes (default 4096). */
+  maxItemBytes?: number;
+}
+
+/** What crosses postMessage/workerData: SharedQueue.connect(handle) on the other side. */
+export interface SharedQueueHandle {
+  kind: 'conveyor.shared-queue';
+  name: string;
+  runId: string;
+  buffer: SharedArrayBuffer;
+}
+
+export interface SharedQueueMetrics {
+  name: string;
+  runId: string;
+  size: number;
+  capacity: number;
+  utilization: number;
+  maxItemBytes: number;
+  totalPut: number;
+  totalGot: number;
+  putWaits: number;
+  getWaits: number;
+  recoveredLocks: number;
+}
+
+export interface WaitOptions {
+  /** false: fail at once with Full/Empty instead of waiting (default true). */
+  block?: boolean;
+  /** Most ms to wait (default: forever). */
+  timeout?: number;
+}
+
+const registry = new Map<string, SharedQueueHandle>();
+const key = (runId: string, name: string) => `${runId}\u0000${name}`;
+
+function positiveInt(v: unknown, field: string, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new SharedQueueError('INVALID', `${field} must be an integer from 1 to ${max}; got ${String(v)}`);
+  return v;
+}
+
+export class SharedQueue<T = unknown> {
+  readonly name: string;
+  readonly runId: string;
+  readonly capacity: number;
+  readonly maxItemBytes: number;
+  private readonly buffer: SharedArrayBuffer;
+  private readonly h: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly view: DataView;
+  private readonly ringBytes: number;
+  private readonly tag = lockTag();
+  private closed = false;
+
+  private constructor(handle: SharedQueueHandle) {
+    this.buffer = handle.buffer;
+    this.name = handle.name;
+    this.runId = handle.runId;
+    this.h = new Int32Array(this.buffer, 0, HEADER_WORDS);
+    if (Atomics.load(this.h, H.MAGIC) !== MAGIC) throw new SharedQueueError('INVALID', 'not a SharedQueue buffer');
+    this.capacity = this.h[H.CAPACITY];
+    this.maxItemBytes = this.h[H.MAX_ITEM];
+    this.ringBytes = this.h[H.RING_BYTES];
+    this.bytes = new Uint8Array(this.buffer, HEADER_BYTES, this.ringBytes);
+    this.view = new DataView(this.buffer, HEADER_BYTES, this.ringBytes);
+  }
+
+  /** Creates a queue and registers it under (runId, name) in this thread. */
+  static create<T = unknown>(options: CreateOptions): SharedQueue<T> {
+    if (!options || typeof options.name !== 'string' || options.name.length === 0) throw new SharedQueueError('INVALID', 'a SharedQueue needs a name');
+    const runId = options.runId ?? '';
+    const capacity = positiveInt(options.capacity ?? 1024, 'capacity', 1 << 24);
+    const maxItemBytes = positiveInt(options.maxItemBytes ?? 4096, 'maxItemBytes', 1 << 26);
+    const ringBytes = ringBytesFor(capacity, maxItemBytes);
+    if (ringBytes > 2 ** 31 - 1 - HEADER_BYTES) throw new SharedQueueError('INVALID', 'capacity x maxItemBytes is too large (over 2 GiB)');
+    const buffer = new SharedArrayBuffer(HEADER_BYTES + ringBytes);
+    const h = new Int32Array(buffer, 0, HEADER_WORDS);
+    h[H.CAPACITY] = capacity;
+    h[H.MAX_ITEM] = maxItemBytes;
+    h[H.RING_BYTES] = ringBytes;
+    Atomics.store(h, H.MAGIC, MAGIC);
+    const handle: SharedQueueHandle = { kind: 'conveyor.shared-queue', name: options.name, runId, buffer };
+    registry.set(key(runId, options.name), handle);
+    return new SharedQueue<T>(handle);
+  }
+
+  /**
+   * Connects to a queue: by the handle another thread sent (postMessage, workerData), or by
+   * name when this thread created or connected to it before.
+   */
+  static connect<T = unknown>(target: SharedQueueHandle | string, runId = ''): SharedQueue<T> {
+    if (typeof target === 'string') {
+      const handle = registry.get(key(runId, target));
+      if (!handle) throw new SharedQueueError('NOT_FOUND', `no SharedQueue "${target}"${runId ? ` in run "${runId}"` : ''} is known to this thread; pass its handle (queue.handle) to this thread first`);
+      return new SharedQueue<T>(handle);
+    }
+    if (!target || target.kind !== 'conveyor.shared-queue' || !(target.buffer instanceof SharedArrayBuffer)) {
+      throw new SharedQueueError('INVALID', 'not a SharedQueue handle (send queue.handle through postMessage or workerData)');
+    }
+    registry.set(key(target.runId, target.name), target);
+    return new SharedQueue<T>(target);
+  }
+
+  get handle(): SharedQueueHandle {
+    return { kind: 'conveyor.shared-queue', name: this.name, runId: this.runId, buffer: this.buffer };
+  }
+
+  // ----- the ring (callers hold the lock) ------------------------------------------------
+
+  private encodeAll(items: readonly unknown[]): Encoded[] {
+    return items.map((item) => {
+      let e: Encoded;
+      try {
+        e = encode(item);
+      } catch (err) {
+        throw new SharedQueueError('UNENCODABLE', `item cannot be encoded: ${(err as Error).message}`);
+      }
+      if (e.bytes.length > this.maxItemBytes) throw new ItemTooLarge(e.bytes.length, this.maxItemBytes);
+      return e;
+    });
+  }
+
+  private write(e: Encoded): void {
+    const h = this.h;
+    let tail = h[H.TAIL];
+    const size = recordSize(e.bytes.length);
+    if (tail + size > this.ringBytes) {
+      if (this.ringBytes - tail >= RECORD_HEADER) this.view.setUint32(tail + 4, FLAG_WRAP, true);
+      tail = 0;
+    }
+    this.view.setUint32(tail, e.bytes.length, true);
+    this.view.setUint32(tail + 4, e.raw ? FLAG_RAW : 0, true);
+    this.bytes.set(e.bytes, tail + RECORD_HEADER);
+    // Publish: the cursor, then the count, each one store.
+    Atomics.store(h, H.TAIL, tail + size);
+    Atomics.add(h, H.COUNT, 1);
+  }
+
+  private read(): unknown {
+    const h = this.h;
+    let head = h[H.HEAD];
+    if (this.ringBytes - head < RECORD_HEADER || this.view.getUint32(head + 4, true) === FLAG_WRAP) head = 0;
+    const len = this.view.getUint32(head, true);
+    const flags = this.view.getUint32(head + 4, true);
+    const item = decode(this.bytes.subarray(head + RECORD_HEADER, head + RECORD_HEADER + len), (flags & FLAG_RAW) !== 0);
+    // Clear the flag word so a stale WRAP marker is never read after the ring wraps.
+    this.view.setUint32(head + 4, 0, true);
+    Atomics.store(h, H.HEAD, head + recordSize(len));
+    Atomics.sub(h, H.COUNT, 1);
+    return item;
+  }
+
+  /** Writes all or nothing; false when there is no room for all of them. */
+  private tryPut(encoded: Encoded[]): boolean {
+    this.checkOpen();
+    acquire(this.h, this.tag);
+    try {
+      if (this.h[H.COUNT] + encoded.length > this.capacity) return false;
+      for (const e of encoded) this.write(e);
+      Atomics.add(this.h, H.TOTAL_PUT, encoded.length);
+    } finally {
+      release(this.h, this.tag);
+    }
+    Atomics.add(this.h, H.PUT_SEQ, 1);
+    Atomics.notify(this.h, H.PUT_SEQ);
+    return true;
+  }
+
+  private tryGet(max: number): unknown[] {
+    this.checkOpen();
+    if (Atomics.load(this.h, H.COUNT) === 0) return [];
+    const out: unknown[] = [];
+    acquire(this.h, this.tag);
+    try {
+      const n = Math.min(max, this.h[H.COUNT]);
+      for (let i = 0; i < n; i++) out.push(this.read());
+      Atomics.add(this.h, H.TOTAL_GOT, n);
+    } finally {
+      release(this.h, this.tag);
+    }
+    if (out.length > 0) {
+      Atomics.add(this.h, H.GET_SEQ, 1);
+      Atomics.notify(this.h, H.GET_SEQ);
+    }
+    return out;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new SharedQueueError('CLOSED', `SharedQueue "${this.name}" is closed in this thread`);
+  }
+
+  // ----- blocking helpers ----------------------------------------------------------------
+
+  /** Retries `attempt` until it succeeds or the deadline passes, sleeping on a futex word. */
+  private blockUntil<R>(attempt: () => R | undefined, word: number, waitsWord: number, opts: WaitOptions, fail: () => Error): R {
+    const first = attempt();
+    if (first !== undefined) return first;
+    if (opts.block === false) throw fail();
+    if (!canBlock) throw new SharedQueueError('CANNOT_BLOCK', 'this thread cannot block: use putAsync/getAsync, or block: false');
+    const deadline = opts.timeout === undefined ? Infinity : Date.now() + checkTimeout(opts.timeout);
+    Atomics.add(this.h, waitsWord, 1);
+    for (;;) {
+      const seq = Atomics.load(this.h, word);
+      const r = attempt();
+      if (r !== undefined) return r;
+      const left = deadline - Date.now();
+      if (left <= 0) throw fail();
+      Atomics.wait(this.h, word, seq, Math.min(left, 1000));
+    }
+  }
+
+  private async waitUntil<R>(attempt: () => R | undefined, word: number, waitsWord: number, opts: WaitOptions, fail: () => Error): Promise<R> {
+    const first = attempt();
+    if (first !== undefined) return first;
+    if (opts.block === false) throw fail();
+    const deadline = opts.timeout === undefined ? Infinity : Date.now() + checkTimeout(opts.timeout);
+    Atomics.add(this.h, waitsWord, 1);
+    for (;;) {
+      const seq = Atomics.load(this.h, word);
+      const r = attempt();
+      if (r !== undefined) return r;
+      const left = deadline - Date.now();
+      if (left <= 0) throw fail();
+      const w = Atomics.waitAsync(this.h, word, seq, Math.min(left, 1000));
+      if (w.async) {
+        // waitAsync alone does not keep Node alive: a timer does, for as long as we wait.
+        const keepAlive = setTimeout(() => {}, Math.min(left, 1000) + 10);
+        await w.value;
+        clearTimeout(keepAlive);
+      }
+    }
+  }
+
+  // ----- public API ---------------------------------------------------------------------
+
+  /** Adds an item, waiting for room (worker threads). */
+  put(item: T, opts: WaitOptions = {}): void {
+    const encoded = this.encodeAll([item]);
+    this.blockUntil(() => (this.tryPut(encoded) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full());
+  }
+
+  putNowait(item: T): void {
+    this.put(item, { block: false });
+  }
+
+  async putAsync(item: T, opts: WaitOptions = {}): Promise<void> {
+    const encoded = this.encodeAll([item]);
+    await this.waitUntil(() => (this.tryPut(encoded) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full());
+  }
+
+  /** Adds all items at once or none: waits until there is room for all of them. */
+  putBatch(items: readonly T[], opts: WaitOptions = {}): void {
+    const encoded = this.checkBatch(items);
+    if (encoded.length === 0) return;
+    this.blockUntil(() => (this.tryPut(encoded) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full(`no room for ${encoded.length} items`));
+  }
+
+  async putBatchAsync(items: readonly T[], opts: WaitOptions = {}): Promise<void> {
+    const encoded = this.checkBatch(items);
+    if (encoded.length === 0) return;
+    await this.waitUntil(() => (this.tryPut(encoded) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full(`no room for ${encoded.length} items`));
+  }
+
+  private checkBatch(items: readonly T[]): Encoded[] {
+    if (!Array.isArray(items)) throw new SharedQueueError('INVALID', 'putBatch takes an array');
+    if (items.length > this.capacity) throw new SharedQueueError('INVALID', `a batch of ${items.length} can never fit a queue of capacity ${this.capacity}`);
+    return this.encodeAll(items);
+  }
+
+  /** Takes the oldest item, waiting for one (worker threads). */
+  get(opts: WaitOptions = {}): T {
+    return this.blockUntil(() => this.takeOne(), H.PUT_SEQ, H.GET_WAITS, opts, () => new Empty())[0];
+  }
+
+  getNowait(): T {
+    return this.get({ block: false });
+  }
+
+  async getAsync(opts: WaitOptions = {}): Promise<T> {
+    return (await this.waitUntil(() => this.takeOne(), H.PUT_SEQ, H.GET_WAITS, opts, () => new Empty()))[0];
+  }
+
+  /** Takes up to `max` items; waits (per opts) only while the queue is empty. */
+  getMany(max: number, opts: WaitOptions = {}): T[] {
+    positiveInt(max, 'max', 1 << 24);
+    return this.blockUntil(() => nonEmpty(this.tryGet(max) as T[]), H.PUT_SEQ, H.GET_WAITS, opts, () => new Empty());
+  }
+
+  async getManyAsync(max: number, opts: WaitOptions = {}): Promise<T[]> {
+    positiveInt(max, 'max', 1 << 24);
+    return this.waitUntil(() => nonEmpty(this.tryGet(max) as T[]), H.PUT_SEQ, H.GET_WAITS, opts, () => new Empty());
+  }
+
+  /** [item], or undefined when empty (an item may itself be undefined). */
+  private takeOne(): [T] | undefined {
+    const got = this.tryGet(1);
+    return got.length === 0 ? undefined : [got[0] as T];
+  }
+
+  size(): number {
+    return Atomics.load(this.h, H.COUNT);
+  }
+
+  empty(): boolean {
+    return this.size() === 0;
+  }
+
+  full(): boolean {
+    return this.size() >= this.capacity;
+  }
+
+  metrics(): SharedQueueMetrics {
+    const size = this.size();
+    const u = (w: number) => Atomics.load(this.h, w) >>> 0;
+    return {
+      name: this.name,
+      runId: this.runId,
+      size,
+      capacity: this.capacity,
+      utilization: size / this.capacity,
+      maxItemBytes: this.maxItemBytes,
+      totalPut: u(H.TOTAL_PUT),
+      totalGot: u(H.TOTAL_GOT),
+      putWaits: u(H.PUT_WAITS),
+      getWaits: u(H.GET_WAITS),
+      recoveredLocks: u(H.RECOVERED),
+    };
+  }
+
+  /** This thread is done with the queue; others keep theirs. The memory goes with the last reference. */
+  close(): void {
+    this.closed = true;
+  }
+
+  /** Forgets the name in this thread's registry (seed 001's unlink). */
+  unlink(): void {
+    registry.delete(key(this.runId, this.name));
+    this.close();
+  }
+}
+
+function nonEmpty<T>(items: T[]): T[] | undefined {
+  return items.length === 0 ? undefined : items;
+}
+
+function checkTimeout(t: unknown): number {
+  if (typeof t !== 'number' || !(t >= 0)) throw new SharedQueueError('INVALID', `timeout must be ms >= 0; got ${String(t)}`);
+  return t;
+}

@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
+import { Empty, Full, ItemTooLarge, SharedQueue, SharedQueueError } from '../../src/shared-queue/index.ts';
+
+const THREAD = new URL('../fixtures/shared-queue/thread.ts', import.meta.url);
+let n = 0;
+const name = () => `t${process.pid}-${++n}`;
+
+function thread(workerData: Record<string, unknown>): Worker {
+  return new Worker(THREAD, { workerData });
+}
+
+test('put/get in order; Full and Empty without waiting; raw bytes pass as bytes', () => {
+  const q = SharedQueue.create<unknown>({ name: name(), capacity: 3, maxItemBytes: 64 });
+  q.putNowait({ a: 1 });
+  q.putNowait('two');
+  q.putNowait(new Uint8Array([1, 2, 3]));
+  assert.equal(q.full(), true);
+  assert.throws(() => q.putNowait(4), Full);
+  assert.deepEqual(q.getNowait(), { a: 1 });
+  assert.equal(q.getNowait(), 'two');
+  assert.deepEqual(q.getNowait(), new Uint8Array([1, 2, 3]));
+  assert.equal(q.empty(), true);
+  assert.throws(() => q.getNowait(), Empty);
+});
+
+test('an oversized or unencodable item, or a batch that cannot fit, is refused whole', () => {
+  const q = SharedQueue.create<unknown>({ name: name(), capacity: 4, maxItemBytes: 32 });
+  q.putNowait('keep');
+  assert.throws(() => q.putNowait('x'.repeat(100)), ItemTooLarge);
+  assert.throws(() => q.putBatch(['ok', 'x'.repeat(100)]), ItemTooLarge);
+  assert.throws(() => q.putBatch([1, 2, 3, 4, 5]), /can never fit/);
+  assert.throws(() => q.putBatch([1, 2, 3, 4], { block: false }), Full);
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  assert.throws(() => q.putNowait(circular), SharedQueueError);
+  assert.equal(q.size(), 1);
+  assert.deepEqual(q.getMany(10), ['keep']);
+  assert.throws(() => SharedQueue.create({ name: 'x', capacity: 0 }), /capacity must be an integer/);
+  assert.throws(() => SharedQueue.connect('nope', 'run'), /no SharedQueue "nope" in run "run"/);
+});
+
+test('async waits never block the event loop; sync waits block this thread until the timeout', async () => {
+  const q = SharedQueue.create<number>({ name: name(), capacity: 2 });
+  const s0 = Date.now();
+  assert.throws(() => q.get({ timeout: 15 }), Empty);
+  assert.ok(Date.now() - s0 >= 14);
+  const t0 = Date.now();
+  await assert.rejects(q.getAsync({ timeout: 40 }), Empty);
+  assert.ok(Date.now() - t0 >= 39);
+  setTimeout(() => q.putNowait(7), 20);
+  assert.equal(await q.getAsync({ timeout: 2000 }), 7);
+  q.putBatch([1, 2]);
+  const pending = q.putAsync(3, { timeout: 2000 });
+  assert.deepEqual(q.getMany(1), [1]);
+  await pending;
+  assert.deepEqual(q.getMany(5), [2, 3]);
+});
+
+test('names are namespaced by runId; a handle reconnects in another thread', async () => {
+  const a = SharedQueue.create<string>({ name: 'jobs', runId: `run-a-${process.pid}` });
+  const b = SharedQueue.create<string>({ name: 'jobs', runId: `run-b-${process.pid}` });
+  a.putNowait('for a');
+  assert.equal(SharedQueue.connect<string>('jobs', `run-b-${process.pid}`).size(), 0);
+  assert.equal(SharedQueue.connect<string>('jobs', `run-a-${process.pid}`).getNowait(), 'for a');
+  const w = thread({ handle: b.handle, role: 'produce', p: 1, count: 10, batch: 5 });
+  await once(w, 'message');
+  assert.equal(b.size(), 10);
+  assert.deepEqual(b.getMany(3).map((x) => (x as unknown as { i: number }).i), [0, 1, 2]);
+  await w.terminate();
+});
+
+test('a blocking get times out within a few ms of its deadline', async () => {
+  const q = SharedQueue.create({ name: name() });
+  for (const timeout of [20, 100]) {
+    const w = thread({ handle: q.handle, role: 'blocking-get', timeout });
+    const [msg] = (await once(w, 'message')) as [{ late: number; error: string }][];
+    assert.equal(msg.error, 'Empty');
+    assert.ok(msg.late >= -1 && msg.late < 50, `late by ${msg.late} ms`);
+    await w.terminate();
+  }
+});
+
+test('a thread terminated mid-operation does not wedge the queue', async () => {
+  const q = SharedQueue.create<unknown>({ name: name(), capacity: 64, maxItemBytes: 256 });
+  for (let round = 0; round < 5; round++) {
+    const w = thread({ handle: q.handle, role: 'spin-put' });
+    await once(w, 'message');
+    await new Promise((r) => setTimeout(r, 20 + round * 7));
+    await w.terminate();
+  }
+  // Whatever state the dead threads left, this thread can still use the queue.
+  const deadline = Date.now() + 5000;
+  q.getMany(1000, { block: false, timeout: 0 }) ;
+  await q.putAsync('after', { timeout: 5000 });
+  const rest = await q.getManyAsync(1000, { timeout: 5000 });
+  assert.equal(rest[rest.length - 1], 'after');
+  assert.ok(Date.now() < deadline);
+});
+
+test('stress: 4 producers and 4 consumers move 1,000,000 items exactly once, in order per producer', async () => {
+  const producers = 4;
+  const perProducer = 250_000;
+  const q = SharedQueue.create<unknown>({ name: name(), capacity: 4096, maxItemBytes: 256 });
+  const consumers = [0, 1, 2, 3].map(() => thread({ handle: q.handle, role: 'consume' }));
+  const results = consumers.map((w) => once(w, 'message').then(([m]) => m as Int32Array));
+  const ps = Array.from({ length: producers }, (_, p) => thread({ handle: q.handle, role: 'produce', p, count: perProducer, batch: 64 }));
+  await Promise.all(ps.map((w) => once(w, 'message')));
+  for (let i = 0; i < consumers.length; i++) await q.putAsync('STOP');
+  const got = await Promise.all(results);
+  const seen = Array.from({ length: producers }, () => new Uint8Array(perProducer));
+  let total = 0;
+  for (const pairs of got) {
+    const last = new Array(producers).fill(-1);
+    for (let k = 0; k < pairs.length; k += 2) {
+      const [p, i] = [pairs[k], pairs[k + 1]];
+      assert.ok(i > last[p], `producer ${p}'s items arrived out of order at one consumer`);
+      last[p] = i;
+      assert.equal(seen[p][i], 0, `item ${p}/${i} received twice`);
+      seen[p][i] = 1;
+      total++;
+    }
+  }
+  assert.equal(total, producers * perProducer);
+  await Promise.all([...ps, ...consumers].map((w) => w.terminate()));
+});
