@@ -12,7 +12,7 @@ const N = Number(process.argv[2] ?? 400_000);
 const obj = (i: number) => ({ id: i, kind: 'event', payload: 'x'.repeat(60), ok: true });
 const raw = new Uint8Array(100).fill(7);
 
-interface Job { mode: 'sq' | 'port'; role: 'put' | 'get'; count: number; batch: number; rawItems: boolean; handle?: unknown; port?: MessagePort }
+interface Job { mode: 'sq' | 'port'; role: 'put' | 'get'; count: number; batch: number; rawItems: boolean; handle?: unknown; port?: import('node:worker_threads').MessagePort }
 
 if (!isMainThread) {
   const j = workerData as Job;

@@ -76,7 +76,7 @@ test('a blocking get times out within a few ms of its deadline', async () => {
   const q = SharedQueue.create({ name: name() });
   for (const timeout of [20, 100]) {
     const w = thread({ handle: q.handle, role: 'blocking-get', timeout });
-    const [msg] = (await once(w, 'message')) as [{ late: number; error: string }][];
+    const [msg] = (await once(w, "message")) as [{ late: number; error: string }];
     assert.equal(msg.error, 'Empty');
     assert.ok(msg.late >= -1 && msg.late < 50, `late by ${msg.late} ms`);
     await w.terminate();
