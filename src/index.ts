@@ -23,3 +23,13 @@ export {
 } from './core/errors.ts';
 export type { Store, JobEvent, JobEventType, JobPage, StateCounts, QueueInfo, WorkerInfo } from './stores/store.ts';
 export { MemoryStore } from './stores/memory/memory-store.ts';
+export { SqliteStore, type SqliteOptions } from './stores/sqlite/sqlite-store.ts';
+export { RedisStore, type RedisStoreOptions } from './stores/redis/redis-store.ts';
+export { openStore, type OpenStoreOptions } from './stores/open.ts';
+export { createRunner } from './runners/create.ts';
+export { ThreadRunner } from './runners/thread.ts';
+export { ProcessRunner } from './runners/process.ts';
+export { ChildExitError } from './runners/child/host.ts';
+export { JobManager, type ManagerOptions, type CommandSpec, type RunOptions, type RunOutcome } from './manager.ts';
+export { SharedQueue, SharedQueueError, Empty, Full, ItemTooLarge, type SharedQueueHandle, type SharedQueueMetrics } from './shared-queue/index.ts';
+export { HttpClient } from './client/http.ts';

@@ -20,6 +20,7 @@ after(async () => {
 });
 
 const LOCAL_TARGETS: { name: string; args: string[] }[] = [
+  { name: 'sqlite', args: ['--db', join(dir, 'cli.db')] },
   { name: 'redis', args: ['--redis', REDIS_URL, '--prefix', prefix] },
 ];
 

@@ -4,7 +4,11 @@
  * about a store's own behaviour live in test/contract/.
  */
 import { MemoryStore } from '../../src/stores/memory/memory-store.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RedisStore } from '../../src/stores/redis/redis-store.ts';
+import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
 import type { Store } from '../../src/stores/store.ts';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../redis/redis-env.ts';
 
@@ -25,6 +29,13 @@ function onClose(store: Store, cleanup: () => Promise<unknown>): Store {
 
 export const BACKENDS: Backend[] = [
   { name: 'memory', open: async () => new MemoryStore() },
+  {
+    name: 'sqlite',
+    open: async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'conveyor-rt-'));
+      return onClose(SqliteStore.open(join(dir, 'test.db')), async () => rmSync(dir, { recursive: true, force: true }));
+    },
+  },
   {
     name: 'redis',
     open: async () => {

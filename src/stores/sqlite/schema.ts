@@ -1,0 +1,42 @@
+/**
+ * The SQLite schema. Columns are what queries filter and sort on; the rest of a job lives
+ * in `doc` (JSON) and its data in `data` (the JSON text exactly as the producer sent it).
+ */
+export const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  queue TEXT NOT NULL,
+  name TEXT NOT NULL,
+  state TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  ready_seq INTEGER NOT NULL DEFAULT 0,
+  created_seq INTEGER NOT NULL,
+  run_at INTEGER,
+  lease_until INTEGER,
+  token TEXT,
+  group_key TEXT,
+  expires_at INTEGER,
+  created_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  log_count INTEGER NOT NULL DEFAULT 0,
+  data TEXT NOT NULL,
+  doc TEXT NOT NULL
+) WITHOUT ROWID;
+-- Serves claim: the next ready jobs of a queue by priority, then arrival.
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (queue, state, priority DESC, ready_seq);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_seq);
+CREATE INDEX IF NOT EXISTS jobs_queue_created ON jobs (queue, created_seq);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, run_at) WHERE state = 'scheduled';
+CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (state, lease_until) WHERE state = 'active';
+CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS deps (child TEXT NOT NULL, parent TEXT NOT NULL, PRIMARY KEY (parent, child)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS logs (job_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, stream TEXT NOT NULL, line TEXT NOT NULL, PRIMARY KEY (job_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, config TEXT NOT NULL, rate_start INTEGER NOT NULL DEFAULT 0, rate_count INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY AUTOINCREMENT, origin TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, info TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0);
+`;
+
+/** Events kept for other processes to tail; older ones are trimmed by maintain(). */
+export const EVENTS_KEPT = 10_000;

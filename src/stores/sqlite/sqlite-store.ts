@@ -1,0 +1,764 @@
+/**
+ * The embedded SQLite backend on node:sqlite (Conveyor's default). Each write method is
+ * one `BEGIN IMMEDIATE` transaction over its whole batch, so several processes can share
+ * one file: SQLite serializes the writers, busy_timeout makes them wait their turn.
+ *
+ * The decisions (states, retries, dependencies, retention) come from ../rules.ts, exactly
+ * as the memory store makes them; this file only reads and writes rows. Other processes'
+ * writes are noticed through PRAGMA data_version, polled only while someone waits or
+ * listens; their events come from the `events` table.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { ConnectionError, NotFoundError, QueueFullError, ValidationError } from '../../core/errors.ts';
+import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
+import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
+import { canTransition, isFinished, TRANSITIONS, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
+import {
+  brokenDependencyError,
+  clampProgress,
+  decodeCursor,
+  dependencyVerdict,
+  encodeCursor,
+  expiryFor,
+  initialState,
+  MAX_LOG_LINES,
+  pageLimit,
+  readyState,
+  retryPlan,
+  stallPlan,
+  truncateLine,
+} from '../rules.ts';
+import {
+  emptyCounts,
+  type ClaimRequest,
+  type CleanRequest,
+  type JobEvent,
+  type JobPage,
+  type JobUpdate,
+  type Lease,
+  type ListFilter,
+  type MaintainReport,
+  type Outcome,
+  type QueueInfo,
+  type StateCounts,
+  type Store,
+  type WorkerInfo,
+} from '../store.ts';
+import { Waiters } from '../waiters.ts';
+import { EVENTS_KEPT, SCHEMA } from './schema.ts';
+
+export interface SqliteOptions {
+  /** 'process' (default): WAL + synchronous=NORMAL, survives kill -9 of any process. 'power': synchronous=FULL, survives power loss. */
+  durability?: 'process' | 'power';
+  busyTimeoutMs?: number;
+}
+
+interface Row {
+  id: string;
+  data: string;
+  doc: string;
+  token: string | null;
+  log_count: number;
+  created_seq: number;
+}
+
+/** How often other processes' writes are looked for, while someone waits or listens. */
+const POLL_MS = 25;
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly location: string;
+  private readonly db: DatabaseSync;
+  private readonly stmts = new Map<string, StatementSync>();
+  private readonly origin = randomUUID();
+  private readonly listeners = new Set<(e: JobEvent) => void>();
+  private readonly waiters = new Waiters();
+  private waiting = 0;
+  private pending: JobEvent[] = [];
+  private lastEventId = 0;
+  private dataVersion = 0;
+  private poller: ReturnType<typeof setInterval> | null = null;
+  private closed = false;
+
+  private constructor(path: string, db: DatabaseSync) {
+    this.location = path;
+    this.db = db;
+  }
+
+  static open(path: string, options: SqliteOptions = {}): SqliteStore {
+    if (typeof path !== 'string' || path.trim() === '') throw new ValidationError('the SQLite path must be a file path', 'db');
+    const file = path === ':memory:' ? path : resolve(path);
+    if (file !== ':memory:') {
+      if (existsSync(file) && statSync(file).isDirectory()) throw new ConnectionError(`cannot open SQLite database ${file}: it is a directory`);
+      if (!existsSync(dirname(file))) throw new ConnectionError(`cannot open SQLite database ${file}: directory ${dirname(file)} does not exist`);
+    }
+    if (options.durability !== undefined && options.durability !== 'process' && options.durability !== 'power') {
+      throw new ValidationError('durability must be "process" or "power"', 'durability');
+    }
+    let db: DatabaseSync | null = null;
+    try {
+      db = new DatabaseSync(file);
+      db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.round(options.busyTimeoutMs ?? 10_000))}`);
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec(`PRAGMA synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+      db.exec('BEGIN IMMEDIATE');
+      db.exec(SCHEMA);
+      db.exec('COMMIT');
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // already unusable
+      }
+      throw new ConnectionError(`cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    const store = new SqliteStore(file, db);
+    store.dataVersion = store.version();
+    return store;
+  }
+
+  // ----- plumbing -----------------------------------------------------------------------
+
+  private st(sql: string): StatementSync {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  private version(): number {
+    return (this.st('PRAGMA data_version').get() as { data_version: number }).data_version;
+  }
+
+  /** Runs fn in one write transaction; events it queued are stored with it, then emitted. */
+  private tx<T>(fn: () => T): T {
+    if (this.closed) throw new ConnectionError(`SQLite store ${this.location} is closed`);
+    this.db.exec('BEGIN IMMEDIATE');
+    let out: T;
+    try {
+      out = fn();
+      if (this.pending.length > 0) {
+        const ins = this.st('INSERT INTO events (origin, body) VALUES (?, ?)');
+        for (const e of this.pending) ins.run(this.origin, JSON.stringify(e));
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      this.pending = [];
+      try {
+        this.db.exec('ROLLBACK');
+      } catch {
+        // the transaction is already gone
+      }
+      throw err;
+    }
+    const events = this.pending;
+    this.pending = [];
+    for (const e of events) this.deliver(e);
+    return out;
+  }
+
+  private deliver(e: JobEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // A listener's failure must not break the store.
+      }
+    }
+  }
+
+  private emit(e: JobEvent): void {
+    this.pending.push(e);
+  }
+
+  private nextSeq(): number {
+    return (this.st("UPDATE meta SET value = value + 1 WHERE key = 'seq' RETURNING value").get() as { value: number }).value;
+  }
+
+  private config(queue: string): QueueConfig {
+    const row = this.st('SELECT config FROM queues WHERE name = ?').get(queue) as { config: string } | undefined;
+    return row ? { ...DEFAULT_QUEUE_CONFIG, ...(JSON.parse(row.config) as QueueConfig) } : structuredClone(DEFAULT_QUEUE_CONFIG);
+  }
+
+  private ensureQueue(queue: string): void {
+    this.st('INSERT OR IGNORE INTO queues (name, config) VALUES (?, ?)').run(queue, JSON.stringify(DEFAULT_QUEUE_CONFIG));
+  }
+
+  private load(id: string): { job: Job; row: Row } | null {
+    const row = this.st('SELECT id, data, doc, token, log_count, created_seq FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    return row ? { job: this.toJob(row), row } : null;
+  }
+
+  private toJob(row: Row): Job {
+    const job = JSON.parse(row.doc) as Job;
+    job.data = JSON.parse(row.data);
+    job.logCount = row.log_count;
+    return job;
+  }
+
+  /** Writes the job's columns and document back. */
+  private save(job: Job, token: string | null, readySeq?: number): void {
+    const { data: _data, logCount: _lc, ...doc } = job;
+    this.st(
+      `UPDATE jobs SET state = ?, priority = ?, run_at = ?, lease_until = ?, token = ?, expires_at = ?, finished_at = ?, doc = ?${readySeq === undefined ? '' : ', ready_seq = ?'} WHERE id = ?`,
+    ).run(job.state, job.priority, job.runAt, job.leaseUntil, token, job.expiresAt, job.finishedAt, JSON.stringify(doc), ...(readySeq === undefined ? [] : [readySeq]), job.id);
+  }
+
+  /** Moves a job to a state as MemoryStore.setState does, and writes it. */
+  private setState(job: Job, state: JobState, now: number, token: string | null = null): void {
+    if (job.state === 'active' && state !== 'active') job.leaseUntil = null;
+    job.state = state;
+    let readySeq: number | undefined;
+    if (state === 'queued') {
+      job.runAt = null;
+      readySeq = this.nextSeq();
+      this.waiters.notify(job.queue);
+    } else if (state === 'scheduled') {
+      this.waiters.notifyAt(job.queue, job.runAt!);
+    }
+    if (isFinished(state)) {
+      job.finishedAt = now;
+      job.expiresAt = expiryFor(state, job, this.config(job.queue), now);
+    } else {
+      job.expiresAt = null;
+    }
+    this.save(job, state === 'active' ? token : null, readySeq);
+    if (isFinished(state)) this.releaseDependents(job.id, state, now);
+  }
+
+  private releaseDependents(parentId: string, parentState: JobState | undefined, now: number): void {
+    const children = this.st('SELECT child FROM deps WHERE parent = ?').all(parentId) as { child: string }[];
+    if (children.length === 0) return;
+    this.st('DELETE FROM deps WHERE parent = ?').run(parentId);
+    for (const { child } of children) {
+      const c = this.load(child);
+      if (!c || c.job.state !== 'deferred') continue;
+      const job = c.job;
+      if (dependencyVerdict(parentState, job.onParentFailure) === 'broken') {
+        this.failWith(job, brokenDependencyError(parentId), now);
+        continue;
+      }
+      const verdicts = job.dependsOn.map((d) => dependencyVerdict(d === parentId ? parentState : this.stateOf(d), job.onParentFailure));
+      if (verdicts.includes('broken')) this.failWith(job, brokenDependencyError(parentId), now);
+      else if (!verdicts.includes('wait')) {
+        this.setState(job, readyState(job.runAt, now), now);
+        this.emit({ type: 'promoted', queue: job.queue, jobId: job.id, at: now, state: job.state });
+      }
+    }
+  }
+
+  private stateOf(id: string): JobState | undefined {
+    return (this.st('SELECT state FROM jobs WHERE id = ?').get(id) as { state: JobState } | undefined)?.state;
+  }
+
+  private failWith(job: Job, message: string, now: number): void {
+    job.errors.push({ attempt: job.attempt, message, stack: null, at: now });
+    this.setState(job, 'failed', now);
+    this.emit({ type: 'failed', queue: job.queue, jobId: job.id, at: now, state: 'failed', error: message });
+  }
+
+  private removeJob(job: Job, now: number): void {
+    this.st('DELETE FROM jobs WHERE id = ?').run(job.id);
+    this.st('DELETE FROM logs WHERE job_id = ?').run(job.id);
+    this.st('DELETE FROM deps WHERE child = ?').run(job.id);
+    this.emit({ type: 'removed', queue: job.queue, jobId: job.id, at: now });
+    // Children waiting on a removed job see it as gone (canceled).
+    this.releaseDependents(job.id, undefined, now);
+  }
+
+  // ----- writes -------------------------------------------------------------------------
+
+  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    return this.tx(() => {
+      const now = Date.now();
+      const batchIds = new Set<string>();
+      const growth = new Map<string, { total: number; byName: Map<string, number> }>();
+      for (const nj of jobs) {
+        if (batchIds.has(nj.id) || this.stateOf(nj.id) !== undefined) continue;
+        for (const d of nj.dependsOn) {
+          if (!batchIds.has(d) && this.stateOf(d) === undefined) throw new NotFoundError(`job ${nj.id} depends on ${d}, which does not exist`);
+        }
+        batchIds.add(nj.id);
+        const g = growth.get(nj.queue) ?? { total: 0, byName: new Map() };
+        g.total++;
+        g.byName.set(nj.name, (g.byName.get(nj.name) ?? 0) + 1);
+        growth.set(nj.queue, g);
+      }
+      const evict: string[] = [];
+      for (const [queue, g] of growth) {
+        this.ensureQueue(queue);
+        const cfg = this.config(queue);
+        const plan = (over: number, name: string | undefined, what: string) => {
+          if (over <= 0) return;
+          if (cfg.overflow === 'reject') throw new QueueFullError(`${what}; the add was refused`);
+          const victims = this.oldestWaiting(queue, name, over, evict);
+          if (victims.length < over) throw new QueueFullError(`${what} and not enough waiting jobs can be evicted`);
+          evict.push(...victims);
+        };
+        if (cfg.maxSize !== null) plan(this.unfinished(queue) + g.total - cfg.maxSize, undefined, `queue ${queue} is full (max size ${cfg.maxSize})`);
+        for (const [name, n] of g.byName) {
+          const limit = cfg.typeLimits[name];
+          if (limit !== undefined) plan(this.unfinished(queue, name) + n - limit, name, `queue ${queue} holds its limit of ${limit} unfinished "${name}" jobs`);
+        }
+      }
+      for (const id of evict) {
+        const v = this.load(id);
+        if (v) this.removeJob(v.job, now);
+      }
+      const insert = this.st(
+        'INSERT INTO jobs (id, queue, name, state, priority, created_seq, run_at, group_key, created_at, data, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      const results: EnqueueResult[] = [];
+      for (const nj of jobs) {
+        const existing = this.stateOf(nj.id);
+        if (existing !== undefined) {
+          results.push({ id: nj.id, state: existing, duplicate: true });
+          continue;
+        }
+        const verdicts = nj.dependsOn.map((d) => dependencyVerdict(this.stateOf(d), nj.onParentFailure));
+        const state = initialState(nj, verdicts, now);
+        const job: Job = {
+          id: nj.id, queue: nj.queue, name: nj.name, data: null, state: 'pending', priority: nj.priority, runAt: nj.runAt, attempt: 0,
+          maxAttempts: nj.maxAttempts, backoff: nj.backoff, timeoutMs: nj.timeoutMs, progress: 0, message: null, result: null, errors: [],
+          createdAt: now, startedAt: null, finishedAt: null, workerId: null, leaseUntil: null, dependsOn: nj.dependsOn,
+          onParentFailure: nj.onParentFailure, groupKey: nj.groupKey, resultTtlMs: nj.resultTtlMs, failureTtlMs: nj.failureTtlMs,
+          expiresAt: null, logCount: 0,
+        };
+        const { data: _d, logCount: _l, ...doc } = job;
+        insert.run(nj.id, nj.queue, nj.name, 'pending', nj.priority, this.nextSeq(), nj.runAt, nj.groupKey, now, nj.dataJson, JSON.stringify(doc));
+        for (const d of nj.dependsOn) this.st('INSERT OR IGNORE INTO deps (child, parent) VALUES (?, ?)').run(nj.id, d);
+        this.emit({ type: 'added', queue: nj.queue, jobId: nj.id, at: now, state });
+        if (state === 'failed') this.failWith(job, brokenDependencyError(nj.dependsOn.find((_, i) => verdicts[i] === 'broken')!), now);
+        else if (state !== 'pending') this.setState(job, state, now);
+        results.push({ id: nj.id, state: job.state, duplicate: false });
+      }
+      return results;
+    });
+  }
+
+  private unfinished(queue: string, name?: string): number {
+    const states = UNFINISHED_STATES.map(() => '?').join(',');
+    const sql = `SELECT COUNT(*) AS n FROM jobs WHERE queue = ? AND state IN (${states})${name === undefined ? '' : ' AND name = ?'}`;
+    return (this.st(sql).get(queue, ...UNFINISHED_STATES, ...(name === undefined ? [] : [name])) as { n: number }).n;
+  }
+
+  private oldestWaiting(queue: string, name: string | undefined, n: number, skip: string[]): string[] {
+    const states = WAITING_STATES.map(() => '?').join(',');
+    const sql = `SELECT id FROM jobs WHERE queue = ? AND state IN (${states})${name === undefined ? '' : ' AND name = ?'} ORDER BY created_seq LIMIT ?`;
+    const rows = this.st(sql).all(queue, ...WAITING_STATES, ...(name === undefined ? [] : [name]), n + skip.length) as { id: string }[];
+    return rows.map((r) => r.id).filter((id) => !skip.includes(id)).slice(0, n);
+  }
+
+  private promoteDue(queues: string[] | null, now: number): number {
+    const rows = (queues === null
+      ? this.st("SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT 1000").all(now)
+      : this.st(`SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ? AND queue IN (${queues.map(() => '?').join(',')}) ORDER BY run_at LIMIT 1000`).all(now, ...queues)) as { id: string }[];
+    for (const { id } of rows) {
+      const j = this.load(id)!.job;
+      this.setState(j, 'queued', now);
+      this.emit({ type: 'promoted', queue: j.queue, jobId: id, at: now, state: 'queued' });
+    }
+    return rows.length;
+  }
+
+  async claim(req: ClaimRequest): Promise<ClaimedJob[]> {
+    return this.tx(() => {
+      const now = Date.now();
+      this.promoteDue(req.queues, now);
+      const out: ClaimedJob[] = [];
+      const names = req.names && req.names.length > 0 ? req.names : null;
+      for (const queue of req.queues) {
+        if (out.length >= req.limit) break;
+        const q = this.st('SELECT config, rate_start, rate_count FROM queues WHERE name = ?').get(queue) as { config: string; rate_start: number; rate_count: number } | undefined;
+        if (!q) continue;
+        const cfg = { ...DEFAULT_QUEUE_CONFIG, ...(JSON.parse(q.config) as QueueConfig) };
+        if (cfg.paused) continue;
+        let budget = req.limit - out.length;
+        if (cfg.concurrency !== null) budget = Math.min(budget, cfg.concurrency - this.countState(queue, 'active'));
+        let rateStart = q.rate_start;
+        let rateCount = q.rate_count;
+        if (cfg.rateLimit) {
+          if (now - rateStart >= cfg.rateLimit.durationMs) {
+            rateStart = now;
+            rateCount = 0;
+          }
+          budget = Math.min(budget, cfg.rateLimit.max - rateCount);
+        }
+        if (budget <= 0) continue;
+        const filtered = names !== null || cfg.groupConcurrency !== null;
+        const sql = `SELECT id, name, group_key FROM jobs WHERE queue = ? AND state = 'queued'${names ? ` AND name IN (${names.map(() => '?').join(',')})` : ''} ORDER BY priority DESC, ready_seq LIMIT ?`;
+        const candidates = this.st(sql).all(queue, ...(names ?? []), filtered ? budget + 1000 : budget) as { id: string; name: string; group_key: string | null }[];
+        const groups = new Map<string, number>();
+        for (const c of candidates) {
+          if (budget <= 0) break;
+          if (cfg.groupConcurrency !== null && c.group_key !== null) {
+            const active = groups.get(c.group_key) ?? (this.st("SELECT COUNT(*) AS n FROM jobs WHERE queue = ? AND state = 'active' AND group_key = ?").get(queue, c.group_key) as { n: number }).n;
+            if (active >= cfg.groupConcurrency) continue;
+            groups.set(c.group_key, active + 1);
+          }
+          const job = this.load(c.id)!.job;
+          const token = randomUUID();
+          job.attempt++;
+          job.startedAt = now;
+          job.workerId = req.workerId;
+          job.leaseUntil = now + req.leaseMs;
+          job.progress = 0;
+          job.message = null;
+          this.setState(job, 'active', now, token);
+          budget--;
+          rateCount++;
+          out.push({ ...job, token });
+          this.emit({ type: 'active', queue, jobId: c.id, at: now, state: 'active' });
+        }
+        if (cfg.rateLimit) this.st('UPDATE queues SET rate_start = ?, rate_count = ? WHERE name = ?').run(rateStart, rateCount, queue);
+      }
+      return out;
+    });
+  }
+
+  private countState(queue: string, state: JobState): number {
+    return (this.st('SELECT COUNT(*) AS n FROM jobs WHERE queue = ? AND state = ?').get(queue, state) as { n: number }).n;
+  }
+
+  private leased(id: string, token: string): Job | null {
+    const found = this.load(id);
+    return found && found.job.state === 'active' && found.row.token === token ? found.job : null;
+  }
+
+  async extend(leases: Lease[], leaseMs: number): Promise<boolean[]> {
+    return this.tx(() => {
+      const until = Date.now() + leaseMs;
+      // The lease column is the one the reclaim query reads; the document follows on the next save.
+      const upd = this.st("UPDATE jobs SET lease_until = ?, doc = json_set(doc, '$.leaseUntil', ?) WHERE id = ? AND state = 'active' AND token = ?");
+      return leases.map((l) => Number(upd.run(until, until, l.id, l.token).changes) > 0);
+    });
+  }
+
+  async finish(outcomes: Outcome[]): Promise<boolean[]> {
+    return this.tx(() => {
+      const now = Date.now();
+      return outcomes.map((o) => {
+        const job = this.leased(o.id, o.token);
+        if (!job) return false;
+        if (o.kind === 'completed') {
+          job.result = o.result === undefined ? null : o.result;
+          job.progress = 100;
+          this.setState(job, 'completed', now);
+          this.emit({ type: 'completed', queue: job.queue, jobId: job.id, at: now, state: 'completed' });
+          return true;
+        }
+        job.errors.push({ attempt: job.attempt, message: o.error.message, stack: o.error.stack ?? null, at: now });
+        this.applyFailure(job, retryPlan(job, o, now), o.error.message, now);
+        return true;
+      });
+    });
+  }
+
+  private applyFailure(job: Job, plan: { state: 'failed' } | { state: 'queued' | 'scheduled'; runAt: number | null }, message: string, now: number): void {
+    job.workerId = null;
+    if (plan.state === 'failed') {
+      this.setState(job, 'failed', now);
+      this.emit({ type: 'failed', queue: job.queue, jobId: job.id, at: now, state: 'failed', error: message });
+    } else {
+      job.runAt = plan.runAt;
+      this.setState(job, plan.state, now);
+      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: plan.state, error: message });
+    }
+  }
+
+  async update(updates: JobUpdate[]): Promise<boolean[]> {
+    return this.tx(() => {
+      const now = Date.now();
+      return updates.map((u) => {
+        const found = this.load(u.id);
+        if (!found || (u.token !== undefined && (found.job.state !== 'active' || found.row.token !== u.token))) return false;
+        const job = found.job;
+        if (u.progress !== undefined || u.message !== undefined) {
+          if (u.progress !== undefined) job.progress = clampProgress(u.progress);
+          if (u.message !== undefined) job.message = u.message;
+          this.save(job, found.row.token);
+          this.emit({ type: 'progress', queue: job.queue, jobId: job.id, at: now, progress: job.progress, message: job.message });
+        }
+        if (u.logs && u.logs.length > 0) {
+          const top = (this.st('SELECT COALESCE(MAX(seq), 0) AS s FROM logs WHERE job_id = ?').get(job.id) as { s: number }).s;
+          const ins = this.st('INSERT INTO logs (job_id, seq, at, stream, line) VALUES (?, ?, ?, ?, ?)');
+          u.logs.forEach((l, i) => ins.run(job.id, top + i + 1, now, l.stream, truncateLine(l.line)));
+          this.st('DELETE FROM logs WHERE job_id = ? AND seq <= ?').run(job.id, top + u.logs.length - MAX_LOG_LINES);
+          this.st('UPDATE jobs SET log_count = (SELECT COUNT(*) FROM logs WHERE job_id = ?) WHERE id = ?').run(job.id, job.id);
+          this.emit({ type: 'log', queue: job.queue, jobId: job.id, at: now });
+        }
+        return true;
+      });
+    });
+  }
+
+  /** Applies `change` to each job whose state allows `op` (any state when op is null). */
+  private each(ids: string[], op: keyof typeof TRANSITIONS | null, change: (job: Job, now: number) => void): Promise<string[]> {
+    return Promise.resolve(
+      this.tx(() => {
+        const now = Date.now();
+        const changed: string[] = [];
+        for (const id of ids) {
+          const found = this.load(id);
+          if (!found || (op !== null && !canTransition(op, found.job.state))) continue;
+          change(found.job, now);
+          changed.push(id);
+        }
+        return changed;
+      }),
+    );
+  }
+
+  cancel(ids: string[], reason = 'canceled'): Promise<string[]> {
+    return this.each(ids, 'cancel', (job, now) => {
+      job.message = reason;
+      job.workerId = null;
+      this.setState(job, 'canceled', now);
+      this.emit({ type: 'canceled', queue: job.queue, jobId: job.id, at: now, state: 'canceled', message: reason });
+    });
+  }
+
+  remove(ids: string[]): Promise<string[]> {
+    return this.each(ids, null, (job, now) => this.removeJob(job, now));
+  }
+
+  retry(ids: string[]): Promise<string[]> {
+    return this.each(ids, 'retry', (job, now) => {
+      job.attempt = 0;
+      job.finishedAt = null;
+      job.progress = 0;
+      job.message = null;
+      job.runAt = null;
+      this.setState(job, 'queued', now);
+      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: 'queued' });
+    });
+  }
+
+  promote(ids: string[]): Promise<string[]> {
+    return this.each(ids, 'promote', (job, now) => {
+      const verdicts = job.dependsOn.map((d) => dependencyVerdict(this.stateOf(d), job.onParentFailure));
+      if (verdicts.includes('broken')) {
+        this.failWith(job, brokenDependencyError(job.dependsOn[verdicts.indexOf('broken')]), now);
+      } else {
+        job.runAt = null;
+        this.setState(job, verdicts.includes('wait') ? 'deferred' : 'queued', now);
+        this.emit({ type: 'promoted', queue: job.queue, jobId: job.id, at: now, state: job.state });
+      }
+    });
+  }
+
+  async clean(req: CleanRequest): Promise<number> {
+    return this.tx(() => {
+      const now = Date.now();
+      const states = [...new Set<JobState>(req.states ?? ['completed', 'failed', 'canceled'])].filter((s) => s !== 'active');
+      if (states.length === 0) return 0;
+      const cutoff = now - (req.olderThanMs ?? 0);
+      const rows = this.st(
+        `SELECT id FROM jobs WHERE queue = ? AND state IN (${states.map(() => '?').join(',')}) AND COALESCE(finished_at, created_at) <= ? ORDER BY created_seq LIMIT ?`,
+      ).all(req.queue, ...states, cutoff, req.limit ?? -1) as { id: string }[];
+      let n = 0;
+      for (const { id } of rows) {
+        const found = this.load(id);
+        if (!found) continue;
+        this.removeJob(found.job, now);
+        n++;
+      }
+      return n;
+    });
+  }
+
+  async configureQueue(queue: string, patch: Partial<QueueConfig>): Promise<QueueConfig> {
+    return this.tx(() => {
+      this.ensureQueue(queue);
+      const before = this.config(queue);
+      const next = { ...before, ...structuredClone(patch) };
+      this.st('UPDATE queues SET config = ? WHERE name = ?').run(JSON.stringify(next), queue);
+      const now = Date.now();
+      if (patch.paused !== undefined && patch.paused !== before.paused) this.emit({ type: patch.paused ? 'paused' : 'resumed', queue, at: now });
+      if (patch.paused === false || patch.concurrency !== undefined || patch.rateLimit !== undefined || patch.groupConcurrency !== undefined) this.waiters.notify(queue);
+      return next;
+    });
+  }
+
+  // ----- reads --------------------------------------------------------------------------
+
+  async get(id: string): Promise<Job | null> {
+    return this.load(id)?.job ?? null;
+  }
+
+  async list(filter: ListFilter): Promise<JobPage> {
+    const limit = pageLimit(filter.limit);
+    const after = decodeCursor(filter.cursor);
+    const desc = (filter.order ?? 'desc') === 'desc';
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (filter.queue !== undefined) {
+      where.push('queue = ?');
+      args.push(filter.queue);
+    }
+    if (filter.states && filter.states.length > 0) {
+      where.push(`state IN (${filter.states.map(() => '?').join(',')})`);
+      args.push(...filter.states);
+    }
+    if (filter.name !== undefined) {
+      where.push('name = ?');
+      args.push(filter.name);
+    }
+    if (filter.text) {
+      where.push("(instr(lower(id), ?) > 0 OR instr(lower(data), ?) > 0)");
+      args.push(filter.text.toLowerCase(), filter.text.toLowerCase());
+    }
+    if (after) {
+      where.push(desc ? 'created_seq < ?' : 'created_seq > ?');
+      args.push(after[0]);
+    }
+    const sql = `SELECT id, data, doc, token, log_count, created_seq FROM jobs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_seq ${desc ? 'DESC' : 'ASC'} LIMIT ?`;
+    const rows = this.st(sql).all(...args, limit + 1) as unknown as Row[];
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { jobs: page.map((r) => this.toJob(r)), next: rows.length > limit && last ? encodeCursor(last.created_seq, last.id) : null };
+  }
+
+  async logs(id: string, afterSeq = 0, limit = 1000): Promise<LogLine[]> {
+    if (this.stateOf(id) === undefined) throw new NotFoundError(`job ${id} not found`);
+    return this.st('SELECT seq, at, stream, line FROM logs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(id, afterSeq, limit) as unknown as LogLine[];
+  }
+
+  async counts(queues?: string[]): Promise<Record<string, StateCounts>> {
+    const names = queues ?? (this.st('SELECT name FROM queues ORDER BY name').all() as { name: string }[]).map((r) => r.name);
+    const out: Record<string, StateCounts> = {};
+    const q = this.st('SELECT state, COUNT(*) AS n FROM jobs WHERE queue = ? GROUP BY state');
+    for (const name of names) {
+      const c = emptyCounts();
+      for (const r of q.all(name) as { state: JobState; n: number }[]) c[r.state] = r.n;
+      out[name] = c;
+    }
+    return out;
+  }
+
+  async queues(): Promise<QueueInfo[]> {
+    const counts = await this.counts();
+    return Object.keys(counts)
+      .sort()
+      .map((name) => ({ name, config: this.config(name), counts: counts[name] }));
+  }
+
+  async queueConfig(queue: string): Promise<QueueConfig> {
+    return this.config(queue);
+  }
+
+  // ----- upkeep -------------------------------------------------------------------------
+
+  async maintain(now = Date.now()): Promise<MaintainReport> {
+    return this.tx(() => {
+      const promoted = this.promoteDue(null, now);
+      let reclaimed = 0;
+      for (const { id } of this.st("SELECT id FROM jobs WHERE state = 'active' AND lease_until <= ? LIMIT 1000").all(now) as { id: string }[]) {
+        const job = this.load(id)!.job;
+        const message = `lease expired: worker ${job.workerId ?? '?'} stopped heartbeating (stalled)`;
+        job.errors.push({ attempt: job.attempt, message, stack: null, at: now });
+        this.emit({ type: 'stalled', queue: job.queue, jobId: id, at: now });
+        this.applyFailure(job, stallPlan(job), message, now);
+        reclaimed++;
+      }
+      let expired = 0;
+      for (const { id } of this.st('SELECT id FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1000').all(now) as { id: string }[]) {
+        const found = this.load(id);
+        if (!found || !isFinished(found.job.state)) continue;
+        this.removeJob(found.job, now);
+        expired++;
+      }
+      this.st('DELETE FROM workers WHERE until <= ?').run(now);
+      this.st('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(EVENTS_KEPT);
+      return { promoted, reclaimed, expired };
+    });
+  }
+
+  async wait(queues: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.closed) return;
+    // Scheduled jobs (perhaps added by another process) bound the sleep.
+    const due = this.st(`SELECT queue, MIN(run_at) AS at FROM jobs WHERE state = 'scheduled' AND queue IN (${queues.map(() => '?').join(',')}) GROUP BY queue`).all(...queues) as { queue: string; at: number }[];
+    for (const d of due) this.waiters.notifyAt(d.queue, d.at);
+    this.waiting++;
+    this.startPolling();
+    try {
+      await this.waiters.wait(queues, timeoutMs, signal);
+    } finally {
+      this.waiting--;
+      this.stopPollingIfIdle();
+    }
+  }
+
+  subscribe(listener: (event: JobEvent) => void): () => void {
+    if (this.listeners.size === 0) {
+      this.lastEventId = (this.st('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as { id: number }).id;
+    }
+    this.listeners.add(listener);
+    this.startPolling();
+    return () => {
+      this.listeners.delete(listener);
+      this.stopPollingIfIdle();
+    };
+  }
+
+  private startPolling(): void {
+    if (this.poller || this.closed) return;
+    this.poller = setInterval(() => this.poll(), POLL_MS);
+    this.poller.unref();
+  }
+
+  private stopPollingIfIdle(): void {
+    if (this.poller && this.waiting === 0 && this.listeners.size === 0) {
+      clearInterval(this.poller);
+      this.poller = null;
+    }
+  }
+
+  /** Another process wrote: wake waiters, and pass its events to our listeners. */
+  private poll(): void {
+    if (this.closed) return;
+    try {
+      const v = this.version();
+      if (v === this.dataVersion) return;
+      this.dataVersion = v;
+      if (this.listeners.size > 0) {
+        const rows = this.st('SELECT id, origin, body FROM events WHERE id > ? ORDER BY id LIMIT 5000').all(this.lastEventId) as { id: number; origin: string; body: string }[];
+        for (const r of rows) {
+          this.lastEventId = r.id;
+          if (r.origin !== this.origin) this.deliver(JSON.parse(r.body) as JobEvent);
+        }
+      }
+      this.waiters.notifyAll();
+    } catch {
+      // Busy or closing: the next tick looks again.
+    }
+  }
+
+  // ----- workers ------------------------------------------------------------------------
+
+  async reportWorker(info: WorkerInfo, ttlMs: number): Promise<void> {
+    this.tx(() => this.st('INSERT OR REPLACE INTO workers (id, info, until) VALUES (?, ?, ?)').run(info.id, JSON.stringify(info), Date.now() + ttlMs));
+  }
+
+  async removeWorker(id: string): Promise<void> {
+    this.tx(() => this.st('DELETE FROM workers WHERE id = ?').run(id));
+  }
+
+  async workers(): Promise<WorkerInfo[]> {
+    return (this.st('SELECT info FROM workers WHERE until > ? ORDER BY id').all(Date.now()) as { info: string }[]).map((r) => JSON.parse(r.info) as WorkerInfo);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.poller) clearInterval(this.poller);
+    this.waiters.closeAll();
+    this.listeners.clear();
+    this.db.close();
+  }
+}
