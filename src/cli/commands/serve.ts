@@ -1,11 +1,75 @@
+/** `conveyor serve`: the HTTP API, JSON-RPC, events, metrics and built-in workers. */
 import type { Command } from 'commander';
+import { startServer } from '../../server/start.ts';
+import { color, parseIntArg } from '../format.ts';
+import { globals, openTargetStore } from '../target.ts';
+import { loadHandlers } from './worker.ts';
 
-/** Placeholder until the server lands: the server issue owns this file. */
+interface ServeFlags {
+  listen?: string;
+  bind?: string;
+  handlers?: string[];
+  queues: string;
+  concurrency: string;
+  shutdownTimeout: string;
+  quiet?: boolean;
+}
+
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('start the Conveyor server (HTTP API, JSON-RPC, dashboard)')
-    .action(() => {
-      throw new Error('conveyor serve is not built yet');
+    .description('start the Conveyor server: REST API, JSON-RPC (/rpc), live events, /metrics, /health, dashboard')
+    .option('--bind <host>', 'address to listen on (env CONVEYOR_HOST); beyond loopback a --token is required', undefined)
+    .option('--listen <port>', 'port (env CONVEYOR_PORT; default 7700; 0 picks a free one)')
+    .option('--handlers <modules...>', 'handler modules to run with built-in workers')
+    .option('-q, --queues <queues>', 'queues the built-in workers take jobs from', 'default')
+    .option('-c, --concurrency <n>', 'built-in workers: jobs at once', '10')
+    .option('--shutdown-timeout <ms>', 'on SIGTERM/SIGINT, wait this long for running jobs', '30000')
+    .option('--quiet', 'no request logs')
+    .addHelpText('after', `
+The store is --db FILE (default ./conveyor.db), --redis URL, or the CONVEYOR_DB / CONVEYOR_REDIS_URL env vars.
+--host/--port (seed 000 style) also set where it listens.
+
+Examples:
+  $ conveyor serve                                   http://127.0.0.1:7700 on ./conveyor.db
+  $ conveyor serve --redis redis://127.0.0.1:6379 --listen 8080 --handlers ./jobs.ts
+  $ CONVEYOR_TOKEN=s3cret conveyor serve --bind 0.0.0.0`)
+    .action(async (f: ServeFlags, cmd: Command) => {
+      const o = globals(cmd);
+      const env = process.env;
+      const host = f.bind ?? o.host ?? env.CONVEYOR_HOST ?? '127.0.0.1';
+      const port = parseIntArg(f.listen ?? o.port ?? env.CONVEYOR_PORT ?? '7700', '--listen', 0);
+      const token = o.token ?? o.authkey ?? env.CONVEYOR_TOKEN;
+      const handlers = f.handlers ? await loadHandlers(f.handlers) : undefined;
+      const store = await openTargetStore({ ...o, server: undefined });
+      const server = await startServer({
+        store,
+        host,
+        port,
+        ...(token ? { token } : {}),
+        ...(handlers ? { handlers } : {}),
+        queues: f.queues.split(',').map((q) => q.trim()).filter(Boolean),
+        concurrency: parseIntArg(f.concurrency, '--concurrency'),
+        shutdownTimeoutMs: parseIntArg(f.shutdownTimeout, '--shutdown-timeout', 0),
+        logger: f.quiet ? false : { level: 'info' },
+      }).catch(async (err) => {
+        await store.close();
+        throw err;
+      });
+      process.stdout.write(
+        `Conveyor listening on ${server.url}\n` +
+          `  dashboard  ${server.url}/\n  API        ${server.url}/api/queues  (docs/http-api.md)\n  JSON-RPC   ${server.url}/rpc\n  health     ${server.url}/health   metrics ${server.url}/metrics\n` +
+          `  store      ${store.kind} ${store.location}${token ? '' : color.dim('  (no token: loopback only)')}\n`,
+      );
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          process.stderr.write('conveyor: shutting down (finishing running jobs)\n');
+          void server.close().then(resolve, resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
     });
 }

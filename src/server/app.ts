@@ -1,0 +1,60 @@
+/**
+ * The Fastify app: REST, JSON-RPC, seed 003 routes, SSE, remote workers, metrics. Built
+ * in-process (tests use app.inject) and started by start.ts / `conveyor serve`.
+ */
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Store } from '../stores/store.ts';
+import { installAuth } from './auth.ts';
+import { ServerContext } from './context.ts';
+import { errorBody, errorHandler } from './http-errors.ts';
+import { apiRoutes } from './routes/api.ts';
+import { eventRoutes } from './routes/events.ts';
+import { observabilityRoutes } from './routes/observability.ts';
+import { remoteWorkerRoutes } from './routes/remote-workers.ts';
+import { rpcRoutes } from './routes/rpc.ts';
+import { seed003Routes } from './routes/seed003.ts';
+
+export interface ServerOptions {
+  store: Store;
+  token?: string;
+  /** Where uploads go (default: <tmp>/conveyor-uploads). */
+  uploadDir?: string;
+  /** Largest upload per file, bytes (default 50 MiB). */
+  maxFileBytes?: number;
+  /** Largest JSON body, bytes (default 2 MiB). */
+  bodyLimit?: number;
+  logger?: boolean | object;
+}
+
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 2 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  const ctx = new ServerContext(options.store, options.uploadDir ?? join(tmpdir(), 'conveyor-uploads'));
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
+  installAuth(app, options.token);
+  await app.register(multipart, { limits: { fileSize: options.maxFileBytes ?? 50 * 1024 * 1024, files: 100, fields: 50, fieldSize: 10_000 } });
+  const streams = new Set<() => void>();
+  apiRoutes(app, ctx);
+  remoteWorkerRoutes(app, ctx);
+  eventRoutes(app, ctx, streams);
+  rpcRoutes(app, ctx);
+  seed003Routes(app, ctx);
+  const stopMetrics = observabilityRoutes(app, ctx);
+  const dashboard = new URL('./dashboard.ts', import.meta.url);
+  if (existsSync(dashboard)) await app.register((await import(dashboard.href)).default);
+  else app.get('/', async (_req, reply) => reply.type('text/plain').send('Conveyor server. API: /api/queues, /api/jobs, /rpc, /health, /metrics (docs/http-api.md).\n'));
+  app.addHook('onClose', async () => {
+    for (const close of [...streams]) close();
+    stopMetrics();
+    await ctx.close();
+  });
+  return app;
+}

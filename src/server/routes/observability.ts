@@ -1,0 +1,44 @@
+/** /health (open even with a token) and Prometheus /metrics. */
+import type { FastifyInstance } from 'fastify';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { JOB_STATES } from '../../core/states.ts';
+import type { ServerContext } from '../context.ts';
+
+export function observabilityRoutes(app: FastifyInstance, ctx: ServerContext): () => void {
+  app.get('/health', async (_req, reply) => {
+    try {
+      const queues = await ctx.store.queues();
+      return { status: 'ok', store: { kind: ctx.store.kind, location: ctx.store.location }, queues: queues.length, workers: (await ctx.store.workers()).length, uptimeMs: Date.now() - ctx.startedAt };
+    } catch (err) {
+      return reply.status(503).send({ status: 'unavailable', error: (err as Error).message });
+    }
+  });
+
+  const registry = new Registry();
+  new Gauge({
+    name: 'conveyor_jobs',
+    help: 'Jobs per queue and state',
+    labelNames: ['queue', 'state'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const [queue, counts] of Object.entries(await ctx.store.counts())) for (const s of JOB_STATES) this.set({ queue, state: s }, counts[s]);
+    },
+  });
+  const finished = new Counter({ name: 'conveyor_jobs_finished_total', help: 'Jobs finished, seen by this server', labelNames: ['queue', 'outcome'], registers: [registry] });
+  const duration = new Histogram({ name: 'conveyor_job_duration_seconds', help: 'Time from start to finish', labelNames: ['queue'], buckets: [0.005, 0.05, 0.25, 1, 5, 30, 120, 600], registers: [registry] });
+  const wait = new Histogram({ name: 'conveyor_job_wait_seconds', help: 'Time from creation to start', labelNames: ['queue'], buckets: [0.001, 0.01, 0.1, 1, 10, 60, 600], registers: [registry] });
+  const unsubscribe = ctx.store.subscribe((e) => {
+    if (e.type === 'completed' || e.type === 'failed' || e.type === 'canceled') {
+      finished.inc({ queue: e.queue, outcome: e.type });
+      if (e.type === 'completed' && e.jobId) {
+        void ctx.store.get(e.jobId).then((j) => {
+          if (j?.startedAt) duration.observe({ queue: e.queue }, (e.at - j.startedAt) / 1000);
+          if (j?.startedAt) wait.observe({ queue: e.queue }, Math.max(0, j.startedAt - j.createdAt) / 1000);
+        }, () => {});
+      }
+    }
+  });
+  app.get('/metrics', async (_req, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
+  return unsubscribe;
+}

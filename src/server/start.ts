@@ -1,0 +1,57 @@
+/**
+ * Starts a server with built-in workers: what `conveyor serve` runs. Refuses to listen
+ * beyond loopback without a token; on close, stops accepting, lets workers finish or hand
+ * back their jobs, then closes the store.
+ */
+import { ValidationError } from '../core/errors.ts';
+import type { Store } from '../stores/store.ts';
+import type { HandlerFn, Runner } from '../runners/runner.ts';
+import { Worker, type HandlerSpec } from '../worker.ts';
+import { buildServer } from './app.ts';
+import { isLoopback } from './auth.ts';
+
+export interface StartOptions {
+  store: Store;
+  host?: string;
+  port?: number;
+  token?: string;
+  /** Handlers by job name, run by one built-in Worker per queue list. */
+  handlers?: Record<string, HandlerFn | Runner | HandlerSpec>;
+  queues?: string[];
+  concurrency?: number;
+  shutdownTimeoutMs?: number;
+  logger?: boolean | object;
+  uploadDir?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(o: StartOptions): Promise<RunningServer> {
+  const host = o.host ?? '127.0.0.1';
+  if (!isLoopback(host) && !o.token) {
+    throw new ValidationError(`refusing to listen on ${host} without a token: pass --token (or CONVEYOR_TOKEN), or bind to 127.0.0.1`, 'token');
+  }
+  const app = await buildServer({ store: o.store, ...(o.token ? { token: o.token } : {}), ...(o.logger === undefined ? {} : { logger: o.logger }), ...(o.uploadDir ? { uploadDir: o.uploadDir } : {}) });
+  let worker: Worker | null = null;
+  if (o.handlers && Object.keys(o.handlers).length > 0) {
+    worker = new Worker(o.store, { queues: o.queues ?? ['default'], handlers: o.handlers, concurrency: o.concurrency ?? 10, shutdownTimeoutMs: o.shutdownTimeoutMs ?? 30_000, name: `serve:${process.pid}` });
+    worker.on('error', (err) => app.log.warn({ err }, 'worker error'));
+    await worker.start();
+  }
+  const address = await app.listen({ host, port: o.port ?? 7700 });
+  let closing: Promise<void> | null = null;
+  return {
+    url: address.replace('[::1]', 'localhost'),
+    close() {
+      closing ??= (async () => {
+        await app.close();
+        await worker?.close();
+        await o.store.close();
+      })();
+      return closing;
+    },
+  };
+}
