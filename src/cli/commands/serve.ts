@@ -1,4 +1,5 @@
 /** `conveyor serve`: the HTTP API, JSON-RPC, events, metrics and built-in workers. */
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { startServer } from '../../server/start.ts';
 import { color, parseIntArg } from '../format.ts';
@@ -13,6 +14,7 @@ interface ServeFlags {
   concurrency: string;
   shutdownTimeout: string;
   quiet?: boolean;
+  uploads?: string;
 }
 
 export function register(program: Command): void {
@@ -25,6 +27,7 @@ export function register(program: Command): void {
     .option('-q, --queues <queues>', 'queues the built-in workers take jobs from', 'default')
     .option('-c, --concurrency <n>', 'built-in workers: jobs at once', '10')
     .option('--shutdown-timeout <ms>', 'on SIGTERM/SIGINT, wait this long for running jobs', '30000')
+    .option('--uploads <dir>', 'where uploaded files are kept (env CONVEYOR_UPLOAD_DIR; default ./conveyor-uploads)')
     .option('--quiet', 'no request logs')
     .addHelpText('after', `
 The store is --db FILE (default ./conveyor.db), --redis URL, or the CONVEYOR_DB / CONVEYOR_REDIS_URL env vars.
@@ -52,6 +55,7 @@ Examples:
         concurrency: parseIntArg(f.concurrency, '--concurrency'),
         shutdownTimeoutMs: parseIntArg(f.shutdownTimeout, '--shutdown-timeout', 0),
         logger: f.quiet ? false : { level: 'info' },
+        uploadDir: resolve(f.uploads ?? env.CONVEYOR_UPLOAD_DIR ?? './conveyor-uploads'),
       }).catch(async (err) => {
         await store.close();
         throw err;
