@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import multipart from '@fastify/multipart';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Store } from '../stores/store.ts';
@@ -46,6 +48,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
   installAuth(app, options.token);
   await app.register(multipart, { limits: { fileSize: options.maxFileBytes ?? 50 * 1024 * 1024, files: 100, fields: 50, fieldSize: 10_000 } });
+  // The OpenAPI document is generated from the same route schemas that validate requests.
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Conveyor', version: '0.1.0', description: 'Job queue HTTP API: REST, remote workers, seed 003 routes. JSON-RPC 2.0 is at POST /rpc (docs/http-api.md).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: options.token ? [{ bearer: [] }] : [],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   const streams = new Set<() => void>();
   apiRoutes(app, ctx);
   remoteWorkerRoutes(app, ctx);

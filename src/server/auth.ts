@@ -10,7 +10,7 @@ export function installAuth(app: FastifyInstance, token: string | undefined): vo
   const expected = digest(token);
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0];
-    if (path === '/health' || path === '/' || path.startsWith('/dashboard')) return;
+    if (path === '/health' || path === '/' || path === '/openapi.json' || path.startsWith('/docs') || path.startsWith('/dashboard')) return;
     const header = req.headers.authorization ?? '';
     const given = header.startsWith('Bearer ') ? header.slice(7) : typeof (req.query as Record<string, unknown>)?.token === 'string' && path === '/api/events' ? String((req.query as Record<string, unknown>).token) : '';
     // Hashing first makes both sides the same length, so the comparison leaks nothing.

@@ -128,6 +128,14 @@ for (const backend of BACKENDS.filter((b) => b.name !== 'memory')) {
       assert.equal((await authed.inject('/health')).statusCode, 200);
     });
 
+    test('the OpenAPI document lists the routes with their schemas; /docs serves a page', async () => {
+      const doc = (await authed.inject('/openapi.json')).json();
+      assert.equal(doc.openapi.startsWith('3'), true);
+      assert.ok(doc.paths['/api/queues/{queue}/jobs'].post.requestBody);
+      assert.ok(doc.paths['/api/worker/claim']);
+      assert.equal((await app.inject('/docs/')).statusCode, 200);
+    });
+
     test('metrics expose counts per queue and state', async () => {
       const m = await app.inject('/metrics');
       assert.equal(m.statusCode, 200);
