@@ -16,4 +16,5 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  { files: ['dashboard/**/*.js'], languageOptions: { globals: { ...globals.browser } } },
 );

@@ -149,8 +149,11 @@ test("a store's blocked wait() and its event tail resume after a restart", async
   try {
     const events: JobEvent[] = [];
     const off = waiting.subscribe((e) => events.push(e));
+    // A subscription sees events from when its tail is set up (a round trip after
+    // subscribe()); another store's write in that instant is not guaranteed to reach it.
+    await sleep(200);
     await producer.enqueue([buildNewJob('w', 't', { before: true })]);
-    await waitFor(() => events.some((e) => e.type === 'added'));
+    await waitFor(() => events.some((e) => e.type === 'added'), 10_000);
     await waiting.claim({ queues: ['w'], workerId: 'x', limit: 10, leaseMs: 60_000 });
     const woke = waiting.wait(['w'], 60_000);
     await sleep(100);
