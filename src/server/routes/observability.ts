@@ -28,9 +28,23 @@ export function observabilityRoutes(app: FastifyInstance, ctx: ServerContext): (
   const finished = new Counter({ name: 'conveyor_jobs_finished_total', help: 'Jobs finished, seen by this server', labelNames: ['queue', 'outcome'], registers: [registry] });
   const duration = new Histogram({ name: 'conveyor_job_duration_seconds', help: 'Time from start to finish', labelNames: ['queue'], buckets: [0.005, 0.05, 0.25, 1, 5, 30, 120, 600], registers: [registry] });
   const wait = new Histogram({ name: 'conveyor_job_wait_seconds', help: 'Time from creation to start', labelNames: ['queue'], buckets: [0.001, 0.01, 0.1, 1, 10, 60, 600], registers: [registry] });
+  // Per-minute outcomes of the last hour, for the dashboard's chart (since this server started).
+  const minutes = new Map<number, { completed: number; failed: number }>();
+  app.get('/api/stats/history', async () => {
+    const now = Math.floor(Date.now() / 60_000);
+    const out = [];
+    for (let m = now - 59; m <= now; m++) out.push({ at: m * 60_000, ...(minutes.get(m) ?? { completed: 0, failed: 0 }) });
+    return { minutes: out };
+  });
   const unsubscribe = ctx.store.subscribe((e) => {
     if (e.type === 'completed' || e.type === 'failed' || e.type === 'canceled') {
       finished.inc({ queue: e.queue, outcome: e.type });
+      const m = Math.floor(e.at / 60_000);
+      const bucket = minutes.get(m) ?? { completed: 0, failed: 0 };
+      if (e.type === 'completed') bucket.completed++;
+      if (e.type === 'failed') bucket.failed++;
+      minutes.set(m, bucket);
+      if (minutes.size > 61) minutes.delete(Math.min(...minutes.keys()));
       if (e.type === 'completed' && e.jobId) {
         void ctx.store.get(e.jobId).then((j) => {
           if (j?.startedAt) duration.observe({ queue: e.queue }, (e.at - j.startedAt) / 1000);

@@ -1,0 +1,269 @@
+// Conveyor dashboard: plain ES module over the REST API and the event stream.
+// Routes (in the hash, so nothing sensitive ever goes in the URL): #/, #/queue/<name>, #/job/<id>.
+
+const $ = (sel) => document.querySelector(sel);
+const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+const time = (ms) => (ms ? new Date(ms).toLocaleString() : '–');
+const token = () => sessionStorage.getItem('conveyor-token') || '';
+
+async function api(path, options = {}) {
+  const headers = { ...(options.body ? { 'content-type': 'application/json' } : {}), ...(token() ? { authorization: `Bearer ${token()}` } : {}) };
+  const res = await fetch(path, { ...options, headers });
+  if (res.status === 401) {
+    showLogin();
+    throw new Error('this server needs a token');
+  }
+  if (res.status === 204) return null;
+  const body = await res.json().catch(() => null);
+  if (!res.ok) throw new Error(body?.error?.message ?? `${res.status} ${res.statusText}`);
+  return body;
+}
+
+function showError(err) {
+  const el = $('#error');
+  el.textContent = err ? String(err.message ?? err) : '';
+  el.hidden = !err;
+}
+
+function showLogin() {
+  $('#login').hidden = false;
+  $('#token').focus();
+}
+
+$('#login-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  sessionStorage.setItem('conveyor-token', $('#token').value);
+  $('#login').hidden = true;
+  startEvents();
+  route();
+});
+
+$('#readonly').addEventListener('change', (e) => {
+  document.body.classList.toggle('readonly', e.target.checked);
+  sessionStorage.setItem('conveyor-readonly', e.target.checked ? '1' : '');
+});
+if (sessionStorage.getItem('conveyor-readonly')) {
+  $('#readonly').checked = true;
+  document.body.classList.add('readonly');
+}
+
+// ----- overview ---------------------------------------------------------------------------
+
+async function renderOverview() {
+  const [{ queues }, { workers }, health, history] = await Promise.all([api('/api/queues'), api('/api/workers'), api('/health'), api('/api/stats/history')]);
+  $('#store').textContent = `${health.store.kind} · ${health.store.location}`;
+  $('#queues tbody').innerHTML = queues
+    .map((q) => {
+      const c = q.counts;
+      const waiting = c.queued + c.pending + c.deferred;
+      return `<tr data-queue="${esc(q.name)}"><td><a href="#/queue/${encodeURIComponent(q.name)}">${esc(q.name)}</a>${q.config.paused ? ' <span class="badge">paused</span>' : ''}</td>
+        <td class="c-waiting">${waiting}</td><td class="c-active">${c.active}</td><td>${c.scheduled}</td><td class="c-completed">${c.completed}</td>
+        <td class="c-failed"><a href="#/queue/${encodeURIComponent(q.name)}?state=failed">${c.failed}</a></td><td>${c.canceled}</td>
+        <td><button class="act" data-toggle="${esc(q.name)}" data-paused="${q.config.paused}">${q.config.paused ? 'Resume' : 'Pause'}</button></td></tr>`;
+    })
+    .join('') || '<tr><td colspan="8" class="dim">no queues yet</td></tr>';
+  $('#workers tbody').innerHTML = workers
+    .map((w) => `<tr><td>${esc(w.name)}</td><td>${esc(w.host)}:${w.pid}</td><td>${w.active.length ? 'busy' : 'idle'}</td><td>${w.active.map((id) => `<a href="#/job/${encodeURIComponent(id)}">${esc(id.slice(0, 8))}</a>`).join(' ')}</td><td>${w.processed}</td><td>${w.failed}</td><td>${time(w.lastSeen)}</td></tr>`)
+    .join('') || '<tr><td colspan="7" class="dim">no workers</td></tr>';
+  renderChart(history.minutes);
+}
+
+function renderChart(minutes) {
+  const max = Math.max(1, ...minutes.map((m) => m.completed + m.failed));
+  const w = 100 / minutes.length;
+  const bars = minutes
+    .map((m, i) => {
+      const ok = (m.completed / max) * 70;
+      const bad = (m.failed / max) * 70;
+      return `<rect x="${i * w}%" y="${78 - ok - bad}" width="${w * 0.8}%" height="${ok}" fill="#1f8a4c"><title>${new Date(m.at).toLocaleTimeString()}: ${m.completed} completed, ${m.failed} failed</title></rect>` +
+        `<rect x="${i * w}%" y="${78 - bad}" width="${w * 0.8}%" height="${bad}" fill="#c62f2f"></rect>`;
+    })
+    .join('');
+  const total = minutes.reduce((n, m) => n + m.completed + m.failed, 0);
+  const failed = minutes.reduce((n, m) => n + m.failed, 0);
+  $('#chart').innerHTML = `<svg preserveAspectRatio="none">${bars}</svg><p class="dim">${total} finished, failure rate ${total ? Math.round((failed / total) * 100) : 0}%</p>`;
+}
+
+$('#queues').addEventListener('click', async (e) => {
+  const b = e.target.closest('button[data-toggle]');
+  if (!b) return;
+  await api(`/api/queues/${encodeURIComponent(b.dataset.toggle)}/${b.dataset.paused === 'true' ? 'resume' : 'pause'}`, { method: 'POST', body: '{}' }).catch(showError);
+  refresh();
+});
+
+// ----- job lists --------------------------------------------------------------------------
+
+let listQueue = '';
+let nextCursor = null;
+
+let listGen = 0;
+
+async function renderJobs(queue, params, append = false) {
+  // A newer render (a click, a live update) wins: an older one's answer is dropped.
+  const gen = ++listGen;
+  listQueue = queue;
+  // Navigating (params given) sets the filters from the link; null keeps the form's values.
+  if (params) {
+    $('#f-state').value = params.get('state') ?? '';
+    $('#f-text').value = params.get('text') ?? '';
+  }
+  const filters = { state: $('#f-state').value, text: $('#f-text').value, order: $('#f-order').value };
+  const { queues } = await api('/api/queues');
+  if (gen !== listGen) return;
+  $('#f-queue').innerHTML = queues.map((q) => `<option ${q.name === queue ? 'selected' : ''}>${esc(q.name)}</option>`).join('');
+  $('#jobs-title').textContent = `Jobs in ${queue}`;
+  const q = new URLSearchParams({ queue, limit: '50', order: filters.order });
+  if (filters.state) q.set('state', filters.state);
+  if (filters.text) q.set('text', filters.text);
+  if (append && nextCursor) q.set('cursor', nextCursor);
+  const page = await api(`/api/jobs?${q}`);
+  if (gen !== listGen) return;
+  nextCursor = page.next;
+  $('#more').hidden = !page.next;
+  const rows = page.jobs
+    .map((j) => `<tr><td><a href="#/job/${encodeURIComponent(j.id)}">${esc(j.id)}</a></td><td>${esc(j.name)}</td><td class="state-${j.state}">${j.state}</td><td>${Math.round(j.progress)}%</td><td>${j.attempt}/${j.maxAttempts}</td><td>${time(j.createdAt)}</td></tr>`)
+    .join('');
+  $('#job-list tbody').innerHTML = (append ? $('#job-list tbody').innerHTML : '') + (rows || (append ? '' : '<tr><td colspan="6" class="dim">no jobs</td></tr>'));
+}
+
+$('#filters').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const q = $('#f-queue').value || listQueue;
+  if (q !== listQueue) location.hash = `#/queue/${encodeURIComponent(q)}`;
+  else renderJobs(q, null).catch(showError);
+});
+$('#more').addEventListener('click', () => renderJobs(listQueue, null, true).catch(showError));
+$('#retry-all').addEventListener('click', async () => {
+  if (!confirm(`Retry every failed job in ${listQueue}?`)) return;
+  await api(`/api/queues/${encodeURIComponent(listQueue)}/retry-all`, { method: 'POST', body: '{}' }).catch(showError);
+  refresh();
+});
+$('#clean').addEventListener('click', async () => {
+  const hours = prompt(`Remove completed, failed and canceled jobs of ${listQueue} finished at least how many hours ago?`, '24');
+  if (hours === null || !(Number(hours) >= 0)) return;
+  const r = await api(`/api/queues/${encodeURIComponent(listQueue)}/clean`, { method: 'POST', body: JSON.stringify({ olderThan: Number(hours) * 3_600_000 }) }).catch(showError);
+  if (r) alert(`Removed ${r.removed} job(s).`);
+  refresh();
+});
+$('#add-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  try {
+    const data = JSON.parse($('#a-data').value || 'null');
+    const r = await api(`/api/queues/${encodeURIComponent(listQueue)}/jobs`, { method: 'POST', body: JSON.stringify({ name: $('#a-name').value, data, opts: { attempts: Number($('#a-attempts').value) || 1 } }) });
+    location.hash = `#/job/${encodeURIComponent(r.id)}`;
+  } catch (err) {
+    showError(err);
+  }
+});
+
+// ----- job detail -------------------------------------------------------------------------
+
+let openJob = null;
+
+async function renderJob(id) {
+  const [job, logs] = await Promise.all([api(`/api/jobs/${encodeURIComponent(id)}`), api(`/api/jobs/${encodeURIComponent(id)}/logs`)]);
+  openJob = job;
+  $('#j-id').textContent = job.id;
+  const meta = {
+    queue: `<a href="#/queue/${encodeURIComponent(job.queue)}">${esc(job.queue)}</a>`,
+    name: esc(job.name),
+    state: `<span class="state-${job.state}" id="j-state">${job.state}</span>`,
+    attempt: `${job.attempt} of ${job.maxAttempts}`,
+    priority: job.priority,
+    created: time(job.createdAt),
+    'runs at': time(job.runAt),
+    started: time(job.startedAt),
+    finished: time(job.finishedAt),
+    'depends on': job.dependsOn.map((d) => `<a href="#/job/${encodeURIComponent(d)}">${esc(d)}</a>`).join(', ') || '–',
+    options: esc(JSON.stringify({ timeoutMs: job.timeoutMs, backoff: job.backoff, group: job.groupKey })),
+  };
+  $('#j-meta').innerHTML = Object.entries(meta).map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('');
+  $('#j-bar').style.width = `${job.progress}%`;
+  $('#j-message').textContent = job.message ? `${Math.round(job.progress)}% · ${job.message}` : `${Math.round(job.progress)}%`;
+  $('#j-data').textContent = JSON.stringify(job.data, null, 2);
+  $('#j-result').textContent = job.result === null ? '–' : JSON.stringify(job.result, null, 2);
+  $('#j-errors').innerHTML = job.errors.map((e) => `<div class="err"><strong>attempt ${e.attempt}</strong> · ${time(e.at)}<br>${esc(e.message)}<pre>${esc(e.stack ?? '')}</pre></div>`).join('') || '<p class="dim">none</p>';
+  $('#j-out').textContent = logs.lines.filter((l) => l.stream !== 'stderr').map((l) => l.line).join('\n');
+  $('#j-err').textContent = logs.lines.filter((l) => l.stream === 'stderr').map((l) => l.line).join('\n');
+}
+
+document.querySelector('#job .actions').addEventListener('click', async (e) => {
+  const act = e.target.closest('button')?.dataset.act;
+  if (!act || !openJob) return;
+  if ((act === 'remove' || act === 'cancel') && !confirm(`${act === 'remove' ? 'Remove' : 'Cancel'} job ${openJob.id}?`)) return;
+  try {
+    if (act === 'remove') {
+      await api(`/api/jobs/${encodeURIComponent(openJob.id)}`, { method: 'DELETE' });
+      location.hash = `#/queue/${encodeURIComponent(openJob.queue)}`;
+    } else {
+      await api(`/api/jobs/${encodeURIComponent(openJob.id)}/${act}`, { method: 'POST', body: '{}' });
+      await renderJob(openJob.id);
+    }
+    showError(null);
+  } catch (err) {
+    showError(err);
+  }
+});
+
+// ----- routing and live updates -----------------------------------------------------------
+
+function route() {
+  const [path, query] = location.hash.replace(/^#/, '').split('?');
+  const parts = path.split('/').filter(Boolean);
+  $('#overview').hidden = parts.length > 0;
+  $('#jobs').hidden = parts[0] !== 'queue';
+  $('#job').hidden = parts[0] !== 'job';
+  openJob = null;
+  showError(null);
+  const work = parts[0] === 'queue' ? renderJobs(decodeURIComponent(parts[1]), new URLSearchParams(query)) : parts[0] === 'job' ? renderJob(decodeURIComponent(parts[1])) : renderOverview();
+  work.catch(showError);
+}
+
+let pending = null;
+/** Coalesces bursts of events into one refresh of what is on screen. */
+function refresh() {
+  if (pending) return;
+  pending = setTimeout(() => {
+    pending = null;
+    const work = !$('#overview').hidden ? renderOverview() : !$('#jobs').hidden ? renderJobs(listQueue, null) : openJob ? renderJob(openJob.id) : Promise.resolve();
+    work.catch(showError);
+  }, 150);
+}
+
+let events = null;
+/** The event stream over fetch (not EventSource), so the token travels in a header. */
+async function startEvents() {
+  events?.abort();
+  events = new AbortController();
+  try {
+    const res = await fetch('/api/events', { headers: token() ? { authorization: `Bearer ${token()}` } : {}, signal: events.signal });
+    if (!res.ok) throw new Error(String(res.status));
+    $('#live').textContent = '● live';
+    $('#live').classList.add('on');
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      const chunks = buffer.split('\n\n');
+      buffer = chunks.pop();
+      for (const chunk of chunks) {
+        const data = chunk.split('\n').find((l) => l.startsWith('data: '));
+        if (!data) continue;
+        const e = JSON.parse(data.slice(6));
+        if (!openJob || e.jobId === openJob.id || !$('#overview').hidden || !$('#jobs').hidden) refresh();
+      }
+    }
+  } catch {
+    // fall through to the retry below
+  }
+  $('#live').textContent = '○ reconnecting';
+  $('#live').classList.remove('on');
+  setTimeout(startEvents, 2000);
+}
+
+window.addEventListener('hashchange', route);
+route();
+startEvents();

@@ -1,0 +1,91 @@
+/**
+ * The dashboard in a real browser (Debian's Chromium driven by playwright-core) against a
+ * real `conveyor serve`. Screenshots go to test-artifacts/screenshots/.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { serve, type ServeProc } from '../helpers/server.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'conveyor-ui-'));
+const shots = new URL('../../test-artifacts/screenshots/', import.meta.url).pathname;
+const handlers = new URL('../fixtures/cli/jobs.ts', import.meta.url).pathname;
+let server: ServeProc;
+let browser: Browser;
+let page: Page;
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  console.log(`screenshots: ${shots}`);
+  server = await serve(['--db', join(dir, 'ui.db'), '--handlers', handlers, '--queues', 'images', '--token', 'ui-secret']);
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.child.kill('SIGTERM');
+  await server?.exited;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function add(queue: string, name: string, data: unknown) {
+  const r = await fetch(`${server.url}/api/queues/${queue}/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer ui-secret' },
+    body: JSON.stringify({ name, data }),
+  });
+  return (await r.json()) as { id: string };
+}
+
+test('asks for the token, then shows queues; counts change live as jobs run', async () => {
+  await page.goto(server.url);
+  await page.getByLabel('Token').fill('ui-secret');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  assert.ok(!page.url().includes('ui-secret'), 'the token is not in the URL');
+  await add('images', 'resize', { item: 'first.jpg' });
+  await page.locator('#queues tr[data-queue="images"] .c-completed').filter({ hasText: '1' }).waitFor();
+  await page.locator('#live.on').waitFor();
+  // Added after the page loaded: the count changes without a reload.
+  await add('images', 'resize', { item: 'second.jpg' });
+  await page.locator('#queues tr[data-queue="images"] .c-completed').filter({ hasText: '2' }).waitFor();
+  await page.screenshot({ path: join(shots, 'overview.png'), fullPage: true });
+});
+
+test('a failed job shows its stack; retry it and watch it complete', async () => {
+  const { id } = await add('images', 'flaky', { note: 'needs a retry' });
+  await page.locator('#queues tr[data-queue="images"] .c-failed').filter({ hasText: '1' }).waitFor();
+  await page.locator('#queues tr[data-queue="images"] .c-failed a').click();
+  await page.getByRole('link', { name: id }).click();
+  await page.locator('#j-errors').getByText('first try fails').waitFor();
+  assert.match(await page.locator('#j-errors pre').first().innerText(), /at flaky|jobs\.ts/);
+  await page.screenshot({ path: join(shots, 'failed-job.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Retry' }).click();
+  await page.locator('#j-state', { hasText: 'completed' }).waitFor();
+  assert.equal(await page.locator('#j-result').innerText(), '"fixed"');
+});
+
+test('pause and resume a queue; search a job by text in its data', async () => {
+  await page.goto(`${server.url}/#/`);
+  const row = page.locator('#queues tr[data-queue="images"]');
+  await row.getByRole('button', { name: 'Pause' }).click();
+  await row.getByText('paused').waitFor();
+  await row.getByRole('button', { name: 'Resume' }).click();
+  await row.getByRole('button', { name: 'Pause' }).waitFor();
+  await page.goto(`${server.url}/#/queue/images`);
+  await page.getByLabel('Search').fill('second.jpg');
+  await page.getByRole('button', { name: 'Show' }).click();
+  // The unfiltered list shows 3 jobs; the search leaves the one whose data has the text.
+  await page.waitForFunction(() => document.querySelectorAll('#job-list tbody tr').length === 1);
+  await page.locator('#job-list tbody tr a').click();
+  await page.locator('#j-data', { hasText: 'second.jpg' }).waitFor();
+  await page.screenshot({ path: join(shots, 'search.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(shots, 'phone.png'), fullPage: true });
+});
