@@ -210,6 +210,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     while (!this.stopping) {
       // A nudge from here on (a slot freed while we claim) must cut the next sleep short.
       this.woken = false;
+      // Let every job that finished in this turn free its slot first: one claim for many
+      // slots is one round trip, where a claim per freed slot would be many.
+      if (this.running.size > 0) await new Promise((r) => setImmediate(r));
       const free = this.concurrency - this.running.size;
       if (free <= 0) {
         await this.sleep(this.idleMs);
@@ -273,7 +276,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.woken = true;
     const old = this.wake;
     this.wake = new AbortController();
-    old.abort();
+    // A plain reason: abort() without one builds a DOMException, measurable on the hot path.
+    old.abort(WAKE);
   }
 
   private execute(job: ClaimedJob): void {
@@ -451,6 +455,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit('closed');
   }
 }
+
+const WAKE = 'wake';
 
 function isRunner(v: unknown): v is Runner {
   return typeof v === 'object' && v !== null && typeof (v as Runner).run === 'function' && typeof (v as Runner).close === 'function';
