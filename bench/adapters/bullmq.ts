@@ -1,0 +1,31 @@
+/** BullMQ at its documented defaults (jobs kept after completion). */
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { REDIS_URL, tag, type Adapter } from './adapter.ts';
+
+export function bullmq(): Adapter {
+  const name = tag();
+  const connection = () => new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  let queue: Queue;
+  return {
+    settings: 'defaults',
+    async setup() {
+      queue = new Queue(name, { connection: connection() });
+    },
+    async addBulk(items) {
+      await queue.addBulk(items.map((data) => ({ name: 'job', data })));
+    },
+    async add(item) {
+      await queue.add('job', item);
+    },
+    async work(concurrency, handler) {
+      const worker = new Worker(name, async (job) => handler(job.data), { connection: connection(), concurrency });
+      await worker.waitUntilReady();
+      return { close: () => worker.close() };
+    },
+    async teardown() {
+      await queue.obliterate({ force: true });
+      await queue.close();
+    },
+  };
+}

@@ -1,0 +1,47 @@
+/** Conveyor on memory, SQLite or Redis, at its defaults. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { openStore, Queue, Worker, type Store } from '../../src/index.ts';
+import { REDIS_URL, tag, type Adapter } from './adapter.ts';
+
+export function conveyor(kind: 'memory' | 'sqlite' | 'redis'): Adapter {
+  let store: Store;
+  let queue: Queue;
+  let dir = '';
+  const prefix = tag();
+  return {
+    settings: kind === 'sqlite' ? "durability 'process' (WAL, synchronous=NORMAL: survives kill -9)" : 'defaults',
+    async setup() {
+      if (kind === 'sqlite') dir = mkdtempSync(join(tmpdir(), 'conveyor-bench-'));
+      store = await openStore(kind === 'memory' ? 'memory' : kind === 'redis' ? REDIS_URL : join(dir, 'bench.db'), { prefix });
+      queue = new Queue(store, 'bench');
+    },
+    async addBulk(items) {
+      await queue.addBulk(items.map((data) => ({ name: 'job', data })));
+    },
+    async add(item) {
+      await queue.add('job', item);
+    },
+    async work(concurrency, handler) {
+      const worker = new Worker(store, { queues: ['bench'], concurrency, handlers: { job: (job) => handler(job.data as Record<string, unknown>) } });
+      await worker.start();
+      return { close: () => worker.close() };
+    },
+    async teardown() {
+      await store.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      if (kind === 'redis') {
+        const r = new Redis(REDIS_URL);
+        for (let cursor = '0'; ; ) {
+          const [next, keys] = await r.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
+          if (keys.length) await r.unlink(...keys);
+          cursor = next;
+          if (cursor === '0') break;
+        }
+        r.disconnect();
+      }
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Runs every workload on every system, each in a fresh process, and writes a markdown table
+ * with medians, min–max and ratios to BullMQ to bench/results/<date>.md.
+ *
+ *   node bench/run.ts [--only a,b] [--workloads W1,W3] [--reps 3] [--scale 1]
+ *
+ * Full scale is the issue's: W1/W3 100,000 jobs, W2 10,000, W4 2,000.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: { only: { type: 'string' }, workloads: { type: 'string' }, reps: { type: 'string', default: '3' }, scale: { type: 'string', default: '1' } },
+});
+const SYSTEMS = ['bullmq', 'bee-queue', 'pg-boss', 'plainjob', 'conveyor-memory', 'conveyor-sqlite', 'conveyor-redis'];
+const WORKLOADS: Record<string, { n: number; unit: string }> = {
+  W1: { n: 100_000, unit: 'jobs/s (bulk enqueue, batches of 1,000)' },
+  W2: { n: 10_000, unit: 'jobs/s (single enqueue, each awaited)' },
+  W3: { n: 100_000, unit: 'jobs/s (process queued jobs, concurrency 50, no-op)' },
+  W4: { n: 2_000, unit: 'ms p50 / p95 / p99 (add → handler start, idle worker)' },
+};
+/** Runs that cannot finish here, and why (they are reported, not silently dropped). */
+const SKIP: Record<string, string> = {
+  'plainjob:*': 'better-sqlite3 (its native addon) cannot be built for Node 24 here: no Node 24 headers on the machine and no access to nodejs.org',
+  'pg-boss:W3': 'at its defaults the worker fetches one batch per 2 s poll, so 10,000+ jobs take many minutes (see its W4 latency)',
+};
+const systems = values.only ? values.only.split(',') : SYSTEMS;
+const workloads = values.workloads ? values.workloads.split(',') : Object.keys(WORKLOADS);
+const reps = Number(values.reps);
+const scale = Number(values.scale);
+const script = new URL('./workload.ts', import.meta.url).pathname;
+
+type Row = { rate?: number; p50?: number; p95?: number; p99?: number; cpuMs: number; settings: string };
+const results = new Map<string, Row[] | string>();
+for (const w of workloads) {
+  const n = Math.max(w === 'W4' ? 100 : 1000, Math.round(WORKLOADS[w].n * scale));
+  for (const s of systems) {
+    const rows: Row[] = [];
+    const skip = SKIP[`${s}:${w}`] ?? SKIP[`${s}:*`];
+    if (skip) {
+      results.set(`${w}:${s}`, skip);
+      continue;
+    }
+    for (let r = 0; r < reps; r++) {
+      try {
+        const out = execFileSync(process.execPath, [script, s, w, String(n)], { encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'pipe'] });
+        rows.push(JSON.parse(out.trim().split('\n').pop()!));
+      } catch (err) {
+        const msg = String((err as { stderr?: string }).stderr ?? err).split('\n').find((l) => /Error|error/.test(l)) ?? 'failed';
+        results.set(`${w}:${s}`, msg.slice(0, 160));
+        break;
+      }
+    }
+    if (!results.has(`${w}:${s}`)) results.set(`${w}:${s}`, rows);
+    process.stderr.write(`${w} ${s} done\n`);
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en') : x.toFixed(2));
+const lines = [
+  `# Conveyor vs peers — ${new Date().toISOString().slice(0, 10)}`,
+  '',
+  `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; Redis and PostgreSQL on loopback.`,
+  `Scale ${scale} (W1/W3 ${Math.round(100_000 * scale)} jobs), ${reps} repetition(s), each in a fresh process; median (min–max). Payload {i, s: "x".repeat(100)}.`,
+  '',
+];
+for (const w of workloads) {
+  lines.push(`## ${w}: ${WORKLOADS[w].unit}`, '', '| system | settings | result | ratio to BullMQ | CPU ms (client) |', '|---|---|---:|---:|---:|');
+  const base = results.get(`${w}:bullmq`);
+  const baseVal = Array.isArray(base) && base.length ? median(base.map((r) => (w === 'W4' ? r.p50! : r.rate!))) : NaN;
+  for (const s of systems) {
+    const rows = results.get(`${w}:${s}`);
+    if (!Array.isArray(rows)) {
+      lines.push(`| ${s} | | not measured: ${rows ?? 'skipped'} | | |`);
+      continue;
+    }
+    if (w === 'W4') {
+      const p = (k: 'p50' | 'p95' | 'p99') => fmt(median(rows.map((r) => r[k]!)));
+      const ratio = baseVal / median(rows.map((r) => r.p50!));
+      lines.push(`| ${s} | ${rows[0].settings} | ${p('p50')} / ${p('p95')} / ${p('p99')} | ${ratio.toFixed(2)}× faster p50 | ${fmt(median(rows.map((r) => r.cpuMs)))} |`);
+    } else {
+      const xs = rows.map((r) => r.rate!);
+      lines.push(`| ${s} | ${rows[0].settings} | ${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}) | ${(median(xs) / baseVal).toFixed(2)}× | ${fmt(median(rows.map((r) => r.cpuMs)))} |`);
+    }
+  }
+  lines.push('');
+}
+const table = lines.join('\n');
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+const file = new URL(`./results/${new Date().toISOString().slice(0, 10)}${scale === 1 ? '' : `-scale-${scale}`}.md`, import.meta.url);
+writeFileSync(file, table);
+console.log(table);
+console.log(`\nwritten to ${file.pathname}`);

@@ -1,0 +1,73 @@
+/**
+ * One workload on one system, in a fresh process: node bench/workload.ts <system> <W1|W2|W3|W4> <n>
+ * Prints one JSON line: {rate} (jobs/s) or {p50, p95, p99} (ms), plus cpu (ms user+sys) and rss (MB).
+ */
+import { performance } from 'node:perf_hooks';
+import type { Adapter } from './adapters/adapter.ts';
+
+const [system, workload, nText] = process.argv.slice(2);
+const n = Number(nText);
+const payload = (i: number) => ({ i, s: 'x'.repeat(100) });
+
+async function adapterFor(name: string): Promise<Adapter> {
+  if (name.startsWith('conveyor-')) return (await import('./adapters/conveyor.ts')).conveyor(name.slice(9) as 'memory' | 'sqlite' | 'redis');
+  if (name === 'bullmq') return (await import('./adapters/bullmq.ts')).bullmq();
+  if (name === 'bee-queue') return (await import('./adapters/bee-queue.ts')).beeQueue();
+  if (name === 'pg-boss') return (await import('./adapters/pg-boss.ts')).pgBoss();
+  if (name === 'plainjob') return (await import('./adapters/plainjob.ts')).plainjob();
+  throw new Error(`unknown system ${name}`);
+}
+
+async function fill(a: Adapter, count: number): Promise<void> {
+  for (let i = 0; i < count; i += 1000) await a.addBulk(Array.from({ length: Math.min(1000, count - i) }, (_, k) => payload(i + k)));
+}
+
+const a = await adapterFor(system);
+await a.setup();
+const cpu0 = process.cpuUsage();
+let result: Record<string, number>;
+if (workload === 'W1') {
+  const t = performance.now();
+  await fill(a, n);
+  result = { rate: n / ((performance.now() - t) / 1000) };
+} else if (workload === 'W2') {
+  const t = performance.now();
+  for (let i = 0; i < n; i++) await a.add(payload(i));
+  result = { rate: n / ((performance.now() - t) / 1000) };
+} else if (workload === 'W3') {
+  await fill(a, n);
+  let done = 0;
+  let finish!: () => void;
+  const all = new Promise<void>((r) => (finish = r));
+  const t = performance.now();
+  const w = await a.work(50, () => {
+    if (++done === n) finish();
+  });
+  await all;
+  result = { rate: n / ((performance.now() - t) / 1000) };
+  await w.close();
+} else if (workload === 'W4') {
+  const lat: number[] = [];
+  let finish!: () => void;
+  const all = new Promise<void>((r) => (finish = r));
+  const w = await a.work(10, (data) => {
+    lat.push(performance.timeOrigin + performance.now() - (data.t as number));
+    if (lat.length === n) finish();
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  for (let i = 0; i < n; i++) {
+    await a.add({ i, t: performance.timeOrigin + performance.now() });
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await all;
+  await w.close();
+  lat.sort((x, y) => x - y);
+  const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))];
+  result = { p50: p(0.5), p95: p(0.95), p99: p(0.99) };
+} else {
+  throw new Error(`unknown workload ${workload}`);
+}
+const cpu = process.cpuUsage(cpu0);
+console.log(JSON.stringify({ system, workload, n, settings: a.settings, ...result, cpuMs: (cpu.user + cpu.system) / 1000, rssMb: process.memoryUsage().rss / 1e6 }));
+await a.teardown();
+process.exit(0);
