@@ -4,11 +4,12 @@
  * before it resolves, which is what makes each one atomic.
  */
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, QueueFullError } from '../../core/errors.ts';
+import { NotFoundError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { canTransition, isFinished, TRANSITIONS, WAITING_STATES, type JobState } from '../../core/states.ts';
 import {
+  admit,
   brokenDependencyError,
   clampProgress,
   decodeCursor,
@@ -19,6 +20,7 @@ import {
   MAX_LOG_LINES,
   pageLimit,
   readyState,
+  resetForRetry,
   retryPlan,
   stallPlan,
   truncateLine,
@@ -228,38 +230,17 @@ export class MemoryStore implements Store {
 
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
     const now = Date.now();
-    const batchIds = new Set<string>();
     // Check everything first: a refused batch changes nothing.
-    const growth = new Map<string, { total: number; byName: Map<string, number> }>();
-    for (const nj of jobs) {
-      if (this.jobs.has(nj.id) || batchIds.has(nj.id)) continue;
-      for (const d of nj.dependsOn) {
-        if (!this.jobs.has(d) && !batchIds.has(d)) throw new NotFoundError(`job ${nj.id} depends on ${d}, which does not exist`);
-      }
-      batchIds.add(nj.id);
-      const g = growth.get(nj.queue) ?? { total: 0, byName: new Map() };
-      g.total++;
-      g.byName.set(nj.name, (g.byName.get(nj.name) ?? 0) + 1);
-      growth.set(nj.queue, g);
+    const evictions = admit(jobs, {
+      exists: (id) => this.jobs.has(id),
+      config: (queue) => this.q(queue).config,
+      unfinished: (queue, name) => this.unfinishedCount(queue, name),
+      oldestWaiting: (queue, name, n, skip) => this.oldestWaiting(queue, name, n, skip),
+    });
+    for (const id of evictions) {
+      const v = this.jobs.get(id);
+      if (v) this.removeRec(v, now);
     }
-    const evictions: Rec[] = [];
-    for (const [queue, g] of growth) {
-      const q = this.q(queue);
-      const unfinished = (names?: string) => this.unfinishedCount(queue, names);
-      const plan = (over: number, name: string | undefined, what: string) => {
-        if (over <= 0) return;
-        if (q.config.overflow === 'reject') throw new QueueFullError(`${what}; the add was refused`);
-        const victims = this.oldestWaiting(queue, name, over, evictions);
-        if (victims.length < over) throw new QueueFullError(`${what} and not enough waiting jobs can be evicted`);
-        evictions.push(...victims);
-      };
-      if (q.config.maxSize !== null) plan(unfinished() + g.total - q.config.maxSize, undefined, `queue ${queue} is full (max size ${q.config.maxSize})`);
-      for (const [name, n] of g.byName) {
-        const limit = q.config.typeLimits[name];
-        if (limit !== undefined) plan(unfinished(name) + n - limit, name, `queue ${queue} holds its limit of ${limit} unfinished "${name}" jobs`);
-      }
-    }
-    for (const v of evictions) if (this.jobs.has(v.job.id)) this.removeRec(v, now);
 
     const results: EnqueueResult[] = [];
     for (const nj of jobs) {
@@ -327,15 +308,14 @@ export class MemoryStore implements Store {
     return n;
   }
 
-  private oldestWaiting(queue: string, name: string | undefined, n: number, already: Rec[]): Rec[] {
-    const skip = new Set(already.map((r) => r.job.id));
-    const out: Rec[] = [];
+  private oldestWaiting(queue: string, name: string | undefined, n: number, skip: ReadonlySet<string>): string[] {
+    const out: string[] = [];
     // Map iteration is insertion order, which is creation order.
     for (const r of this.jobs.values()) {
       if (out.length >= n) break;
       const j = r.job;
       if (j.queue !== queue || (name !== undefined && j.name !== name) || skip.has(j.id)) continue;
-      if ((WAITING_STATES as readonly string[]).includes(j.state)) out.push(r);
+      if ((WAITING_STATES as readonly string[]).includes(j.state)) out.push(j.id);
     }
     return out;
   }
@@ -480,11 +460,7 @@ export class MemoryStore implements Store {
   async retry(ids: string[]): Promise<string[]> {
     return this.each(ids, 'retry', (rec, now) => {
       const job = rec.job;
-      job.attempt = 0;
-      job.finishedAt = null;
-      job.progress = 0;
-      job.message = null;
-      job.runAt = null;
+      resetForRetry(job);
       this.setState(rec, 'queued', now);
       this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: 'queued' });
     });

@@ -12,11 +12,12 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { ConnectionError, NotFoundError, QueueFullError, ValidationError } from '../../core/errors.ts';
+import { ConnectionError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { canTransition, isFinished, TRANSITIONS, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
 import {
+  admit,
   brokenDependencyError,
   clampProgress,
   decodeCursor,
@@ -27,6 +28,7 @@ import {
   MAX_LOG_LINES,
   pageLimit,
   readyState,
+  resetForRetry,
   retryPlan,
   stallPlan,
   truncateLine,
@@ -276,36 +278,13 @@ export class SqliteStore implements Store {
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
     return this.tx(() => {
       const now = Date.now();
-      const batchIds = new Set<string>();
-      const growth = new Map<string, { total: number; byName: Map<string, number> }>();
-      for (const nj of jobs) {
-        if (batchIds.has(nj.id) || this.stateOf(nj.id) !== undefined) continue;
-        for (const d of nj.dependsOn) {
-          if (!batchIds.has(d) && this.stateOf(d) === undefined) throw new NotFoundError(`job ${nj.id} depends on ${d}, which does not exist`);
-        }
-        batchIds.add(nj.id);
-        const g = growth.get(nj.queue) ?? { total: 0, byName: new Map() };
-        g.total++;
-        g.byName.set(nj.name, (g.byName.get(nj.name) ?? 0) + 1);
-        growth.set(nj.queue, g);
-      }
-      const evict: string[] = [];
-      for (const [queue, g] of growth) {
-        this.ensureQueue(queue);
-        const cfg = this.config(queue);
-        const plan = (over: number, name: string | undefined, what: string) => {
-          if (over <= 0) return;
-          if (cfg.overflow === 'reject') throw new QueueFullError(`${what}; the add was refused`);
-          const victims = this.oldestWaiting(queue, name, over, evict);
-          if (victims.length < over) throw new QueueFullError(`${what} and not enough waiting jobs can be evicted`);
-          evict.push(...victims);
-        };
-        if (cfg.maxSize !== null) plan(this.unfinished(queue) + g.total - cfg.maxSize, undefined, `queue ${queue} is full (max size ${cfg.maxSize})`);
-        for (const [name, n] of g.byName) {
-          const limit = cfg.typeLimits[name];
-          if (limit !== undefined) plan(this.unfinished(queue, name) + n - limit, name, `queue ${queue} holds its limit of ${limit} unfinished "${name}" jobs`);
-        }
-      }
+      for (const queue of new Set(jobs.map((j) => j.queue))) this.ensureQueue(queue);
+      const evict = admit(jobs, {
+        exists: (id) => this.stateOf(id) !== undefined,
+        config: (queue) => this.config(queue),
+        unfinished: (queue, name) => this.unfinished(queue, name),
+        oldestWaiting: (queue, name, n, skip) => this.oldestWaiting(queue, name, n, skip),
+      });
       for (const id of evict) {
         const v = this.load(id);
         if (v) this.removeJob(v.job, now);
@@ -347,11 +326,11 @@ export class SqliteStore implements Store {
     return (this.st(sql).get(queue, ...UNFINISHED_STATES, ...(name === undefined ? [] : [name])) as { n: number }).n;
   }
 
-  private oldestWaiting(queue: string, name: string | undefined, n: number, skip: string[]): string[] {
+  private oldestWaiting(queue: string, name: string | undefined, n: number, skip: ReadonlySet<string>): string[] {
     const states = WAITING_STATES.map(() => '?').join(',');
     const sql = `SELECT id FROM jobs WHERE queue = ? AND state IN (${states})${name === undefined ? '' : ' AND name = ?'} ORDER BY created_seq LIMIT ?`;
-    const rows = this.st(sql).all(queue, ...WAITING_STATES, ...(name === undefined ? [] : [name]), n + skip.length) as { id: string }[];
-    return rows.map((r) => r.id).filter((id) => !skip.includes(id)).slice(0, n);
+    const rows = this.st(sql).all(queue, ...WAITING_STATES, ...(name === undefined ? [] : [name]), n + skip.size) as { id: string }[];
+    return rows.map((r) => r.id).filter((id) => !skip.has(id)).slice(0, n);
   }
 
   private promoteDue(queues: string[] | null, now: number): number {
@@ -529,11 +508,7 @@ export class SqliteStore implements Store {
 
   retry(ids: string[]): Promise<string[]> {
     return this.each(ids, 'retry', (job, now) => {
-      job.attempt = 0;
-      job.finishedAt = null;
-      job.progress = 0;
-      job.message = null;
-      job.runAt = null;
+      resetForRetry(job);
       this.setState(job, 'queued', now);
       this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: 'queued' });
     });
