@@ -80,6 +80,9 @@ export class SqliteStore implements Store {
   private readonly waiters = new Waiters();
   private waiting = 0;
   private pending: JobEvent[] = [];
+  /** Queue settings read in the current transaction (another process may change them between). */
+  private readonly configs = new Map<string, QueueConfig>();
+  private inTx = false;
   private lastEventId = 0;
   private dataVersion = 0;
   private poller: ReturnType<typeof setInterval> | null = null;
@@ -133,6 +136,14 @@ export class SqliteStore implements Store {
     return s;
   }
 
+  private get claimStmt(): StatementSync {
+    return this.st(`UPDATE jobs SET state = 'active', token = lower(hex(randomblob(16))), lease_until = :until,
+        doc = json_set(doc, '$.state', 'active', '$.attempt', json_extract(doc, '$.attempt') + 1, '$.startedAt', :now,
+          '$.workerId', :worker, '$.leaseUntil', :until, '$.progress', 0, '$.message', NULL)
+      WHERE id IN (SELECT id FROM jobs WHERE queue = :queue AND state = 'queued' ORDER BY priority DESC, ready_seq LIMIT :n)
+      RETURNING id, data, doc, token, log_count, created_seq, priority, ready_seq`);
+  }
+
   private version(): number {
     return (this.st('PRAGMA data_version').get() as { data_version: number }).data_version;
   }
@@ -141,16 +152,22 @@ export class SqliteStore implements Store {
   private tx<T>(fn: () => T): T {
     if (this.closed) throw new ConnectionError(`SQLite store ${this.location} is closed`);
     this.db.exec('BEGIN IMMEDIATE');
+    this.inTx = true;
+    this.configs.clear();
     let out: T;
     try {
       out = fn();
       if (this.pending.length > 0) {
-        const ins = this.st('INSERT INTO events (origin, body) VALUES (?, ?)');
-        for (const e of this.pending) ins.run(this.origin, JSON.stringify(e));
+        // One statement for the whole batch's events.
+        this.st('INSERT INTO events (origin, body) SELECT ?, value FROM json_each(?)').run(this.origin, JSON.stringify(this.pending.map((e) => JSON.stringify(e))));
       }
       this.db.exec('COMMIT');
+      this.inTx = false;
+      this.configs.clear();
     } catch (err) {
       this.pending = [];
+      this.inTx = false;
+      this.configs.clear();
       try {
         this.db.exec('ROLLBACK');
       } catch {
@@ -183,6 +200,14 @@ export class SqliteStore implements Store {
   }
 
   private config(queue: string): QueueConfig {
+    const cached = this.configs.get(queue);
+    if (cached) return cached;
+    const cfg = this.readConfig(queue);
+    if (this.inTx) this.configs.set(queue, cfg);
+    return cfg;
+  }
+
+  private readConfig(queue: string): QueueConfig {
     const row = this.st('SELECT config FROM queues WHERE name = ?').get(queue) as { config: string } | undefined;
     return row ? { ...DEFAULT_QUEUE_CONFIG, ...(JSON.parse(row.config) as QueueConfig) } : structuredClone(DEFAULT_QUEUE_CONFIG);
   }
@@ -370,6 +395,18 @@ export class SqliteStore implements Store {
         }
         if (budget <= 0) continue;
         const filtered = names !== null || cfg.groupConcurrency !== null;
+        if (!filtered) {
+          // The common case in one statement: take the next `budget` ready jobs and lease them.
+          const rows = this.claimStmt.all({ queue, n: budget, now, until: now + req.leaseMs, worker: req.workerId }) as unknown as (Row & { priority: number; ready_seq: number })[];
+          rows.sort((a, b) => b.priority - a.priority || a.ready_seq - b.ready_seq);
+          for (const row of rows) {
+            out.push({ ...this.toJob(row), token: row.token! });
+            this.emit({ type: 'active', queue, jobId: row.id, at: now, state: 'active' });
+          }
+          rateCount += rows.length;
+          if (cfg.rateLimit) this.st('UPDATE queues SET rate_start = ?, rate_count = ? WHERE name = ?').run(rateStart, rateCount, queue);
+          continue;
+        }
         const sql = `SELECT id, name, group_key FROM jobs WHERE queue = ? AND state = 'queued'${names ? ` AND name IN (${names.map(() => '?').join(',')})` : ''} ORDER BY priority DESC, ready_seq LIMIT ?`;
         const candidates = this.st(sql).all(queue, ...(names ?? []), filtered ? budget + 1000 : budget) as { id: string; name: string; group_key: string | null }[];
         const groups = new Map<string, number>();
@@ -553,6 +590,7 @@ export class SqliteStore implements Store {
       const before = this.config(queue);
       const next = { ...before, ...structuredClone(patch) };
       this.st('UPDATE queues SET config = ? WHERE name = ?').run(JSON.stringify(next), queue);
+      this.configs.set(queue, next);
       const now = Date.now();
       if (patch.paused !== undefined && patch.paused !== before.paused) this.emit({ type: patch.paused ? 'paused' : 'resumed', queue, at: now });
       if (patch.paused === false || patch.concurrency !== undefined || patch.rateLimit !== undefined || patch.groupConcurrency !== undefined) this.waiters.notify(queue);
