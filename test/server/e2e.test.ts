@@ -146,9 +146,18 @@ for (const target of TARGETS) {
       assert.equal((await fetch(`${s.url}/health`)).status, 200);
     });
 
-    test('SIGTERM: running jobs are finished or handed back, exit 0', async () => {
+    test('SIGTERM: a running job finishes before the server exits 0', async () => {
+      const { id } = JSON.parse((await post(`${s.url}/api/queues/default/jobs`, { name: 'slow', data: { ms: 600 } })).body);
+      for (let i = 0; i < 200; i++) {
+        const job = await (await fetch(`${s.url}/api/jobs/${id}`)).json();
+        if (job.state === 'active') break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
       s.child.kill('SIGTERM');
       assert.equal(await s.exited, 0);
+      const after = await cliJson<{ state: string; result: unknown }>([...target.args, 'status', id]);
+      assert.equal(after.state, 'completed');
+      assert.equal(after.result, 'slept');
     });
   });
 }
