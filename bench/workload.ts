@@ -14,6 +14,7 @@ async function adapterFor(name: string): Promise<Adapter> {
   if (name === 'bullmq') return (await import('./adapters/bullmq.ts')).bullmq();
   if (name === 'bee-queue') return (await import('./adapters/bee-queue.ts')).beeQueue();
   if (name === 'pg-boss') return (await import('./adapters/pg-boss.ts')).pgBoss();
+  if (name === 'graphile-worker') return (await import('./adapters/graphile-worker.ts')).graphileWorker();
   if (name === 'plainjob') return (await import('./adapters/plainjob.ts')).plainjob();
   throw new Error(`unknown system ${name}`);
 }
