@@ -47,6 +47,20 @@ if (workload === 'W1') {
   await all;
   result = { rate: n / ((performance.now() - t) / 1000) };
   await w.close();
+} else if (workload === 'W5') {
+  // Depth: n jobs queued, time to process the first 10,000 (compare with W3 at 10,000).
+  await fill(a, n);
+  const take = Math.min(n, 10_000);
+  let done = 0;
+  let finish!: () => void;
+  const all = new Promise<void>((r) => (finish = r));
+  const t = performance.now();
+  const w = await a.work(50, () => {
+    if (++done === take) finish();
+  });
+  await all;
+  result = { rate: take / ((performance.now() - t) / 1000) };
+  await w.close();
 } else if (workload === 'W4') {
   const lat: number[] = [];
   let finish!: () => void;

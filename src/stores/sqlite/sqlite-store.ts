@@ -109,6 +109,8 @@ export class SqliteStore implements Store {
       db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.round(options.busyTimeoutMs ?? 10_000))}`);
       db.exec('PRAGMA journal_mode = WAL');
       db.exec(`PRAGMA synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+      // A deep queue must not fall out of the page cache (the default is 2 MB).
+      db.exec('PRAGMA cache_size = -65536');
       db.exec('BEGIN IMMEDIATE');
       db.exec(SCHEMA);
       db.exec('COMMIT');
