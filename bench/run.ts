@@ -24,7 +24,6 @@ const WORKLOADS: Record<string, { n: number; unit: string }> = {
 };
 /** Runs that cannot finish here, and why (they are reported, not silently dropped). */
 const SKIP: Record<string, string> = {
-  'plainjob:*': 'better-sqlite3 (its native addon) cannot be built for Node 24 here: no Node 24 headers on the machine and no access to nodejs.org',
   'pg-boss:W3': 'at its defaults the worker fetches one batch per 2 s poll, so 10,000+ jobs take many minutes (see its W4 latency)',
 };
 const systems = values.only ? values.only.split(',') : SYSTEMS;
