@@ -33,7 +33,7 @@ const reps = Number(values.reps);
 const scale = Number(values.scale);
 const script = new URL('./workload.ts', import.meta.url).pathname;
 
-type Row = { rate?: number; p50?: number; p95?: number; p99?: number; cpuMs: number; settings: string };
+type Row = { rate?: number; p50?: number; p95?: number; p99?: number; cpuMs: number; serverCpuMs: number | null; peakRssMb: number; settings: string };
 const results = new Map<string, Row[] | string>();
 for (const w of workloads) {
   const n = Math.max(w === 'W4' ? 100 : 1000, Math.round(WORKLOADS[w].n * scale));
@@ -66,25 +66,33 @@ const lines = [
   '',
   `Machine: ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB; Node ${process.version}; Redis and PostgreSQL on loopback.`,
   `Scale ${scale} (W1/W3 ${Math.round(100_000 * scale)} jobs), ${reps} repetition(s), each in a fresh process; median (min–max). Payload {i, s: "x".repeat(100)}.`,
+  'CPU columns cover the measured part only (not setup or the fill before W3/W5): the benchmark process, and the server — Redis by `INFO cpu`, PostgreSQL by /proc for all its processes (exited backends included). "—": no server, all work is in the client. Peak RSS is the client process over the whole run.',
   '',
 ];
 for (const w of workloads) {
-  lines.push(`## ${w}: ${WORKLOADS[w].unit}`, '', '| system | settings | result | ratio to BullMQ | CPU ms (client) |', '|---|---|---:|---:|---:|');
+  lines.push(
+    `## ${w}: ${WORKLOADS[w].unit}`,
+    '',
+    '| system | settings | result | ratio to BullMQ | CPU ms (client) | CPU ms (server) | peak RSS MB (client) |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  );
   const base = results.get(`${w}:bullmq`);
   const baseVal = Array.isArray(base) && base.length ? median(base.map((r) => (w === 'W4' ? r.p50! : r.rate!))) : NaN;
   for (const s of systems) {
     const rows = results.get(`${w}:${s}`);
     if (!Array.isArray(rows)) {
-      lines.push(`| ${s} | | not measured: ${rows ?? 'skipped'} | | |`);
+      lines.push(`| ${s} | | not measured: ${rows ?? 'skipped'} | | | | |`);
       continue;
     }
+    const server = rows[0].serverCpuMs === null ? '—' : fmt(median(rows.map((r) => r.serverCpuMs!)));
+    const costs = `${fmt(median(rows.map((r) => r.cpuMs)))} | ${server} | ${Math.round(median(rows.map((r) => r.peakRssMb)))}`;
     if (w === 'W4') {
       const p = (k: 'p50' | 'p95' | 'p99') => fmt(median(rows.map((r) => r[k]!)));
       const ratio = baseVal / median(rows.map((r) => r.p50!));
-      lines.push(`| ${s} | ${rows[0].settings} | ${p('p50')} / ${p('p95')} / ${p('p99')} | ${ratio.toFixed(2)}× faster p50 | ${fmt(median(rows.map((r) => r.cpuMs)))} |`);
+      lines.push(`| ${s} | ${rows[0].settings} | ${p('p50')} / ${p('p95')} / ${p('p99')} | ${ratio.toFixed(2)}× faster p50 | ${costs} |`);
     } else {
       const xs = rows.map((r) => r.rate!);
-      lines.push(`| ${s} | ${rows[0].settings} | ${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}) | ${(median(xs) / baseVal).toFixed(2)}× | ${fmt(median(rows.map((r) => r.cpuMs)))} |`);
+      lines.push(`| ${s} | ${rows[0].settings} | ${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}) | ${(median(xs) / baseVal).toFixed(2)}× | ${costs} |`);
     }
   }
   lines.push('');

@@ -1,9 +1,11 @@
 /**
  * One workload on one system, in a fresh process: node bench/workload.ts <system> <W1|W2|W3|W4> <n>
- * Prints one JSON line: {rate} (jobs/s) or {p50, p95, p99} (ms), plus cpu (ms user+sys) and rss (MB).
+ * Prints one JSON line: {rate} (jobs/s) or {p50, p95, p99} (ms), plus the CPU ms of this process
+ * and of the database server during the measured part, and this process's peak RSS (MB).
  */
 import { performance } from 'node:perf_hooks';
 import type { Adapter } from './adapters/adapter.ts';
+import { serverCpuMs, serverOf } from './adapters/server-cpu.ts';
 
 const [system, workload, nText] = process.argv.slice(2);
 const n = Number(nText);
@@ -23,29 +25,47 @@ async function fill(a: Adapter, count: number): Promise<void> {
   for (let i = 0; i < count; i += 1000) await a.addBulk(Array.from({ length: Math.min(1000, count - i) }, (_, k) => payload(i + k)));
 }
 
+/** CPU of this process and of the server over the measured part only (not setup or fill). */
+const server = serverOf(system);
+let cpu0 = process.cpuUsage();
+let server0 = 0;
+const cpu = { clientMs: 0, serverMs: NaN };
+async function measureStart(): Promise<number> {
+  if (server) server0 = await serverCpuMs(server);
+  cpu0 = process.cpuUsage();
+  return performance.now();
+}
+async function measureStop(): Promise<void> {
+  const c = process.cpuUsage(cpu0);
+  cpu.clientMs = (c.user + c.system) / 1000;
+  if (server) cpu.serverMs = (await serverCpuMs(server)) - server0;
+}
+
 const a = await adapterFor(system);
 await a.setup();
-const cpu0 = process.cpuUsage();
 let result: Record<string, number>;
 if (workload === 'W1') {
-  const t = performance.now();
+  const t = await measureStart();
   await fill(a, n);
   result = { rate: n / ((performance.now() - t) / 1000) };
+  await measureStop();
 } else if (workload === 'W2') {
-  const t = performance.now();
+  const t = await measureStart();
   for (let i = 0; i < n; i++) await a.add(payload(i));
   result = { rate: n / ((performance.now() - t) / 1000) };
+  await measureStop();
 } else if (workload === 'W3') {
   await fill(a, n);
   let done = 0;
   let finish!: () => void;
   const all = new Promise<void>((r) => (finish = r));
-  const t = performance.now();
+  const t = await measureStart();
   const w = await a.work(50, () => {
     if (++done === n) finish();
   });
   await all;
   result = { rate: n / ((performance.now() - t) / 1000) };
+  await measureStop();
   await w.close();
 } else if (workload === 'W5') {
   // Depth: n jobs queued, time to process the first 10,000 (compare with W3 at 10,000).
@@ -54,12 +74,13 @@ if (workload === 'W1') {
   let done = 0;
   let finish!: () => void;
   const all = new Promise<void>((r) => (finish = r));
-  const t = performance.now();
+  const t = await measureStart();
   const w = await a.work(50, () => {
     if (++done === take) finish();
   });
   await all;
   result = { rate: take / ((performance.now() - t) / 1000) };
+  await measureStop();
   await w.close();
 } else if (workload === 'W4') {
   const lat: number[] = [];
@@ -70,11 +91,13 @@ if (workload === 'W1') {
     if (lat.length === n) finish();
   });
   await new Promise((r) => setTimeout(r, 500));
+  await measureStart();
   for (let i = 0; i < n; i++) {
     await a.add({ i, t: performance.timeOrigin + performance.now() });
     await new Promise((r) => setTimeout(r, 2));
   }
   await all;
+  await measureStop();
   await w.close();
   lat.sort((x, y) => x - y);
   const p = (q: number) => lat[Math.min(lat.length - 1, Math.floor(q * lat.length))];
@@ -82,7 +105,7 @@ if (workload === 'W1') {
 } else {
   throw new Error(`unknown workload ${workload}`);
 }
-const cpu = process.cpuUsage(cpu0);
-console.log(JSON.stringify({ system, workload, n, settings: a.settings, ...result, cpuMs: (cpu.user + cpu.system) / 1000, rssMb: process.memoryUsage().rss / 1e6 }));
+const peakRssMb = process.resourceUsage().maxRSS / 1024; // maxRSS is in KiB
+console.log(JSON.stringify({ system, workload, n, settings: a.settings, ...result, cpuMs: cpu.clientMs, serverCpuMs: cpu.serverMs, peakRssMb }));
 await a.teardown();
 process.exit(0);
