@@ -14,7 +14,10 @@ import { parseArgs } from 'node:util';
 const { values } = parseArgs({
   options: { only: { type: 'string' }, workloads: { type: 'string' }, reps: { type: 'string', default: '3' }, scale: { type: 'string', default: '1' } },
 });
-const SYSTEMS = ['bullmq', 'bee-queue', 'pg-boss', 'graphile-worker', 'plainjob', 'conveyor-memory', 'conveyor-sqlite', 'conveyor-redis'];
+const SYSTEMS = [
+  'bullmq', 'bullmq-fast', 'bee-queue', 'bee-queue-fast', 'pg-boss', 'pg-boss-fast', 'graphile-worker', 'graphile-worker-fast', 'plainjob',
+  'conveyor-memory', 'conveyor-sqlite', 'conveyor-sqlite-power', 'conveyor-redis',
+];
 const WORKLOADS: Record<string, { n: number; unit: string }> = {
   W1: { n: 100_000, unit: 'jobs/s (bulk enqueue, batches of 1,000)' },
   W2: { n: 10_000, unit: 'jobs/s (single enqueue, each awaited)' },

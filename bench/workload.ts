@@ -11,14 +11,18 @@ const [system, workload, nText] = process.argv.slice(2);
 const n = Number(nText);
 const payload = (i: number) => ({ i, s: 'x'.repeat(100) });
 
-async function adapterFor(name: string): Promise<Adapter> {
-  if (name.startsWith('conveyor-')) return (await import('./adapters/conveyor.ts')).conveyor(name.slice(9) as 'memory' | 'sqlite' | 'redis');
-  if (name === 'bullmq') return (await import('./adapters/bullmq.ts')).bullmq();
-  if (name === 'bee-queue') return (await import('./adapters/bee-queue.ts')).beeQueue();
-  if (name === 'pg-boss') return (await import('./adapters/pg-boss.ts')).pgBoss();
-  if (name === 'graphile-worker') return (await import('./adapters/graphile-worker.ts')).graphileWorker();
-  if (name === 'plainjob') return (await import('./adapters/plainjob.ts')).plainjob();
-  throw new Error(`unknown system ${name}`);
+/** `<peer>` at its defaults, `<peer>-fast` with its documented throughput settings. */
+async function adapterFor(system: string): Promise<Adapter> {
+  if (system === 'conveyor-sqlite-power') return (await import('./adapters/conveyor.ts')).conveyor('sqlite', { durability: 'power' });
+  if (system.startsWith('conveyor-')) return (await import('./adapters/conveyor.ts')).conveyor(system.slice(9) as 'memory' | 'sqlite' | 'redis');
+  const fast = system.endsWith('-fast');
+  const name = fast ? system.slice(0, -5) : system;
+  if (name === 'bullmq') return (await import('./adapters/bullmq.ts')).bullmq(fast);
+  if (name === 'bee-queue') return (await import('./adapters/bee-queue.ts')).beeQueue(fast);
+  if (name === 'pg-boss') return (await import('./adapters/pg-boss.ts')).pgBoss(fast);
+  if (name === 'graphile-worker') return (await import('./adapters/graphile-worker.ts')).graphileWorker(fast);
+  if (name === 'plainjob' && !fast) return (await import('./adapters/plainjob.ts')).plainjob();
+  throw new Error(`unknown system ${system}`);
 }
 
 async function fill(a: Adapter, count: number): Promise<void> {

@@ -1,4 +1,4 @@
-/** Conveyor on memory, SQLite or Redis, at its defaults. */
+/** Conveyor on memory, SQLite or Redis, at its defaults; SQLite optionally with durability 'power'. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,16 +6,21 @@ import { Redis } from 'ioredis';
 import { openStore, Queue, Worker, type Store } from '../../src/index.ts';
 import { REDIS_URL, tag, type Adapter } from './adapter.ts';
 
-export function conveyor(kind: 'memory' | 'sqlite' | 'redis'): Adapter {
+export function conveyor(kind: 'memory' | 'sqlite' | 'redis', options: { durability?: 'process' | 'power' } = {}): Adapter {
   let store: Store;
   let queue: Queue;
   let dir = '';
   const prefix = tag();
   return {
-    settings: kind === 'sqlite' ? "durability 'process' (WAL, synchronous=NORMAL: survives kill -9)" : 'defaults',
+    settings:
+      kind !== 'sqlite'
+        ? 'defaults'
+        : options.durability === 'power'
+          ? "durability 'power' (WAL, synchronous=FULL: survives power loss)"
+          : "durability 'process' (WAL, synchronous=NORMAL: survives kill -9)",
     async setup() {
       if (kind === 'sqlite') dir = mkdtempSync(join(tmpdir(), 'conveyor-bench-'));
-      store = await openStore(kind === 'memory' ? 'memory' : kind === 'redis' ? REDIS_URL : join(dir, 'bench.db'), { prefix });
+      store = await openStore(kind === 'memory' ? 'memory' : kind === 'redis' ? REDIS_URL : join(dir, 'bench.db'), { prefix, ...options });
       queue = new Queue(store, 'bench');
     },
     async addBulk(items) {

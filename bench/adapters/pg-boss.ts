@@ -1,12 +1,16 @@
-/** pg-boss at its defaults (2 s polling); the worker fetches `concurrency` jobs per batch. */
+/**
+ * pg-boss at its defaults (2 s polling; the worker fetches `concurrency` jobs per batch), or
+ * `fast`: the shortest polling interval it accepts (0.5 s) and batches of 1,000, since one
+ * worker fetches one batch per poll.
+ */
 import PgBoss from 'pg-boss';
 import { PG_URL, tag, type Adapter } from './adapter.ts';
 
-export function pgBoss(): Adapter {
+export function pgBoss(fast = false): Adapter {
   const schema = tag().replace(/-/g, '_');
   let boss: PgBoss;
   return {
-    settings: 'defaults (polling 2 s; batchSize = concurrency)',
+    settings: fast ? 'pollingIntervalSeconds 0.5 (its minimum), batchSize 1,000' : 'defaults (polling 2 s; batchSize = concurrency)',
     async setup() {
       boss = new PgBoss({ connectionString: PG_URL, schema });
       boss.on('error', () => {});
@@ -20,7 +24,8 @@ export function pgBoss(): Adapter {
       await boss.send('job', item);
     },
     async work(concurrency, handler) {
-      await boss.work('job', { batchSize: concurrency }, async (jobs) => {
+      const options = fast ? { pollingIntervalSeconds: 0.5, batchSize: 1000 } : { batchSize: concurrency };
+      await boss.work('job', options, async (jobs) => {
         for (const job of jobs) handler(job.data as Record<string, unknown>);
       });
       return { close: async () => {} };
