@@ -95,6 +95,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private unsubscribe: (() => void) | null = null;
   private readonly startedAt = Date.now();
   private processed = 0;
+  /** Outcomes handed to the finisher and not yet written. */
+  private writing = 0;
   private failedCount = 0;
   private closing: Promise<void> | null = null;
 
@@ -214,7 +216,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // slots is one round trip, where a claim per freed slot would be many.
       if (this.running.size > 0) await new Promise((r) => setImmediate(r));
       const free = this.concurrency - this.running.size;
-      if (free <= 0) {
+      if (free <= 0 || this.writing >= this.concurrency) {
         await this.sleep(this.idleMs);
         continue;
       }
@@ -232,12 +234,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       for (const job of jobs ?? []) this.execute(job);
       if (jobs && jobs.length > 0) continue;
-      if (this.running.size > 0 && jobs !== null) {
+      if ((this.running.size > 0 || this.writing > 0) && jobs !== null) {
         // Others may still be finishing: sleep until a slot frees or work arrives.
         await this.waitForWork();
         continue;
       }
-      if (this.burst && this.running.size === 0) {
+      if (this.burst && this.running.size === 0 && this.writing === 0) {
         this.emit('drained');
         break;
       }
@@ -349,6 +351,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       };
       if (this.stoppingHard) Object.assign(outcome, { release: true });
     }
+    // The slot frees when the handler is done, not when its outcome lands: the next claim
+    // then overlaps this finish (two round trips in flight instead of one after the other).
+    // Outcomes still being written are bounded by `concurrency` (see loop()).
+    this.release(r);
+    this.writing++;
     try {
       if (outcome) {
         // Progress and logs written before the outcome must land first.
@@ -368,13 +375,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // The store is unreachable: the lease will expire and another attempt will run.
       this.emitError(err);
     } finally {
-      this.running.delete(job.id);
-      const n = (this.perName.get(job.name) ?? 1) - 1;
-      if (n <= 0) this.perName.delete(job.name);
-      else this.perName.set(job.name, n);
+      this.writing--;
       this.nudge();
-      if (this.running.size === 0) this.idleResolvers.splice(0).forEach((f) => f());
     }
+  }
+
+  private release(r: Running): void {
+    const { job } = r;
+    this.running.delete(job.id);
+    const n = (this.perName.get(job.name) ?? 1) - 1;
+    if (n <= 0) this.perName.delete(job.name);
+    else this.perName.set(job.name, n);
+    this.nudge();
+    if (this.running.size === 0) this.idleResolvers.splice(0).forEach((f) => f());
   }
 
   private idleResolvers: (() => void)[] = [];

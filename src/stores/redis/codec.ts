@@ -52,7 +52,8 @@ export function hashToJob(h: Hash, logCount: number): Job {
     startedAt: num(h.startedAt),
     finishedAt: num(h.finishedAt),
     workerId: h.workerId ?? null,
-    leaseUntil: num(h.leaseUntil),
+    // Scripts leave a stale leaseUntil behind when a job leaves 'active' (one write less).
+    leaseUntil: h.state === 'active' ? num(h.leaseUntil) : null,
     dependsOn: json<string[]>(h.dependsOn, []),
     onParentFailure: (h.onParentFailure ?? 'fail') as ParentFailurePolicy,
     groupKey: h.groupKey ?? null,

@@ -14,6 +14,7 @@ export const PROMOTE_PER_CALL = 1000;
 export const CLAIM_SCAN_SLACK = 1000;
 
 export const CLAIM = `
+BATCH = true
 local worker, limit, leaseMs, tokenBase = ARGV[A], tonumber(ARGV[A + 1]), tonumber(ARGV[A + 2]), ARGV[A + 3]
 local nNames = tonumber(ARGV[A + 4])
 local names = nil
@@ -26,6 +27,8 @@ local queues = {}
 for i = 1, tonumber(ARGV[qb]) do queues[i] = ARGV[qb + i] end
 
 for _, q in ipairs(queues) do promoteDue(q, ${PROMOTE_PER_CALL}) end
+-- Jobs just promoted must be in the ready sets the loop below reads.
+flushZ()
 
 local out, taken, tokens = {}, 0, 0
 local leaseUntil = NOW + leaseMs
@@ -57,30 +60,34 @@ for _, q in ipairs(queues) do
         if #ids == 0 then break end
         for _, id in ipairs(ids) do
           scanned = scanned + 1
-          local j = load(id)
+          local j, m = loadAll(id)
           if not j or j.state ~= 'queued' then
+            -- At once, not deferred: later entries shift down and pos stays right.
             redis.call('ZREM', rkey, id)
           elseif (names and not names[j.name])
             or (glimit and j.groupKey and tonumber(redis.call('HGET', gk, j.groupKey) or '0') >= glimit) then
             pos = pos + 1
           else
+            -- Its removal from the ready set is deferred: step over it.
+            pos = pos + 1
             j.leaseUntil = leaseUntil
             tokens = tokens + 1
-            local jk = P .. 'job:' .. id
-            setState(id, j, 'active', {'token', tokenBase .. tokens, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
-              'workerId', worker, 'leaseUntil', fmt(leaseUntil), 'progress', '0'}, {'message'})
+            local sets = {'token', tokenBase .. tokens, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
+              'workerId', worker, 'leaseUntil', fmt(leaseUntil), 'progress', '0'}
+            local dels = {}
+            if m.message then dels[1] = 'message' end
+            setState(id, j, 'active', sets, dels)
             if rl then rcount = rcount + 1 end
             emit('active', q, id, {'s', 'active'})
-            local h = redis.call('HGETALL', jk)
-            local extra = {'logCount', '0'}
-            local inline = false
-            for k = 1, #h, 2 do
-              if h[k] == 'data' then inline = true
-              elseif h[k] == 'nerr' then extra[#extra + 1] = 'errors'; extra[#extra + 1] = redis.call('GET', P .. 'errors:' .. id) or '[]'
-              elseif h[k] == 'logSeq' then extra[2] = tostring(redis.call('LLEN', P .. 'logs:' .. id)) end
-            end
-            if not inline then extra[#extra + 1] = 'data'; extra[#extra + 1] = redis.call('GET', P .. 'data:' .. id) or 'null' end
-            for k = 1, #extra do h[#h + 1] = extra[k] end
+            -- The reply is the hash as it now stands, built here rather than read again.
+            for k = 1, #sets, 2 do m[sets[k]] = sets[k + 1] end
+            for _, f in ipairs(dels) do m[f] = nil end
+            m.logCount = '0'
+            if m.nerr then m.errors = redis.call('GET', P .. 'errors:' .. id) or '[]' end
+            if m.logSeq then m.logCount = tostring(redis.call('LLEN', P .. 'logs:' .. id)) end
+            if not m.data then m.data = redis.call('GET', P .. 'data:' .. id) or 'null' end
+            local h = {}
+            for f, v in pairs(m) do h[#h + 1] = f; h[#h + 1] = v end
             out[#out + 1] = h
             taken = taken + 1
             budget = budget - 1

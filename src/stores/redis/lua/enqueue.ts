@@ -8,6 +8,7 @@
 export const ENQUEUE_FIELDS = 16;
 
 export const ENQUEUE = `
+BATCH = true
 local n = tonumber(ARGV[A])
 local jobs = {}
 for i = 0, n - 1 do
@@ -23,9 +24,11 @@ end
 local function exists(id) return redis.call('EXISTS', P .. 'job:' .. id) == 1 end
 
 -- 1. checks: dependencies exist, queue limits hold (or enough waiting jobs can be evicted)
-local batch, order, growth = {}, {}, {}
+local batch, order, growth, fresh = {}, {}, {}, 0
 for _, nj in ipairs(jobs) do
   if not batch[nj.id] and not exists(nj.id) then
+    nj.fresh = true
+    fresh = fresh + 1
     if nj.deps == '[]' then nj.depList = {} else nj.depList = cjson.decode(nj.deps) end
     for _, d in ipairs(nj.depList) do
       if not batch[d] and not exists(d) then
@@ -121,10 +124,14 @@ for _, v in ipairs(evict) do
 end
 
 local out = {}
-for _, q in ipairs(order) do redis.call('SADD', P .. 'queues', q) end
+if #order > 0 then redis.call('SADD', P .. 'queues', unpack(order)) end
+-- Creation numbers for the whole batch in one call.
+local cseq = 0
+if fresh > 0 then cseq = redis.call('INCRBY', P .. 'seq', fresh) - fresh end
 for _, nj in ipairs(jobs) do
-  local jk = P .. 'job:' .. nj.id
-  local existing = redis.call('HGET', jk, 'state')
+  -- Ids checked above need no second look; a repeat within the batch does.
+  local existing = nil
+  if not nj.fresh then existing = redis.call('HGET', P .. 'job:' .. nj.id, 'state') end
   if existing then
     -- An id we generated can only exist if this very batch ran before (a resend after a
     -- lost reply): that is not a duplicate add.
@@ -136,10 +143,17 @@ for _, nj in ipairs(jobs) do
     elseif v == 'broken' then state = 'failed'
     elseif v == 'wait' then state = 'deferred'
     else state = readyState(num(nj.runAt)) end
-    local cseq = redis.call('INCR', P .. 'seq')
+    local seq
+    if nj.fresh then
+      cseq = cseq + 1
+      seq = cseq
+    else
+      -- An id that existed at the check but was evicted since: no number was kept for it.
+      seq = redis.call('INCR', P .. 'seq')
+    end
     local h = {'id', nj.id, 'queue', nj.queue, 'name', nj.name, 'priority', nj.priority, 'attempt', '0',
       'maxAttempts', nj.maxAttempts, 'progress', '0', 'createdAt', NOWS, 'dependsOn', nj.deps,
-      'onParentFailure', nj.policy, 'cseq', cseq}
+      'onParentFailure', nj.policy, 'cseq', seq}
     local function put(k, val) if val then h[#h + 1] = k; h[#h + 1] = val end end
     put('runAt', nj.runAt); put('backoff', nj.backoff); put('timeoutMs', nj.timeoutMs); put('groupKey', nj.groupKey)
     put('resultTtlMs', nj.resultTtlMs); put('failureTtlMs', nj.failureTtlMs)
@@ -149,7 +163,7 @@ for _, nj in ipairs(jobs) do
       redis.call('HSET', P .. 'job:' .. d, 'kids', '1')
     end
     local j = {id = nj.id, queue = nj.queue, name = nj.name, priority = tonumber(nj.priority), runAt = num(nj.runAt),
-      attempt = 0, maxAttempts = tonumber(nj.maxAttempts), backoff = nj.backoff, groupKey = nj.groupKey, cseq = cseq,
+      attempt = 0, maxAttempts = tonumber(nj.maxAttempts), backoff = nj.backoff, groupKey = nj.groupKey, cseq = seq,
       onParentFailure = nj.policy, dependsOn = nj.deps, resultTtlMs = num(nj.resultTtlMs), failureTtlMs = num(nj.failureTtlMs)}
     emit('added', nj.queue, nj.id, {'s', state})
     if state == 'failed' then

@@ -77,10 +77,82 @@ local function cfg(q)
   return c
 end
 
+-- Deferred writes. The hot scripts (enqueue, claim, finish) set BATCH: their sorted-set
+-- writes go out as one variadic ZADD/ZREM per key (per run of the same command, so the
+-- order per key holds), name counters as one HINCRBY per name, and arrival numbers as one
+-- SET per queue. Each redis.call costs about 2 µs of Lua glue before the command itself,
+-- so this takes a batch of 1,000 from ~27,000 calls to ~8,000. A script that sets BATCH
+-- must not read a sorted set it has written before flushZ() (claim flushes after
+-- promoting, and skips its own buffered removals by position).
+local BATCH = false
+local zruns, zkeys = {}, {}
+local function zwrite(cmd, key, score, id)
+  if not BATCH then
+    if score then redis.call(cmd, key, score, id) else redis.call(cmd, key, id) end
+    return
+  end
+  local runs = zruns[key]
+  if not runs then runs = {}; zruns[key] = runs; zkeys[#zkeys + 1] = key end
+  local r = runs[#runs]
+  if not r or r.cmd ~= cmd or #r.args >= 4000 then r = {cmd = cmd, args = {}}; runs[#runs + 1] = r end
+  if score then r.args[#r.args + 1] = score end
+  r.args[#r.args + 1] = id
+end
+local function zadd(key, score, id) zwrite('ZADD', key, score, id) end
+local function zrem(key, id) zwrite('ZREM', key, nil, id) end
+
+local nameDelta = {}
+local function countName(q, name, d)
+  if not BATCH then
+    local nk = P .. 'names:' .. q
+    if redis.call('HINCRBY', nk, name, d) <= 0 then redis.call('HDEL', nk, name) end
+    return
+  end
+  local t = nameDelta[q]
+  if not t then t = {}; nameDelta[q] = t end
+  t[name] = (t[name] or 0) + d
+end
+
+-- Arrival numbers of ready jobs restart when the ready set empties, so they stay below 2^42.
+local arrivals = {}
+local function nextArrival(q)
+  local sk = P .. 'rseq:' .. q
+  if not BATCH then
+    if redis.call('ZCARD', P .. 'ready:' .. q) == 0 then redis.call('SET', sk, 0) end
+    return redis.call('INCR', sk)
+  end
+  local a = arrivals[q]
+  if a == nil then
+    if redis.call('ZCARD', P .. 'ready:' .. q) == 0 then a = 0 else a = tonumber(redis.call('GET', sk) or '0') end
+  end
+  a = a + 1
+  arrivals[q] = a
+  return a
+end
+
+local function flushZ()
+  for _, key in ipairs(zkeys) do
+    for _, r in ipairs(zruns[key]) do redis.call(r.cmd, key, unpack(r.args)) end
+  end
+  zruns, zkeys = {}, {}
+  for q, t in pairs(nameDelta) do
+    local nk = P .. 'names:' .. q
+    for name, d in pairs(t) do
+      if d ~= 0 and redis.call('HINCRBY', nk, name, d) <= 0 then redis.call('HDEL', nk, name) end
+    end
+  end
+  nameDelta = {}
+  for q, a in pairs(arrivals) do redis.call('SET', P .. 'rseq:' .. q, a) end
+  arrivals = {}
+end
+
 local F = {'state', 'queue', 'name', 'priority', 'runAt', 'attempt', 'maxAttempts', 'backoff', 'groupKey', 'cseq',
   'onParentFailure', 'dependsOn', 'resultTtlMs', 'failureTtlMs', 'workerId', 'token', 'finishedAt', 'createdAt', 'kids'}
 local NUMERIC = {priority = true, runAt = true, attempt = true, maxAttempts = true, resultTtlMs = true,
   failureTtlMs = true, finishedAt = true, createdAt = true}
+
+local FSET = {}
+for _, f in ipairs(F) do FSET[f] = true end
 
 local function load(id)
   local v = redis.call('HMGET', P .. 'job:' .. id, unpack(F))
@@ -92,6 +164,22 @@ local function load(id)
     end
   end
   return j
+end
+
+-- load() from a whole hash (claim reads it anyway to return it): the job and the hash as
+-- a field -> value table.
+local function loadAll(id)
+  local h = redis.call('HGETALL', P .. 'job:' .. id)
+  if #h == 0 then return nil, nil end
+  local j, m = {id = id}, {}
+  for k = 1, #h, 2 do
+    local f, v = h[k], h[k + 1]
+    m[f] = v
+    if FSET[f] then
+      if NUMERIC[f] then j[f] = tonumber(v) else j[f] = v end
+    end
+  end
+  return j, m
 end
 
 -- A short value goes in the hash (sets); a long one to its own key.
@@ -119,6 +207,7 @@ end
 -- Ends every writing script: writes the buffered events, then wakes blocked waiters of
 -- every queue that got ready (or newly scheduled) work.
 local function commit()
+  flushZ()
   for _, g in ipairs(events) do
     local args = {'XADD', EVENTS, 'MAXLEN', '~', EVMAX, '*', 't', g.t, 'q', g.q, 'a', NOWS}
     if #g.ids > 0 then args[#args + 1] = 'j'; args[#args + 1] = table.concat(g.ids, '\\n') end
@@ -176,16 +265,16 @@ local function leave(id, j)
   local from, q = j.state, j.queue
   if from == nil then return end
   if from == 'queued' then
-    redis.call('ZREM', P .. 'ready:' .. q, id)
+    zrem(P .. 'ready:' .. q, id)
   elseif from == 'scheduled' then
-    redis.call('ZREM', P .. 'sched:' .. q, id)
+    zrem(P .. 'sched:' .. q, id)
   elseif from == 'active' then
-    redis.call('ZREM', P .. 'lease:' .. q, id)
+    zrem(P .. 'lease:' .. q, id)
     if j.groupKey then decrField(P .. 'groups:' .. q, j.groupKey) end
   elseif FINISHED[from] then
-    redis.call('ZREM', P .. 'expiry', id)
+    zrem(P .. 'expiry', id)
   end
-  redis.call('ZREM', P .. 'st:' .. from .. ':' .. q, id)
+  zrem(P .. 'st:' .. from .. ':' .. q, id)
 end
 
 local releaseDependents
@@ -198,16 +287,15 @@ local function setState(id, j, to, sets, dels)
   sets = sets or {}
   dels = dels or {}
   leave(id, j)
-  if from == 'active' then
-    dels[#dels + 1] = 'token'
-    dels[#dels + 1] = 'leaseUntil'
-    j.token = nil
-  end
-  redis.call('ZADD', P .. 'st:' .. to .. ':' .. q, j.cseq, id)
+  -- A job that leaves 'active' keeps its stale token and leaseUntil fields: every write
+  -- that trusts them checks state == 'active' first, and the codec shows leaseUntil only
+  -- for active jobs. That saves an HDEL per finished job.
+  if from == 'active' then j.token = nil end
+  zadd(P .. 'st:' .. to .. ':' .. q, j.cseq, id)
   local wasUnfinished = from ~= nil and not FINISHED[from]
   local isUnfinished = not FINISHED[to]
   if wasUnfinished ~= isUnfinished then
-    if isUnfinished then redis.call('HINCRBY', P .. 'names:' .. q, j.name, 1) else decrField(P .. 'names:' .. q, j.name) end
+    if isUnfinished then countName(q, j.name, 1) else countName(q, j.name, -1) end
   end
   j.state = to
   sets[#sets + 1] = 'state'
@@ -215,18 +303,14 @@ local function setState(id, j, to, sets, dels)
   if to == 'queued' then
     if j.runAt then dels[#dels + 1] = 'runAt' end
     j.runAt = nil
-    local rk, sk = P .. 'ready:' .. q, P .. 'rseq:' .. q
-    -- Arrival numbers restart when the ready set empties, so they stay below 2^42.
-    if redis.call('ZCARD', rk) == 0 then redis.call('SET', sk, 0) end
-    local s = redis.call('INCR', sk)
-    redis.call('ZADD', rk, fmt((1000 - j.priority) * READY_SPAN + s), id)
+    zadd(P .. 'ready:' .. q, fmt((1000 - j.priority) * READY_SPAN + nextArrival(q)), id)
     wake[q] = true
   elseif to == 'scheduled' then
-    redis.call('ZADD', P .. 'sched:' .. q, fmt(j.runAt), id)
+    zadd(P .. 'sched:' .. q, fmt(j.runAt), id)
     -- Waiters learn the new due time from the claim this wake-up causes.
     wake[q] = true
   elseif to == 'active' then
-    redis.call('ZADD', P .. 'lease:' .. q, fmt(j.leaseUntil), id)
+    zadd(P .. 'lease:' .. q, fmt(j.leaseUntil), id)
     if j.groupKey then redis.call('HINCRBY', P .. 'groups:' .. q, j.groupKey, 1) end
   end
   local finished = FINISHED[to]
@@ -237,7 +321,7 @@ local function setState(id, j, to, sets, dels)
     if exp then
       sets[#sets + 1] = 'expiresAt'
       sets[#sets + 1] = fmt(exp)
-      redis.call('ZADD', P .. 'expiry', fmt(exp), id)
+      zadd(P .. 'expiry', fmt(exp), id)
     elseif FINISHED[from] then
       dels[#dels + 1] = 'expiresAt'
     end
@@ -299,7 +383,7 @@ end
 
 local function removeJob(id, j)
   leave(id, j)
-  if not FINISHED[j.state] then decrField(P .. 'names:' .. j.queue, j.name) end
+  if not FINISHED[j.state] then countName(j.queue, j.name, -1) end
   redis.call('DEL', P .. 'job:' .. id, P .. 'logs:' .. id, P .. 'data:' .. id, P .. 'result:' .. id, P .. 'errors:' .. id)
   for _, d in ipairs(depList(j)) do redis.call('SREM', P .. 'children:' .. d, id) end
   emit('removed', j.queue, id, nil)

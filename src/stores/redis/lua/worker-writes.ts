@@ -31,6 +31,7 @@ export const FINISH_FIELDS = 10;
  * (''), release ('1'), a random number in [0, 1) for backoff jitter. Returns 1|0 each.
  */
 export const FINISH = `
+BATCH = true
 local n = tonumber(ARGV[A])
 local res = {}
 for i = 0, n - 1 do
