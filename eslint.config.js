@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'bench/node_modules/', 'bench/results/', 'dashboard/dist/', 'test-artifacts/'] },
+  { ignores: ['node_modules/', 'dist/', 'bench/node_modules/', 'bench/results/', 'dashboard/dist/', 'test-artifacts/', '.scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

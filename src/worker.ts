@@ -53,8 +53,11 @@ export interface WorkerOptions {
 
 interface Running {
   job: ClaimedJob;
-  abort: AbortController;
+  /** Made on first use: most handlers never look at their signal. */
+  controller: AbortController | null;
   timer: ReturnType<typeof setTimeout> | null;
+  /** Settled once: by the handler, or first by an abort (a handler may ignore its signal). */
+  settled: boolean;
   /** Why the job was aborted from outside: its outcome is then not ours to write. */
   abortedBy: 'canceled' | 'removed' | 'lease' | null;
 }
@@ -90,6 +93,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private loopDone: Promise<void> | null = null;
   private wake: AbortController = new AbortController();
   private woken = false;
+  /** The loop awaits `wake` (store.wait or sleep). */
+  private sleeping = false;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private maintainTimer: ReturnType<typeof setInterval> | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -216,7 +221,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // slots is one round trip, where a claim per freed slot would be many.
       if (this.running.size > 0) await new Promise((r) => setImmediate(r));
       const free = this.concurrency - this.running.size;
-      if (free <= 0 || this.writing >= this.concurrency) {
+      if (free <= 0 || this.writing > this.concurrency) {
         await this.sleep(this.idleMs);
         continue;
       }
@@ -251,24 +256,29 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private async waitForWork(): Promise<void> {
     if (this.woken || this.stopping) return;
     const wake = this.wake;
+    this.sleeping = true;
     try {
       await this.store.wait(this.queues, this.idleMs, wake.signal);
     } catch (err) {
       this.emitError(err);
       await this.sleep(500);
+    } finally {
+      this.sleeping = false;
     }
   }
 
   private sleep(ms: number): Promise<void> {
     if (this.woken || this.stopping) return Promise.resolve();
     const signal = this.wake.signal;
+    this.sleeping = true;
     return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done() {
+      const done = () => {
         clearTimeout(t);
         signal.removeEventListener('abort', done);
+        this.sleeping = false;
         resolve();
-      }
+      };
+      const t = setTimeout(done, ms);
       signal.addEventListener('abort', done, { once: true });
     });
   }
@@ -276,15 +286,29 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Ends the loop's current sleep so it claims again. */
   private nudge(): void {
     this.woken = true;
+    // Only a sleeping loop listens; a busy one sees `woken`. Saves a controller per job.
+    if (!this.sleeping) return;
     const old = this.wake;
     this.wake = new AbortController();
     // A plain reason: abort() without one builds a DOMException, measurable on the hot path.
     old.abort(WAKE);
   }
 
+  private signalOf(r: Running): AbortSignal {
+    r.controller ??= new AbortController();
+    return r.controller.signal;
+  }
+
+  /** Aborts a running job; its slot frees now even if the handler ignores the signal. */
+  private abortJob(r: Running, reason: Error): void {
+    r.controller ??= new AbortController();
+    if (!r.controller.signal.aborted) r.controller.abort(reason);
+    void this.settle(r, reason);
+  }
+
   private execute(job: ClaimedJob): void {
     const entry = this.runners.get(job.name) ?? this.runners.get('*');
-    const r: Running = { job, abort: new AbortController(), timer: null, abortedBy: null };
+    const r: Running = { job, controller: null, timer: null, settled: false, abortedBy: null };
     this.running.set(job.id, r);
     this.perName.set(job.name, (this.perName.get(job.name) ?? 0) + 1);
     this.emit('active', job);
@@ -293,10 +317,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     if (job.timeoutMs !== null) {
-      r.timer = setTimeout(() => r.abort.abort(new TimeoutError(`job timed out after ${job.timeoutMs} ms`)), job.timeoutMs);
+      r.timer = setTimeout(() => this.abortJob(r, new TimeoutError(`job timed out after ${job.timeoutMs} ms`)), job.timeoutMs);
     }
+    const signalOf = () => this.signalOf(r);
     const ctx: JobContext = {
-      signal: r.abort.signal,
+      get signal() {
+        return signalOf();
+      },
       progress: (percent, message) => {
         if (typeof percent !== 'number' || !Number.isFinite(percent)) throw new ValidationError('progress must be a number from 0 to 100', 'progress');
         void this.updater.add({ id: job.id, token: job.token, progress: percent, ...(message === undefined ? {} : { message }) }).catch((e) => this.emitError(e));
@@ -305,19 +332,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
         void this.updater.add({ id: job.id, token: job.token, logs: [{ stream, line: String(line) }] }).catch((e) => this.emitError(e));
       },
     };
-    // The handler races its abort signal, so a handler that ignores the signal still
-    // frees its slot on timeout or cancel.
-    const aborted = new Promise<never>((_, reject) => {
-      r.abort.signal.addEventListener('abort', () => reject(r.abort.signal.reason), { once: true });
-    });
-    aborted.catch(() => {});
-    Promise.race([entry.runner.run(job, ctx), aborted]).then(
+    let run: Promise<unknown>;
+    try {
+      run = Promise.resolve(entry.runner.run(job, ctx));
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    run.then(
       (result) => this.settle(r, null, result),
       (err) => this.settle(r, toError(err)),
     );
   }
 
   private async settle(r: Running, error: Error | null, result?: unknown): Promise<void> {
+    if (r.settled) return;
+    r.settled = true;
     const { job } = r;
     if (r.timer) clearTimeout(r.timer);
     let outcome: Outcome | null = null;
@@ -408,7 +437,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const r = this.running.get(e.jobId);
     if (!r || r.abortedBy) return;
     r.abortedBy = e.type;
-    r.abort.abort(new AbortedError(e.type === 'canceled' ? `job canceled: ${e.message ?? 'canceled'}` : 'job removed'));
+    this.abortJob(r, new AbortedError(e.type === 'canceled' ? `job canceled: ${e.message ?? 'canceled'}` : 'job removed'));
   }
 
   private async beat(): Promise<void> {
@@ -421,7 +450,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           const r = this.running.get(leases[i].id);
           if (!r || r.abortedBy) return;
           r.abortedBy = 'lease';
-          r.abort.abort(new AbortedError('lease lost: the job was canceled, removed or taken over'));
+          this.abortJob(r, new AbortedError('lease lost: the job was canceled, removed or taken over'));
         });
       }
       await this.store.reportWorker(this.info(), this.heartbeatMs * 3);
@@ -454,7 +483,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (this.running.size > 0) {
         this.stoppingHard = true;
         const idle2 = new Promise<void>((r) => this.idleResolvers.push(r));
-        for (const r of this.running.values()) r.abort.abort(new AbortedError('worker shutting down'));
+        for (const r of [...this.running.values()]) this.abortJob(r, new AbortedError('worker shutting down'));
         await Promise.race([idle2, new Promise<void>((r) => setTimeout(r, 2_000).unref())]);
       }
     }

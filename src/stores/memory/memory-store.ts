@@ -74,6 +74,8 @@ export class MemoryStore implements Store {
   private expiring = new MinHeap();
   private dependents = new Map<string, Set<string>>();
   private seq = 0;
+  private readonly tokenBase = `${randomUUID()}:`;
+  private tokenSeq = 0;
   private listeners = new Set<(e: JobEvent) => void>();
   private waiters = new Waiters();
   private workerInfo = new Map<string, { info: WorkerInfo; until: number }>();
@@ -180,10 +182,10 @@ export class MemoryStore implements Store {
     return {
       ...j,
       data: JSON.parse(rec.dataJson),
-      result: j.result === null ? null : structuredClone(j.result),
+      result: copy(j.result),
       errors: j.errors.map((e) => ({ ...e })),
       dependsOn: [...j.dependsOn],
-      backoff: j.backoff === null ? null : structuredClone(j.backoff),
+      backoff: j.backoff === null ? null : j.backoff.type === 'intervals' ? { ...j.backoff, intervals: [...j.backoff.intervals] } : { ...j.backoff },
       logCount: rec.logs.length,
     };
   }
@@ -348,7 +350,8 @@ export class MemoryStore implements Store {
         if (groupLimit !== null && rec.job.groupKey !== null && (q.groups.get(rec.job.groupKey) ?? 0) >= groupLimit) return false;
         const job = rec.job;
         this.setState(rec, 'active', now);
-        rec.token = randomUUID();
+        // Unique per claim is all a fencing token needs here: a counter, not a UUID per job.
+        rec.token = `${this.tokenBase}${++this.tokenSeq}`;
         job.attempt++;
         job.startedAt = now;
         job.workerId = req.workerId;
@@ -386,7 +389,7 @@ export class MemoryStore implements Store {
       if (!rec) return false;
       const job = rec.job;
       if (o.kind === 'completed') {
-        job.result = o.result === undefined ? null : structuredClone(o.result);
+        job.result = o.result === undefined ? null : copy(o.result);
         job.progress = 100;
         this.setState(rec, 'completed', now);
         this.emit({ type: 'completed', queue: job.queue, jobId: job.id, at: now, state: 'completed' });
@@ -624,4 +627,9 @@ export class MemoryStore implements Store {
     this.waiters.closeAll();
     this.listeners.clear();
   }
+}
+
+/** Results are plain JSON values: primitives need no copy (structuredClone costs a call each). */
+function copy<T>(v: T): T {
+  return v === null || typeof v !== 'object' ? v : structuredClone(v);
 }
