@@ -146,7 +146,8 @@ export class RedisStore implements Store {
     this.wakeups.note(info);
     return jobs.map((flat) => {
       const h = pairsToHash(flat);
-      return { ...hashToJob(h, Number(h.logCount)), token: h.token };
+      // A claim clears the message (the reply still carries the old one: see claim.ts).
+      return { ...hashToJob(h, Number(h.logCount)), message: null, token: h.token };
     });
   }
 

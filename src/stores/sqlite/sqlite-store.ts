@@ -143,11 +143,13 @@ export class SqliteStore implements Store {
     return s;
   }
 
-  private get claimStmt(): StatementSync {
+  /** Takes the next ready jobs of a queue (of some names only, when `byName`) in one statement. */
+  private claimStmt(byName: boolean): StatementSync {
     return this.st(`UPDATE jobs SET state = 'active', token = lower(hex(randomblob(16))), lease_until = :until,
         doc = json_set(doc, '$.state', 'active', '$.attempt', json_extract(doc, '$.attempt') + 1, '$.startedAt', :now,
           '$.workerId', :worker, '$.leaseUntil', :until, '$.progress', 0, '$.message', NULL)
-      WHERE id IN (SELECT id FROM jobs WHERE queue = :queue AND state = 'queued' ORDER BY priority DESC, ready_seq LIMIT :n)
+      WHERE id IN (SELECT id FROM jobs WHERE queue = :queue AND state = 'queued'${byName ? ' AND name IN (SELECT value FROM json_each(:names))' : ''}
+        ORDER BY priority DESC, ready_seq LIMIT :n)
       RETURNING id, data, doc, token, log_count, created_seq, priority, ready_seq`);
   }
 
@@ -462,10 +464,10 @@ export class SqliteStore implements Store {
           budget = Math.min(budget, cfg.rateLimit.max - rateCount);
         }
         if (budget <= 0) continue;
-        const filtered = names !== null || cfg.groupConcurrency !== null;
-        if (!filtered) {
+        if (cfg.groupConcurrency === null) {
           // The common case in one statement: take the next `budget` ready jobs and lease them.
-          const rows = this.claimStmt.all({ queue, n: budget, now, until: now + req.leaseMs, worker: req.workerId }) as unknown as (Row & { priority: number; ready_seq: number })[];
+          const params = { queue, n: budget, now, until: now + req.leaseMs, worker: req.workerId, ...(names ? { names: JSON.stringify(names) } : {}) };
+          const rows = this.claimStmt(names !== null).all(params) as unknown as (Row & { priority: number; ready_seq: number })[];
           rows.sort((a, b) => b.priority - a.priority || a.ready_seq - b.ready_seq);
           for (const row of rows) {
             out.push({ ...this.toJob(row), token: row.token! });
@@ -476,7 +478,7 @@ export class SqliteStore implements Store {
           continue;
         }
         const sql = `SELECT id, name, group_key FROM jobs WHERE queue = ? AND state = 'queued'${names ? ` AND name IN (${names.map(() => '?').join(',')})` : ''} ORDER BY priority DESC, ready_seq LIMIT ?`;
-        const candidates = this.st(sql).all(queue, ...(names ?? []), filtered ? budget + 1000 : budget) as { id: string; name: string; group_key: string | null }[];
+        const candidates = this.st(sql).all(queue, ...(names ?? []), budget + 1000) as { id: string; name: string; group_key: string | null }[];
         const groups = new Map<string, number>();
         for (const c of candidates) {
           if (budget <= 0) break;

@@ -75,20 +75,20 @@ for _, q in ipairs(queues) do
             local sets = {'token', tokenBase .. tokens, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
               'workerId', worker, 'leaseUntil', fmt(leaseUntil), 'progress', '0'}
             local dels = {}
-            if m.message then dels[1] = 'message' end
+            if j.has_message then dels[1] = 'message' end
             setState(id, j, 'active', sets, dels)
             if rl then rcount = rcount + 1 end
             emit('active', q, id, {'s', 'active'})
-            -- The reply is the hash as it now stands, built here rather than read again.
-            for k = 1, #sets, 2 do m[sets[k]] = sets[k + 1] end
-            for _, f in ipairs(dels) do m[f] = nil end
-            m.logCount = '0'
-            if m.nerr then m.errors = redis.call('GET', P .. 'errors:' .. id) or '[]' end
-            if m.logSeq then m.logCount = tostring(redis.call('LLEN', P .. 'logs:' .. id)) end
-            if not m.data then m.data = redis.call('GET', P .. 'data:' .. id) or 'null' end
-            local h = {}
-            for f, v in pairs(m) do h[#h + 1] = f; h[#h + 1] = v end
-            out[#out + 1] = h
+            -- The reply is the hash as read plus the fields just written: later pairs win
+            -- when the client reads it (pairsToHash), so nothing is read twice. The
+            -- message just deleted is nulled by the client.
+            for k = 1, #sets do m[#m + 1] = sets[k] end
+            local logs = '0'
+            if j.has_logSeq then logs = tostring(redis.call('LLEN', P .. 'logs:' .. id)) end
+            m[#m + 1] = 'logCount'; m[#m + 1] = logs
+            if j.has_nerr then m[#m + 1] = 'errors'; m[#m + 1] = redis.call('GET', P .. 'errors:' .. id) or '[]' end
+            if not j.has_data then m[#m + 1] = 'data'; m[#m + 1] = redis.call('GET', P .. 'data:' .. id) or 'null' end
+            out[#out + 1] = m
             taken = taken + 1
             budget = budget - 1
             if budget <= 0 or scanned >= scanMax then break end

@@ -122,6 +122,8 @@ for _, v in ipairs(evict) do
   local j = load(v)
   if j then removeJob(v, j) end
 end
+-- An evicted id may come back in this very batch: its keys must be gone before the writes.
+flushZ()
 
 local out = {}
 if #order > 0 then redis.call('SADD', P .. 'queues', unpack(order)) end

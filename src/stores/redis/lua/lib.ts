@@ -130,7 +130,16 @@ local function nextArrival(q)
   return a
 end
 
+-- Keys of removed jobs, deleted together.
+local dropped = {}
+local function drop(...)
+  if not BATCH then redis.call('DEL', ...) return end
+  for _, k in ipairs({...}) do dropped[#dropped + 1] = k end
+end
+
 local function flushZ()
+  for i = 1, #dropped, 4000 do redis.call('DEL', unpack(dropped, i, math.min(i + 3999, #dropped))) end
+  dropped = {}
   for _, key in ipairs(zkeys) do
     for _, r in ipairs(zruns[key]) do redis.call(r.cmd, key, unpack(r.args)) end
   end
@@ -166,20 +175,21 @@ local function load(id)
   return j
 end
 
--- load() from a whole hash (claim reads it anyway to return it): the job and the hash as
--- a field -> value table.
+-- load() from a whole hash (claim reads it anyway to return it): the job, and the flat
+-- HGETALL list itself.
 local function loadAll(id)
   local h = redis.call('HGETALL', P .. 'job:' .. id)
   if #h == 0 then return nil, nil end
-  local j, m = {id = id}, {}
+  local j = {id = id}
   for k = 1, #h, 2 do
-    local f, v = h[k], h[k + 1]
-    m[f] = v
+    local f = h[k]
     if FSET[f] then
-      if NUMERIC[f] then j[f] = tonumber(v) else j[f] = v end
+      if NUMERIC[f] then j[f] = tonumber(h[k + 1]) else j[f] = h[k + 1] end
+    elseif f == 'message' or f == 'nerr' or f == 'logSeq' or f == 'data' then
+      j['has_' .. f] = true
     end
   end
-  return j, m
+  return j, h
 end
 
 -- A short value goes in the hash (sets); a long one to its own key.
@@ -384,7 +394,7 @@ end
 local function removeJob(id, j)
   leave(id, j)
   if not FINISHED[j.state] then countName(j.queue, j.name, -1) end
-  redis.call('DEL', P .. 'job:' .. id, P .. 'logs:' .. id, P .. 'data:' .. id, P .. 'result:' .. id, P .. 'errors:' .. id)
+  drop(P .. 'job:' .. id, P .. 'logs:' .. id, P .. 'data:' .. id, P .. 'result:' .. id, P .. 'errors:' .. id)
   for _, d in ipairs(depList(j)) do redis.call('SREM', P .. 'children:' .. d, id) end
   emit('removed', j.queue, id, nil)
   -- Children waiting on a removed job see it as canceled.

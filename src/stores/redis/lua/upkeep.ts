@@ -8,6 +8,9 @@ export const MAINTAIN_BUDGET = 1000;
 
 /** No script arguments. Returns {promoted, reclaimed, expired, more 1|0}. */
 export const MAINTAIN = `
+-- Removals and re-queues are deferred (see BATCH); flushZ() before each read of a
+-- sorted set this script may have written.
+BATCH = true
 local B = ${MAINTAIN_BUDGET}
 local promoted, reclaimed, expired, more = 0, 0, 0, 0
 local queues = redis.call('SMEMBERS', P .. 'queues')
@@ -47,6 +50,7 @@ local function expire(ids, key)
   end
 end
 
+flushZ()
 local ek = P .. 'expiry'
 local due = redis.call('ZRANGEBYSCORE', ek, '-inf', NOWS, 'LIMIT', 0, B)
 if #due >= B then more = 1 end
@@ -57,6 +61,7 @@ expire(due, ek)
 if MAXDONE then
   for _, q in ipairs(queues) do
     for st in pairs(FINISHED) do
+      flushZ()
       local dk = P .. 'st:' .. st .. ':' .. q
       local over = redis.call('ZCARD', dk) - MAXDONE
       if over > 0 then
