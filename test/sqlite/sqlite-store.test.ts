@@ -58,3 +58,31 @@ test('two stores on one file (as two processes): jobs, wake-ups and events cross
   await a.close();
   await b.close();
 });
+
+test('jobs stored in full documents (earlier files) read, claim and finish like new ones', async () => {
+  const file = join(dir, 'full-doc.db');
+  const a = SqliteStore.open(file);
+  const [r] = await a.enqueue([buildNewJob('q', 't', { n: 1 }, { attempts: 2 })]);
+  const before = await a.get(r.id);
+  await a.close();
+  // Rewrite the document with every field spelled out, as files written before slim documents hold it.
+  const { DatabaseSync } = await import('node:sqlite');
+  const raw = new DatabaseSync(file);
+  const doc = () => (raw.prepare('SELECT doc FROM jobs WHERE id = ?').get(r.id) as { doc: string }).doc;
+  // New documents leave out fields at their defaults.
+  assert.equal(JSON.parse(doc()).message, undefined);
+  const { data: _d, logCount: _l, ...full } = before!;
+  raw.prepare('UPDATE jobs SET doc = ? WHERE id = ?').run(JSON.stringify(full), r.id);
+  assert.equal(JSON.parse(doc()).message, null);
+  raw.close();
+  const b = SqliteStore.open(file);
+  assert.deepEqual(await b.get(r.id), before);
+  const [claimed] = await b.claim({ queues: ['q'], workerId: 'w', limit: 1, leaseMs: 1000 });
+  assert.equal(claimed.attempt, 1);
+  assert.deepEqual(await b.finish([{ id: r.id, token: claimed.token, kind: 'completed', result: { ok: true } }]), [true]);
+  const done = await b.get(r.id);
+  assert.equal(done?.state, 'completed');
+  assert.deepEqual(done?.result, { ok: true });
+  assert.deepEqual(done?.errors, []);
+  await b.close();
+});

@@ -50,6 +50,7 @@ import {
   type WorkerInfo,
 } from '../store.ts';
 import { Waiters } from '../waiters.ts';
+import { decodeDoc, encodeDoc } from './doc.ts';
 import { EVENTS_KEPT, SCHEMA } from './schema.ts';
 
 export interface SqliteOptions {
@@ -146,7 +147,7 @@ export class SqliteStore implements Store {
   /** Takes the next ready jobs of a queue (of some names only, when `byName`) in one statement. */
   private claimStmt(byName: boolean): StatementSync {
     return this.st(`UPDATE jobs SET state = 'active', token = lower(hex(randomblob(16))), lease_until = :until,
-        doc = json_set(doc, '$.state', 'active', '$.attempt', json_extract(doc, '$.attempt') + 1, '$.startedAt', :now,
+        doc = json_set(doc, '$.state', 'active', '$.attempt', coalesce(json_extract(doc, '$.attempt'), 0) + 1, '$.startedAt', :now,
           '$.workerId', :worker, '$.leaseUntil', :until, '$.progress', 0, '$.message', NULL)
       WHERE id IN (SELECT id FROM jobs WHERE queue = :queue AND state = 'queued'${byName ? ' AND name IN (SELECT value FROM json_each(:names))' : ''}
         ORDER BY priority DESC, ready_seq LIMIT :n)
@@ -272,7 +273,7 @@ export class SqliteStore implements Store {
   }
 
   private toJob(row: Row): Job {
-    const job = JSON.parse(row.doc) as Job;
+    const job = decodeDoc(row.doc);
     job.data = JSON.parse(row.data);
     job.logCount = row.log_count;
     return job;
@@ -281,15 +282,14 @@ export class SqliteStore implements Store {
   /** A job to write back, without its data (save() never writes data): finish's path. */
   private loadForWrite(id: string): { job: Job; token: string | null } | null {
     const row = this.st('SELECT doc, token FROM jobs WHERE id = ?').get(id) as { doc: string; token: string | null } | undefined;
-    return row ? { job: JSON.parse(row.doc) as Job, token: row.token } : null;
+    return row ? { job: decodeDoc(row.doc), token: row.token } : null;
   }
 
   /** Writes the job's columns and document back. */
   private save(job: Job, token: string | null, readySeq?: number): void {
-    const { data: _data, logCount: _lc, ...doc } = job;
     this.st(
       `UPDATE jobs SET state = ?, priority = ?, run_at = ?, lease_until = ?, token = ?, expires_at = ?, finished_at = ?, doc = ?${readySeq === undefined ? '' : ', ready_seq = ?'} WHERE id = ?`,
-    ).run(job.state, job.priority, job.runAt, job.leaseUntil, token, job.expiresAt, job.finishedAt, JSON.stringify(doc), ...(readySeq === undefined ? [] : [readySeq]), job.id);
+    ).run(job.state, job.priority, job.runAt, job.leaseUntil, token, job.expiresAt, job.finishedAt, encodeDoc(job), ...(readySeq === undefined ? [] : [readySeq]), job.id);
   }
 
   /** Moves a job to a state as MemoryStore.setState does, and writes it. */
@@ -400,9 +400,8 @@ export class SqliteStore implements Store {
           onParentFailure: nj.onParentFailure, groupKey: nj.groupKey, resultTtlMs: nj.resultTtlMs, failureTtlMs: nj.failureTtlMs,
           expiresAt: null, logCount: 0,
         };
-        const { data: _d, logCount: _l, ...doc } = job;
         seq++;
-        insert.run(nj.id, nj.queue, nj.name, first, nj.priority, seq, seq, job.runAt, nj.groupKey, now, nj.dataJson, JSON.stringify(doc));
+        insert.run(nj.id, nj.queue, nj.name, first, nj.priority, seq, seq, job.runAt, nj.groupKey, now, nj.dataJson, encodeDoc(job));
         known.set(nj.id, first);
         for (const d of nj.dependsOn) this.st('INSERT OR IGNORE INTO deps (child, parent) VALUES (?, ?)').run(nj.id, d);
         this.emit({ type: 'added', queue: nj.queue, jobId: nj.id, at: now, state });
