@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { ValidationError } from './errors.ts';
 import type { Backoff, NewJob, ParentFailurePolicy } from './job.ts';
+import { newJobId } from './job-id.ts';
 
 /** Options a producer may give a job. Durations are milliseconds. */
 export interface JobOptions {
@@ -181,7 +181,7 @@ export function buildNewJob(
   }
   if (o.start !== undefined && typeof o.start !== 'boolean') throw new ValidationError('start must be true or false', 'start');
   if (o.group !== undefined) validateJobId(o.group, 'group');
-  const id = opts.jobId === undefined ? randomUUID() : validateJobId(opts.jobId);
+  const id = opts.jobId === undefined ? newJobId() : validateJobId(opts.jobId);
   return {
     id,
     dedupe: opts.jobId !== undefined,
