@@ -100,7 +100,8 @@ for (const w of workloads) {
     if (w === 'W4') {
       const p = (k: 'p50' | 'p95' | 'p99') => fmt(median(rows.map((r) => r[k]!)));
       const ratio = baseVal / median(rows.map((r) => r.p50!));
-      lines.push(`| ${s} | ${rows[0].settings} | ${p('p50')} / ${p('p95')} / ${p('p99')} | ${ratio.toFixed(2)}× faster p50 | ${costs} |`);
+      const versus = ratio >= 1 ? `${ratio.toFixed(2)}× faster p50` : `${fmt(1 / ratio)}× slower p50`;
+      lines.push(`| ${s} | ${rows[0].settings} | ${p('p50')} / ${p('p95')} / ${p('p99')} | ${versus} | ${costs} |`);
     } else {
       const xs = rows.map((r) => r.rate!);
       lines.push(`| ${s} | ${rows[0].settings} | ${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}) | ${(median(xs) / baseVal).toFixed(2)}× | ${costs} |`);
