@@ -12,11 +12,23 @@ const NULLABLE = [
   'groupKey', 'resultTtlMs', 'failureTtlMs', 'expiresAt',
 ] as const;
 
+/** Every field a document may hold (a fixed list: Object.entries per job measured 8% of W3). */
+const FIELDS = [
+  'id', 'queue', 'name', 'state', 'priority', 'attempt', 'maxAttempts', 'progress', 'createdAt', 'onParentFailure',
+  'errors', 'dependsOn', ...NULLABLE,
+] as const;
+
+// A Job field missing from FIELDS would be silently dropped: make that a type error.
+type Missing = Exclude<Exclude<keyof Job, 'data' | 'logCount'>, (typeof FIELDS)[number]>;
+const _complete: [Missing] extends [never] ? true : Missing = true;
+void _complete;
+
 export function encodeDoc(job: Job): string {
   const doc: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(job)) {
-    if (k === 'data' || k === 'logCount' || v === null) continue;
-    if ((k === 'errors' || k === 'dependsOn') && (v as unknown[]).length === 0) continue;
+  for (const k of FIELDS) {
+    const v = job[k];
+    if (v === null || v === undefined) continue;
+    if (Array.isArray(v) && v.length === 0) continue;
     doc[k] = v;
   }
   return JSON.stringify(doc);
