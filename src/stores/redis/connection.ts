@@ -24,6 +24,11 @@ export interface RedisStoreOptions {
   eventsMaxLen?: number;
   /** Start-up warnings (e.g. an eviction policy that may drop jobs); default console.warn. */
   onWarning?: (message: string) => void;
+  /**
+   * How the Lua runs: 'auto' (default) loads it once as Redis Functions on Redis 7+ and
+   * falls back to scripts; 'script' always uses EVALSHA (for proxies that do not route FCALL).
+   */
+  lua?: 'auto' | 'script';
 }
 
 export const DEFAULT_RETENTION = { maxAgeMs: 7 * 24 * 3600 * 1000, maxFinishedPerQueue: 10_000 };
@@ -37,6 +42,7 @@ export interface ResolvedOptions {
   maxAgeMs: number | null;
   maxFinishedPerQueue: number | null;
   eventsMaxLen: number;
+  lua: 'auto' | 'script';
   warn: (message: string) => void;
 }
 
@@ -66,6 +72,8 @@ export function resolveOptions(url: unknown, options: RedisStoreOptions): Resolv
   const r = options.retention ?? {};
   const eventsMaxLen = options.eventsMaxLen ?? DEFAULT_EVENTS_MAX_LEN;
   if (!Number.isInteger(eventsMaxLen) || eventsMaxLen < 100) throw new ValidationError('eventsMaxLen must be an integer >= 100', 'eventsMaxLen');
+  const lua = options.lua ?? 'auto';
+  if (lua !== 'auto' && lua !== 'script') throw new ValidationError(`lua must be "auto" or "script"; got ${describe(lua)}`, 'lua');
   return {
     prefix,
     location,
@@ -73,6 +81,7 @@ export function resolveOptions(url: unknown, options: RedisStoreOptions): Resolv
     maxFinishedPerQueue:
       r.maxFinishedPerQueue === undefined ? DEFAULT_RETENTION.maxFinishedPerQueue : positiveOrNull(r.maxFinishedPerQueue, 'retention.maxFinishedPerQueue'),
     eventsMaxLen,
+    lua,
     warn: options.onWarning ?? ((m) => console.warn(`conveyor: ${m}`)),
   };
 }

@@ -33,7 +33,7 @@ import { hashToJob, pairsToHash, parseLogLine, type Hash } from './codec.ts';
 import { checkServer, openConnection, resolveOptions, type RedisStoreOptions, type ResolvedOptions } from './connection.ts';
 import { Keys } from './keys.ts';
 import { mergeScan } from './merge-scan.ts';
-import { defineScripts, runScript, type ScriptName } from './scripts.ts';
+import { Scripts, type ScriptName } from './scripts.ts';
 import { Wakeups, type WakeInfo } from './wakeups.ts';
 
 export type { RedisStoreOptions } from './connection.ts';
@@ -49,6 +49,7 @@ export class RedisStore implements Store {
   private readonly keys: Keys;
   private readonly opts: ResolvedOptions;
   private readonly wakeups: Wakeups;
+  private readonly scripts: Scripts;
   private lastWarnAt = 0;
   private closing: Promise<void> | null = null;
 
@@ -57,7 +58,7 @@ export class RedisStore implements Store {
     this.opts = opts;
     this.location = opts.location;
     this.keys = new Keys(opts.prefix);
-    defineScripts(redis);
+    this.scripts = new Scripts(redis);
     redis.on('error', (err) => this.transient(err));
     this.wakeups = new Wakeups({
       keys: this.keys,
@@ -88,7 +89,14 @@ export class RedisStore implements Store {
       redis.disconnect();
       throw err;
     }
-    return new RedisStore(redis, opts);
+    const store = new RedisStore(redis, opts);
+    if (opts.lua === 'auto') await store.scripts.init();
+    return store;
+  }
+
+  /** How the Lua runs on this server: 'function' (Redis 7+, loaded once) or 'script'. */
+  get luaMode(): 'function' | 'script' {
+    return this.scripts.mode;
   }
 
   /** Connection trouble is expected during a restart; say so now and then, not per retry. */
@@ -101,7 +109,7 @@ export class RedisStore implements Store {
 
   private run(name: ScriptName, args: (string | number)[], now = Date.now()): Promise<unknown> {
     const head = [this.keys.base, now, this.opts.maxAgeMs ?? '', this.opts.maxFinishedPerQueue ?? '', this.opts.eventsMaxLen];
-    return runScript(this.redis, name, this.keys.events, [...head, ...args]);
+    return this.scripts.run(name, this.keys.events, [...head, ...args]);
   }
 
   // ----- writes -------------------------------------------------------------------------

@@ -35,21 +35,21 @@ function luaSetTable(name: string, values: readonly string[]): string {
 /** Data and results up to this many bytes stay in the job's hash (listpack values: 64). */
 export const INLINE = 48;
 
+/** The job hash fields scripts load into a job table (load, loadAll). */
+const LOADED = ['state', 'queue', 'name', 'priority', 'runAt', 'attempt', 'maxAttempts', 'backoff', 'groupKey', 'cseq',
+  'onParentFailure', 'dependsOn', 'resultTtlMs', 'failureTtlMs', 'workerId', 'token', 'finishedAt', 'createdAt', 'kids'];
+
 /** Most job ids one event stream entry carries. */
 export const EVENT_GROUP = 50;
 
 const [BROKEN_PRE, BROKEN_POST] = brokenDependencyError('\u0000').split('\u0000');
 
 export const LIB = `
-local P = ARGV[1]
-local NOWS = ARGV[2]
-local NOW = tonumber(NOWS)
-local MAXAGE = tonumber(ARGV[3])
-local MAXDONE = tonumber(ARGV[4])
-local EVMAX = ARGV[5]
-local EVENTS = KEYS[1]
+-- Per call, set by begin(): the calling convention's head, and the arguments.
+local P, NOWS, NOW, MAXAGE, MAXDONE, EVMAX, EVENTS, ARGS
 local A = 6
-local NULL = cjson.null
+-- cjson.null, set by begin(): Redis Functions see cjson only when called, not when loaded.
+local NULL
 local MAX_LOG = ${MAX_LOG_LINES}
 local EVENT_GROUP = ${EVENT_GROUP}
 local INLINE = ${INLINE}
@@ -65,8 +65,7 @@ local function nz(v) if v == nil or v == NULL or v == false then return nil end 
 local function opt(s) if s == nil or s == '' then return nil end return s end
 local function num(s) if s == nil or s == false or s == '' then return nil end return tonumber(s) end
 
-local wake = {}
-local cfgs = {}
+local wake, cfgs
 local function cfg(q)
   local c = cfgs[q]
   if c == nil then
@@ -85,7 +84,7 @@ end
 -- must not read a sorted set it has written before flushZ() (claim flushes after
 -- promoting, and skips its own buffered removals by position).
 local BATCH = false
-local zruns, zkeys = {}, {}
+local zruns, zkeys
 local function zwrite(cmd, key, score, id)
   if not BATCH then
     if score then redis.call(cmd, key, score, id) else redis.call(cmd, key, id) end
@@ -101,7 +100,7 @@ end
 local function zadd(key, score, id) zwrite('ZADD', key, score, id) end
 local function zrem(key, id) zwrite('ZREM', key, nil, id) end
 
-local nameDelta = {}
+local nameDelta
 local function countName(q, name, d)
   if not BATCH then
     local nk = P .. 'names:' .. q
@@ -114,7 +113,7 @@ local function countName(q, name, d)
 end
 
 -- Arrival numbers of ready jobs restart when the ready set empties, so they stay below 2^42.
-local arrivals = {}
+local arrivals
 local function nextArrival(q)
   local sk = P .. 'rseq:' .. q
   if not BATCH then
@@ -131,7 +130,7 @@ local function nextArrival(q)
 end
 
 -- Keys of removed jobs, deleted together.
-local dropped = {}
+local dropped
 local function drop(...)
   if not BATCH then redis.call('DEL', ...) return end
   for _, k in ipairs({...}) do dropped[#dropped + 1] = k end
@@ -155,13 +154,12 @@ local function flushZ()
   arrivals = {}
 end
 
-local F = {'state', 'queue', 'name', 'priority', 'runAt', 'attempt', 'maxAttempts', 'backoff', 'groupKey', 'cseq',
-  'onParentFailure', 'dependsOn', 'resultTtlMs', 'failureTtlMs', 'workerId', 'token', 'finishedAt', 'createdAt', 'kids'}
+local F = {${LOADED.map(luaString).join(', ')}}
 local NUMERIC = {priority = true, runAt = true, attempt = true, maxAttempts = true, resultTtlMs = true,
   failureTtlMs = true, finishedAt = true, createdAt = true}
 
-local FSET = {}
-for _, f in ipairs(F) do FSET[f] = true end
+-- Built here, not by a loop: a Functions library runs its top level with no globals at all.
+${luaSetTable('FSET', LOADED)}
 
 local function load(id)
   local v = redis.call('HMGET', P .. 'job:' .. id, unpack(F))
@@ -202,7 +200,7 @@ local function putValue(id, field, value, sets)
   end
 end
 
-local events = {}
+local events
 local function emit(t, q, id, extra)
   local key = t .. '|' .. q
   if extra then key = key .. '|' .. table.concat(extra, '|') end
@@ -475,12 +473,12 @@ local function promoteDue(q, max)
   return n, #ids >= max
 end
 
--- Applies change(id, job) to each existing job among ARGV[first..] whose state is in
+-- Applies change(id, job) to each existing job among ARGS[first..] whose state is in
 -- allowed (any state when nil); flushes wake-ups and returns the ids it changed.
 local function eachJob(first, allowed, change)
   local out = {}
-  for i = first, #ARGV do
-    local id = ARGV[i]
+  for i = first, #ARGS do
+    local id = ARGS[i]
     local j = load(id)
     if j and (allowed == nil or allowed[j.state]) then
       change(id, j)
@@ -499,5 +497,17 @@ local function wakeInfo(q, out)
   out[#out + 1] = q
   out[#out + 1] = (m[1] and m[1][1]) or '0-0'
   out[#out + 1] = d[2] or ''
+end
+
+-- Starts a call: as a Redis Function the library above is loaded once and its state lives
+-- on between calls, so every call resets all of it here.
+local function begin(keys, argv)
+  ARGS = argv
+  NULL = cjson.null
+  P, NOWS, MAXAGE, MAXDONE, EVMAX, EVENTS = argv[1], argv[2], tonumber(argv[3]), tonumber(argv[4]), argv[5], keys[1]
+  NOW = tonumber(NOWS)
+  wake, cfgs, events = {}, {}, {}
+  BATCH = false
+  zruns, zkeys, nameDelta, arrivals, dropped = {}, {}, {}, {}, {}
 end
 `;
