@@ -292,6 +292,12 @@ export class SqliteStore implements Store {
     ).run(job.state, job.priority, job.runAt, job.leaseUntil, token, job.expiresAt, job.finishedAt, encodeDoc(job), ...(readySeq === undefined ? [] : [readySeq]), job.id);
   }
 
+  /** Wakes this process's waiters for a job that just became ready or scheduled. */
+  private announce(job: Job): void {
+    if (job.state === 'queued') this.waiters.notify(job.queue);
+    else if (job.state === 'scheduled') this.waiters.notifyAt(job.queue, job.runAt!);
+  }
+
   /** Moves a job to a state as MemoryStore.setState does, and writes it. */
   private setState(job: Job, state: JobState, now: number, token: string | null = null): void {
     if (job.state === 'active' && state !== 'active') job.leaseUntil = null;
@@ -300,10 +306,8 @@ export class SqliteStore implements Store {
     if (state === 'queued') {
       job.runAt = null;
       readySeq = this.nextSeq();
-      this.waiters.notify(job.queue);
-    } else if (state === 'scheduled') {
-      this.waiters.notifyAt(job.queue, job.runAt!);
     }
+    this.announce(job);
     if (isFinished(state)) {
       job.finishedAt = now;
       job.expiresAt = expiryFor(state, job, this.config(job.queue), now);
@@ -406,8 +410,7 @@ export class SqliteStore implements Store {
         for (const d of nj.dependsOn) this.st('INSERT OR IGNORE INTO deps (child, parent) VALUES (?, ?)').run(nj.id, d);
         this.emit({ type: 'added', queue: nj.queue, jobId: nj.id, at: now, state });
         if (state === 'failed') this.failWith(job, brokenDependencyError(nj.dependsOn.find((_, i) => verdicts[i] === 'broken')!), now);
-        else if (state === 'queued') this.waiters.notify(nj.queue);
-        else if (state === 'scheduled') this.waiters.notifyAt(nj.queue, nj.runAt!);
+        else this.announce(job);
         results.push({ id: nj.id, state: job.state, duplicate: false });
       }
       return results;
@@ -811,7 +814,7 @@ export class SqliteStore implements Store {
         for (const r of rows) {
           this.lastEventId = r.id;
           if (r.origin === this.origin) continue;
-          // A row holds one transaction's events (a single event in files written before 0.1).
+          // A row holds one transaction's events (older files hold one event per row).
           const body = JSON.parse(r.body) as JobEvent | JobEvent[];
           for (const e of Array.isArray(body) ? body : [body]) this.deliver(e);
         }

@@ -28,7 +28,7 @@ for i = 1, tonumber(ARGV[qb]) do queues[i] = ARGV[qb + i] end
 
 for _, q in ipairs(queues) do promoteDue(q, ${PROMOTE_PER_CALL}) end
 -- Jobs just promoted must be in the ready sets the loop below reads.
-flushZ()
+flushDeferred()
 
 local out, taken, tokens = {}, 0, 0
 local leaseUntil = NOW + leaseMs

@@ -123,7 +123,7 @@ for _, v in ipairs(evict) do
   if j then removeJob(v, j) end
 end
 -- An evicted id may come back in this very batch: its keys must be gone before the writes.
-flushZ()
+flushDeferred()
 
 local out = {}
 if #order > 0 then redis.call('SADD', P .. 'queues', unpack(order)) end

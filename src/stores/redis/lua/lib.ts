@@ -76,13 +76,19 @@ local function cfg(q)
   return c
 end
 
--- Deferred writes. The hot scripts (enqueue, claim, finish) set BATCH: their sorted-set
--- writes go out as one variadic ZADD/ZREM per key (per run of the same command, so the
--- order per key holds), name counters as one HINCRBY per name, and arrival numbers as one
--- SET per queue. Each redis.call costs about 2 µs of Lua glue before the command itself,
--- so this takes a batch of 1,000 from ~27,000 calls to ~8,000. A script that sets BATCH
--- must not read a sorted set it has written before flushZ() (claim flushes after
--- promoting, and skips its own buffered removals by position).
+-- Adds d to a hash field that counts something; a count that reaches 0 is deleted.
+local function addCount(key, field, d)
+  if redis.call('HINCRBY', key, field, d) <= 0 then redis.call('HDEL', key, field) end
+end
+
+-- Deferred writes. The hot scripts (enqueue, claim, finish, and maintain's removals) set
+-- BATCH: their sorted-set writes go out as one variadic ZADD/ZREM per key (per run of the
+-- same command, so the order per key holds), name counters as one HINCRBY per name,
+-- arrival numbers as one SET per queue, removed jobs' keys as one DEL. Each redis.call
+-- costs about 2 µs of Lua glue before the command itself, so this takes a batch of 1,000
+-- from ~27,000 calls to ~8,000. A script that sets BATCH must not read a sorted set it has
+-- written before flushDeferred() (claim flushes after promoting, and skips its own
+-- deferred removals by position).
 local BATCH = false
 local zruns, zkeys
 local function zwrite(cmd, key, score, id)
@@ -102,11 +108,7 @@ local function zrem(key, id) zwrite('ZREM', key, nil, id) end
 
 local nameDelta
 local function countName(q, name, d)
-  if not BATCH then
-    local nk = P .. 'names:' .. q
-    if redis.call('HINCRBY', nk, name, d) <= 0 then redis.call('HDEL', nk, name) end
-    return
-  end
+  if not BATCH then addCount(P .. 'names:' .. q, name, d) return end
   local t = nameDelta[q]
   if not t then t = {}; nameDelta[q] = t end
   t[name] = (t[name] or 0) + d
@@ -136,7 +138,7 @@ local function drop(...)
   for _, k in ipairs({...}) do dropped[#dropped + 1] = k end
 end
 
-local function flushZ()
+local function flushDeferred()
   for i = 1, #dropped, 4000 do redis.call('DEL', unpack(dropped, i, math.min(i + 3999, #dropped))) end
   dropped = {}
   for _, key in ipairs(zkeys) do
@@ -146,7 +148,7 @@ local function flushZ()
   for q, t in pairs(nameDelta) do
     local nk = P .. 'names:' .. q
     for name, d in pairs(t) do
-      if d ~= 0 and redis.call('HINCRBY', nk, name, d) <= 0 then redis.call('HDEL', nk, name) end
+      if d ~= 0 then addCount(nk, name, d) end
     end
   end
   nameDelta = {}
@@ -215,7 +217,7 @@ end
 -- Ends every writing script: writes the buffered events, then wakes blocked waiters of
 -- every queue that got ready (or newly scheduled) work.
 local function commit()
-  flushZ()
+  flushDeferred()
   for _, g in ipairs(events) do
     local args = {'XADD', EVENTS, 'MAXLEN', '~', EVMAX, '*', 't', g.t, 'q', g.q, 'a', NOWS}
     if #g.ids > 0 then args[#args + 1] = 'j'; args[#args + 1] = table.concat(g.ids, '\\n') end
@@ -266,10 +268,6 @@ local function expiryFor(to, j)
   return nil
 end
 
-local function decrField(key, field)
-  if redis.call('HINCRBY', key, field, -1) <= 0 then redis.call('HDEL', key, field) end
-end
-
 -- Takes a job out of the indexes of its current state.
 local function leave(id, j)
   local from, q = j.state, j.queue
@@ -280,7 +278,7 @@ local function leave(id, j)
     zrem(P .. 'sched:' .. q, id)
   elseif from == 'active' then
     zrem(P .. 'lease:' .. q, id)
-    if j.groupKey then decrField(P .. 'groups:' .. q, j.groupKey) end
+    if j.groupKey then addCount(P .. 'groups:' .. q, j.groupKey, -1) end
   elseif FINISHED[from] then
     zrem(P .. 'expiry', id)
   end
@@ -305,7 +303,7 @@ local function setState(id, j, to, sets, dels)
   local wasUnfinished = from ~= nil and not FINISHED[from]
   local isUnfinished = not FINISHED[to]
   if wasUnfinished ~= isUnfinished then
-    if isUnfinished then countName(q, j.name, 1) else countName(q, j.name, -1) end
+    countName(q, j.name, isUnfinished and 1 or -1)
   end
   j.state = to
   sets[#sets + 1] = 'state'
@@ -321,7 +319,7 @@ local function setState(id, j, to, sets, dels)
     wake[q] = true
   elseif to == 'active' then
     zadd(P .. 'lease:' .. q, fmt(j.leaseUntil), id)
-    if j.groupKey then redis.call('HINCRBY', P .. 'groups:' .. q, j.groupKey, 1) end
+    if j.groupKey then addCount(P .. 'groups:' .. q, j.groupKey, 1) end
   end
   local finished = FINISHED[to]
   if finished then

@@ -8,7 +8,7 @@ export const MAINTAIN_BUDGET = 1000;
 
 /** No script arguments. Returns {promoted, reclaimed, expired, more 1|0}. */
 export const MAINTAIN = `
--- Removals and re-queues are deferred (see BATCH); flushZ() before each read of a
+-- Removals and re-queues are deferred (see BATCH); flushDeferred() before each read of a
 -- sorted set this script may have written.
 BATCH = true
 local B = ${MAINTAIN_BUDGET}
@@ -50,7 +50,7 @@ local function expire(ids, key)
   end
 end
 
-flushZ()
+flushDeferred()
 local ek = P .. 'expiry'
 local due = redis.call('ZRANGEBYSCORE', ek, '-inf', NOWS, 'LIMIT', 0, B)
 if #due >= B then more = 1 end
@@ -61,7 +61,7 @@ expire(due, ek)
 if MAXDONE then
   for _, q in ipairs(queues) do
     for st in pairs(FINISHED) do
-      flushZ()
+      flushDeferred()
       local dk = P .. 'st:' .. st .. ':' .. q
       local over = redis.call('ZCARD', dk) - MAXDONE
       if over > 0 then
