@@ -1,8 +1,8 @@
 /**
  * A tiny lock on one Int32 of shared memory, held only while a record is copied in or
- * out (microseconds). Its owner writes the queue's cursors last, in one step each, so a
- * thread terminated while holding it leaves the ring consistent, just locked. A waiter
- * that sees the same owner and generation for longer than STALE_MS takes the lock over.
+ * out (microseconds). A waiter that sees the same owner and generation for longer than
+ * STALE_MS takes the lock over, and tells its caller so: the dead owner may have stopped
+ * between publishing a cursor and the item count, which the caller then repairs.
  */
 import { H } from './layout.ts';
 
@@ -22,10 +22,11 @@ const canBlock = (() => {
   }
 })();
 
-export function acquire(h: Int32Array, tag: number): void {
+/** Takes the lock; true when it was taken over from a dead owner. */
+export function acquire(h: Int32Array, tag: number): boolean {
   if (Atomics.compareExchange(h, H.LOCK, 0, tag) === 0) {
     Atomics.add(h, H.LOCK_GEN, 1);
-    return;
+    return false;
   }
   let spins = 0;
   let seenOwner = 0;
@@ -35,7 +36,7 @@ export function acquire(h: Int32Array, tag: number): void {
     const owner = Atomics.compareExchange(h, H.LOCK, 0, tag);
     if (owner === 0) {
       Atomics.add(h, H.LOCK_GEN, 1);
-      return;
+      return false;
     }
     const gen = Atomics.load(h, H.LOCK_GEN);
     if (owner !== seenOwner || gen !== seenGen) {
@@ -46,10 +47,10 @@ export function acquire(h: Int32Array, tag: number): void {
       const now = Date.now();
       if (since === 0) since = now;
       else if (now - since > STALE_MS && Atomics.compareExchange(h, H.LOCK, owner, tag) === owner) {
-        // The owner died mid-copy: its record was never published, so taking over is safe.
+        // The owner died holding the lock.
         Atomics.add(h, H.LOCK_GEN, 1);
         Atomics.add(h, H.RECOVERED, 1);
-        return;
+        return true;
       }
       if (canBlock) Atomics.wait(h, H.LOCK, owner, 1);
     }

@@ -169,10 +169,36 @@ export class SharedQueue<T = unknown> {
     return item;
   }
 
+  /**
+   * Sets the item count from the records between the cursors. After a lock takeover: a
+   * thread that died between publishing a cursor and the count left them disagreeing (an
+   * item the count missed would otherwise be read in place of the next one put).
+   */
+  private recount(): void {
+    const h = this.h;
+    const tail = h[H.TAIL];
+    let pos = h[H.HEAD];
+    let n = 0;
+    // The ring never fills in bytes (one record of slack), so head === tail means empty.
+    while (pos !== tail && n <= this.capacity) {
+      if (this.ringBytes - pos < RECORD_HEADER || this.view.getUint32(pos + 4, true) === FLAG_WRAP) {
+        pos = 0;
+        continue;
+      }
+      pos += recordSize(this.view.getUint32(pos, true));
+      n++;
+    }
+    Atomics.store(h, H.COUNT, n);
+  }
+
+  private lock(): void {
+    if (acquire(this.h, this.tag)) this.recount();
+  }
+
   /** Writes all or nothing; false when there is no room for all of them. */
   private tryPut(encoded: Encoded[]): boolean {
     this.checkOpen();
-    acquire(this.h, this.tag);
+    this.lock();
     try {
       if (this.h[H.COUNT] + encoded.length > this.capacity) return false;
       for (const e of encoded) this.write(e);
@@ -189,7 +215,7 @@ export class SharedQueue<T = unknown> {
     this.checkOpen();
     if (Atomics.load(this.h, H.COUNT) === 0) return [];
     const out: unknown[] = [];
-    acquire(this.h, this.tag);
+    this.lock();
     try {
       const n = Math.min(max, this.h[H.COUNT]);
       for (let i = 0; i < n; i++) out.push(this.read());

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { Empty, Full, ItemTooLarge, SharedQueue, SharedQueueError } from '../../src/shared-queue/index.ts';
+import { H, HEADER_WORDS } from '../../src/shared-queue/layout.ts';
 
 const THREAD = new URL('../fixtures/shared-queue/thread.ts', import.meta.url);
 let n = 0;
@@ -98,6 +99,20 @@ test('a thread terminated mid-operation does not wedge the queue', async () => {
   const rest = await q.getManyAsync(1000, { timeout: 5000 });
   assert.equal(rest[rest.length - 1], 'after');
   assert.ok(Date.now() < deadline);
+});
+
+test('taking the lock over from a dead thread repairs the count it left behind', () => {
+  const q = SharedQueue.create<string>({ name: name(), capacity: 8, maxItemBytes: 64 });
+  q.putNowait('a');
+  q.putNowait('b');
+  // What a thread killed inside put() between publishing the tail and the count leaves:
+  // 'b' in the ring but not counted, and the lock still held by the dead thread.
+  const h = new Int32Array(q.handle.buffer, 0, HEADER_WORDS);
+  Atomics.sub(h, H.COUNT, 1);
+  Atomics.store(h, H.LOCK, 0x7ff0001);
+  q.put('c', { timeout: 5000 });
+  assert.equal(q.metrics().recoveredLocks, 1);
+  assert.deepEqual(q.getMany(10, { block: false }), ['a', 'b', 'c']);
 });
 
 test('stress: 4 producers and 4 consumers move 1,000,000 items exactly once, in order per producer', async () => {
