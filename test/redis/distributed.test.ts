@@ -1,7 +1,9 @@
 /**
  * Conveyor across processes on Redis: two producer processes and three worker processes on
  * 20,000 jobs; one worker is killed with SIGKILL mid-run. Every job completes, and the only
- * jobs that run twice are ones the killed worker had in flight, no more than its concurrency.
+ * jobs that run twice are ones the killed worker had in flight. A Worker holds at most twice
+ * its concurrency in leases (handlers running, plus outcomes not yet written: the slot frees
+ * when the handler returns), so that is the bound on what comes back.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -84,10 +86,11 @@ test('2 producers and 3 workers on 20,000 jobs; kill -9 of a worker re-runs only
       assert.equal(ws.length, 2, `job ${id} ran at most twice`);
       assert.ok(ws.includes(0), `job ${id} ran twice without the killed worker`);
     }
-    assert.ok(reruns.length <= concurrency, `${reruns.length} re-runs, more than the killed worker's concurrency`);
+    const maxLeases = 2 * concurrency;
+    assert.ok(reruns.length <= maxLeases, `${reruns.length} re-runs, more than the killed worker's leases`);
 
     // Redelivered jobs (attempt 2) are exactly those the killed worker held: each carries
-    // the stall error that names it, and there are no more than its concurrency.
+    // the stall error that names it, and there are no more than it could lease.
     const redelivered = [];
     for (let cursor: string | null = null; ; ) {
       const page = await store.list({ queue, states: ['completed'], limit: 1000, cursor });
@@ -95,7 +98,7 @@ test('2 producers and 3 workers on 20,000 jobs; kill -9 of a worker re-runs only
       if (!page.next) break;
       cursor = page.next;
     }
-    assert.ok(redelivered.length <= concurrency, `${redelivered.length} jobs redelivered`);
+    assert.ok(redelivered.length <= maxLeases, `${redelivered.length} jobs redelivered, more than ${maxLeases}`);
     for (const j of redelivered) {
       assert.equal(j.attempt, 2);
       assert.match(j.errors[0].message, new RegExp(`worker ${workerIds[0]} stopped heartbeating`));
