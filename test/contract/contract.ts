@@ -168,6 +168,29 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.equal((await store.claim({ ...W, queues: [q], limit: 1 }))[0].id, r.id);
     });
 
+    test('a claimed job is what get() reads right after the claim, on a first and on a later attempt', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 't', { x: 'y'.repeat(200) }, { attempts: 2 });
+      const [first] = await store.claim({ ...W, queues: [q], limit: 1 });
+      const { token: t1, ...seen1 } = first;
+      assert.deepEqual(seen1, await store.get(r.id));
+      assert.equal(first.attempt, 1);
+      assert.ok(first.leaseUntil! >= first.startedAt! + W.leaseMs);
+      // A message, logs and an error from attempt 1 must come through attempt 2's claim right.
+      await store.update([{ id: r.id, token: t1, progress: 30, message: 'half', logs: [{ stream: 'log', line: 'l1' }] }]);
+      await store.finish([{ id: r.id, token: t1, kind: 'failed', error: { message: 'e1' }, retryDelayMs: 0 }]);
+      const [second] = await store.claim({ ...W, workerId: 'w2', queues: [q], limit: 1 });
+      const { token: t2, ...seen2 } = second;
+      assert.notEqual(t2, t1);
+      assert.deepEqual(seen2, await store.get(r.id));
+      assert.equal(second.attempt, 2);
+      assert.equal(second.workerId, 'w2');
+      assert.equal(second.progress, 0);
+      assert.equal(second.message, null);
+      assert.equal(second.logCount, 1);
+      assert.deepEqual(second.errors.map((e) => e.message), ['e1']);
+    });
+
     test('complete stores the result; a stale or wrong token is fenced out', async () => {
       const q = freshQueue();
       const r = await add(store, q, 't', { x: 1 });

@@ -149,13 +149,24 @@ export class RedisStore implements Store {
   async claim(req: ClaimRequest): Promise<ClaimedJob[]> {
     if (req.limit < 1 || req.queues.length === 0) return [];
     const names = req.names ?? [];
-    const args = [req.workerId, req.limit, req.leaseMs, `${randomUUID()}:`, names.length, ...names, req.queues.length, ...req.queues];
-    const [jobs, info] = (await this.run('claim', args)) as [unknown[], WakeInfo];
+    const now = Date.now();
+    const tokenBase = `${randomUUID()}:`;
+    const args = [req.workerId, req.limit, req.leaseMs, tokenBase, names.length, ...names, req.queues.length, ...req.queues];
+    const [jobs, info] = (await this.run('claim', args, now)) as [unknown[], WakeInfo];
     this.wakeups.note(info);
-    return jobs.map((flat) => {
+    return jobs.map((flat, i) => {
+      // The reply is each job as it was before the claim: apply what the claim wrote.
       const h = pairsToHash(flat);
-      // A claim clears the message (the reply still carries the old one: see claim.ts).
-      return { ...hashToJob(h, Number(h.logCount)), message: null, token: h.token };
+      const job = hashToJob(h, Number(h.logCount)) as ClaimedJob;
+      job.state = 'active';
+      job.attempt += 1;
+      job.startedAt = now;
+      job.workerId = req.workerId;
+      job.leaseUntil = now + req.leaseMs;
+      job.progress = 0;
+      job.message = null;
+      job.token = `${tokenBase}${i + 1}`;
+      return job;
     });
   }
 

@@ -4,7 +4,8 @@
  * group concurrency and the names filter.
  *
  * ARGV from A: workerId, limit, leaseMs, tokenBase, nNames, names..., nQueues, queues...
- * Returns {jobs, info}: jobs are flat HGETALL lists (plus data, errors, logCount); info is
+ * Returns {jobs, info}: jobs are flat HGETALL lists as read before the claim (plus data,
+ * errors, logCount), the n-th holding token tokenBase .. n; info is
  * (queue, newest marker id, next due or '') per queue, for wait().
  */
 
@@ -79,10 +80,9 @@ for _, q in ipairs(queues) do
             setState(id, j, 'active', sets, dels)
             if rl then rcount = rcount + 1 end
             emit('active', q, id, {'s', 'active'})
-            -- The reply is the hash as read plus the fields just written: later pairs win
-            -- when the client reads it (pairsToHash), so nothing is read twice. The
-            -- message just deleted is nulled by the client.
-            for k = 1, #sets do m[#m + 1] = sets[k] end
+            -- The reply is the hash as read: the client knows what was just written
+            -- (token = tokenBase .. position in the reply, attempt + 1, the times it sent)
+            -- and fills it in, so those fields do not cross the wire twice.
             local logs = '0'
             if j.has_logSeq then logs = tostring(redis.call('LLEN', P .. 'logs:' .. id)) end
             m[#m + 1] = 'logCount'; m[#m + 1] = logs

@@ -38,6 +38,14 @@ export const INLINE = 48;
 /** The job hash fields scripts load into a job table (load, loadAll). */
 const LOADED = ['state', 'queue', 'name', 'priority', 'runAt', 'attempt', 'maxAttempts', 'backoff', 'groupKey', 'cseq',
   'onParentFailure', 'dependsOn', 'resultTtlMs', 'failureTtlMs', 'workerId', 'token', 'finishedAt', 'createdAt', 'kids'];
+/**
+ * What finish reads (fencing, indexes, expiry, retry plan): every field read costs ~0.35 µs
+ * of Lua glue, so the hot paths read only theirs (state must come first: see loadOnly).
+ */
+const FOR_FINISH = ['state', 'token', 'queue', 'name', 'cseq', 'groupKey', 'kids', 'resultTtlMs', 'failureTtlMs',
+  'attempt', 'maxAttempts', 'backoff', 'priority', 'runAt'];
+/** What removing a finished job reads (removeJob on a finished job). */
+const FOR_REMOVAL = ['state', 'queue', 'dependsOn', 'kids'];
 
 /** Most job ids one event stream entry carries. */
 export const EVENT_GROUP = 50;
@@ -163,17 +171,21 @@ local NUMERIC = {priority = true, runAt = true, attempt = true, maxAttempts = tr
 -- Built here, not by a loop: a Functions library runs its top level with no globals at all.
 ${luaSetTable('FSET', LOADED)}
 
-local function load(id)
-  local v = redis.call('HMGET', P .. 'job:' .. id, unpack(F))
+-- The job with only these fields (the first must be 'state': it tells a missing job).
+local function loadOnly(id, fields)
+  local v = redis.call('HMGET', P .. 'job:' .. id, unpack(fields))
   if not v[1] then return nil end
   local j = {id = id}
-  for i, f in ipairs(F) do
+  for i, f in ipairs(fields) do
     if v[i] then
       if NUMERIC[f] then j[f] = tonumber(v[i]) else j[f] = v[i] end
     end
   end
   return j
 end
+local function load(id) return loadOnly(id, F) end
+local FOR_FINISH = {${FOR_FINISH.map(luaString).join(', ')}}
+local FOR_REMOVAL = {${FOR_REMOVAL.map(luaString).join(', ')}}
 
 -- load() from a whole hash (claim reads it anyway to return it): the job, and the flat
 -- HGETALL list itself.

@@ -40,7 +40,7 @@ end
 -- Removes the finished jobs among ids; drops index entries of jobs that are gone.
 local function expire(ids, key)
   for _, id in ipairs(ids) do
-    local j = load(id)
+    local j = loadOnly(id, FOR_REMOVAL)
     if j and FINISHED[j.state] then
       removeJob(id, j)
       expired = expired + 1

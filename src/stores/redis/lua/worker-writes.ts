@@ -37,7 +37,7 @@ local res = {}
 for i = 0, n - 1 do
   local b = A + 1 + i * ${FINISH_FIELDS}
   local id, tok, kind = ARGV[b], ARGV[b + 1], ARGV[b + 2]
-  local j = load(id)
+  local j = loadOnly(id, FOR_FINISH)
   if not j or j.state ~= 'active' or j.token ~= tok then
     res[#res + 1] = 0
   elseif kind == 'c' then
