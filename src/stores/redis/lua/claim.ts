@@ -74,9 +74,11 @@ for _, q in ipairs(queues) do
             j.leaseUntil = leaseUntil
             tokens = tokens + 1
             local sets = {'token', tokenBase .. tokens, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
-              'workerId', worker, 'leaseUntil', fmt(leaseUntil), 'progress', '0'}
+              'workerId', worker, 'leaseUntil', fmt(leaseUntil)}
+            -- A new attempt starts at progress 0 with no message: absent fields.
             local dels = {}
-            if j.has_message then dels[1] = 'message' end
+            if j.has_message then dels[#dels + 1] = 'message' end
+            if j.has_progress then dels[#dels + 1] = 'progress' end
             setState(id, j, 'active', sets, dels)
             if rl then rcount = rcount + 1 end
             emit('active', q, id, {'s', 'active'})

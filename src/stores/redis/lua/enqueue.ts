@@ -153,10 +153,14 @@ for _, nj in ipairs(jobs) do
       -- An id that existed at the check but was evicted since: no number was kept for it.
       seq = redis.call('INCR', P .. 'seq')
     end
-    local h = {'id', nj.id, 'queue', nj.queue, 'name', nj.name, 'priority', nj.priority, 'attempt', '0',
-      'maxAttempts', nj.maxAttempts, 'progress', '0', 'createdAt', NOWS, 'dependsOn', nj.deps,
-      'onParentFailure', nj.policy, 'cseq', seq}
+    -- Fields at their defaults are left out (attempt 0, progress 0, no dependencies,
+    -- onParentFailure 'fail'): the scripts and the codec read an absent field as its
+    -- default, and every field costs Lua glue here and in each claim's read and reply.
+    local h = {'id', nj.id, 'queue', nj.queue, 'name', nj.name, 'priority', nj.priority,
+      'maxAttempts', nj.maxAttempts, 'createdAt', NOWS, 'cseq', seq}
     local function put(k, val) if val then h[#h + 1] = k; h[#h + 1] = val end end
+    if nj.deps ~= '[]' then put('dependsOn', nj.deps) end
+    if nj.policy ~= 'fail' then put('onParentFailure', nj.policy) end
     put('runAt', nj.runAt); put('backoff', nj.backoff); put('timeoutMs', nj.timeoutMs); put('groupKey', nj.groupKey)
     put('resultTtlMs', nj.resultTtlMs); put('failureTtlMs', nj.failureTtlMs)
     putValue(nj.id, 'data', nj.data, h)

@@ -197,7 +197,7 @@ local function loadAll(id)
     local f = h[k]
     if FSET[f] then
       if NUMERIC[f] then j[f] = tonumber(h[k + 1]) else j[f] = h[k + 1] end
-    elseif f == 'message' or f == 'nerr' or f == 'logSeq' or f == 'data' then
+    elseif f == 'message' or f == 'nerr' or f == 'logSeq' or f == 'data' or f == 'progress' then
       j['has_' .. f] = true
     end
   end
