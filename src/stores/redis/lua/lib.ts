@@ -68,7 +68,13 @@ ${luaSetTable('CAN_CANCEL', TRANSITIONS.cancel)}
 ${luaSetTable('CAN_PROMOTE', TRANSITIONS.promote)}
 ${luaSetTable('CAN_RETRY', TRANSITIONS.retry)}
 
-local function fmt(n) return string.format('%.0f', n) end
+-- string.format costs ~0.8 µs; a batch formats the same lease deadline or expiry for every
+-- job, so the last result is kept.
+local fmtN, fmtS
+local function fmt(n)
+  if n ~= fmtN then fmtN, fmtS = n, string.format('%.0f', n) end
+  return fmtS
+end
 local function nz(v) if v == nil or v == NULL or v == false then return nil end return v end
 local function opt(s) if s == nil or s == '' then return nil end return s end
 local function num(s) if s == nil or s == false or s == '' then return nil end return tonumber(s) end
@@ -122,21 +128,25 @@ local function countName(q, name, d)
   t[name] = (t[name] or 0) + d
 end
 
--- Arrival numbers of ready jobs restart when the ready set empties, so they stay below 2^42.
+-- Arrival numbers of ready jobs: one INCRBY per queue and batch. They must stay below 2^42
+-- (the ready score's priority band), so once past 2^41 the counter restarts the next time
+-- the ready set is empty; at a million jobs a second that point is 25 days away.
 local arrivals
 local function nextArrival(q)
-  local sk = P .. 'rseq:' .. q
-  if not BATCH then
-    if redis.call('ZCARD', P .. 'ready:' .. q) == 0 then redis.call('SET', sk, 0) end
-    return redis.call('INCR', sk)
-  end
   local a = arrivals[q]
-  if a == nil then
-    if redis.call('ZCARD', P .. 'ready:' .. q) == 0 then a = 0 else a = tonumber(redis.call('GET', sk) or '0') end
+  if a == nil or not BATCH then
+    local sk = P .. 'rseq:' .. q
+    a = redis.call('INCR', sk)
+    if a > 2199023255552 and redis.call('ZCARD', P .. 'ready:' .. q) == 0 then
+      a = 1
+      redis.call('SET', sk, 1)
+    end
+    if BATCH then arrivals[q] = {first = a, n = 1} end
+    return a
   end
-  a = a + 1
-  arrivals[q] = a
-  return a
+  -- Later jobs of the batch count on from the first; the counter catches up in flushDeferred.
+  a.n = a.n + 1
+  return a.first + a.n - 1
 end
 
 -- Keys of removed jobs, deleted together.
@@ -160,7 +170,9 @@ local function flushDeferred()
     end
   end
   nameDelta = {}
-  for q, a in pairs(arrivals) do redis.call('SET', P .. 'rseq:' .. q, a) end
+  for q, a in pairs(arrivals) do
+    if a.n > 1 then redis.call('INCRBY', P .. 'rseq:' .. q, a.n - 1) end
+  end
   arrivals = {}
 end
 
@@ -215,15 +227,19 @@ local function putValue(id, field, value, sets)
 end
 
 local events
+local function sameExtra(a, b)
+  if a == b then return true end
+  if not a or not b or #a ~= #b then return false end
+  for i = 1, #a do if a[i] ~= b[i] then return false end end
+  return true
+end
 local function emit(t, q, id, extra)
-  local key = t .. '|' .. q
-  if extra then key = key .. '|' .. table.concat(extra, '|') end
   local g = events[#events]
-  if id and g and g.key == key and #g.ids > 0 and #g.ids < EVENT_GROUP then
+  if id and g and g.t == t and g.q == q and #g.ids > 0 and #g.ids < EVENT_GROUP and sameExtra(g.extra, extra) then
     g.ids[#g.ids + 1] = id
     return
   end
-  events[#events + 1] = {key = key, t = t, q = q, extra = extra, ids = {id}}
+  events[#events + 1] = {t = t, q = q, extra = extra, ids = {id}}
 end
 
 -- Ends every writing script: writes the buffered events, then wakes blocked waiters of
