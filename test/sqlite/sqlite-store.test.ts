@@ -86,3 +86,39 @@ test('jobs stored in full documents (earlier files) read, claim and finish like 
   assert.deepEqual(done?.errors, []);
   await b.close();
 });
+
+test('a file from before rowid creation numbers: old indexes go, old jobs keep their order, new ones follow', async () => {
+  const file = join(dir, 'old-seq.db');
+  const a = SqliteStore.open(file);
+  const old = await a.enqueue([buildNewJob('q', 't', { n: 1 }), buildNewJob('q', 't', { n: 2 })]);
+  await a.close();
+  // As such files hold them: creation numbers from the meta counter (not the rowid), and
+  // the two creation-order indexes.
+  const { DatabaseSync } = await import('node:sqlite');
+  const raw = new DatabaseSync(file);
+  raw.exec("UPDATE jobs SET created_seq = created_seq + 500, ready_seq = ready_seq + 500; UPDATE meta SET value = 900 WHERE key = 'seq'");
+  raw.exec('CREATE INDEX jobs_created ON jobs (created_seq); CREATE INDEX jobs_queue_created ON jobs (queue, created_seq)');
+  raw.close();
+
+  const b = SqliteStore.open(file);
+  const [fresh] = await b.enqueue([buildNewJob('q', 't', { n: 3 })]);
+  const check = new DatabaseSync(file);
+  const indexes = (check.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'jobs'").all() as { name: string }[]).map((r) => r.name);
+  assert.ok(!indexes.includes('jobs_created') && !indexes.includes('jobs_queue_created'), indexes.join(','));
+  assert.ok(indexes.includes('jobs_queue'));
+  // The new job's number is past the old counter, so it sorts after the old jobs everywhere.
+  const row = check.prepare('SELECT rowid AS r, created_seq, ready_seq FROM jobs WHERE id = ?').get(fresh.id) as { r: number; created_seq: number; ready_seq: number };
+  check.close();
+  assert.deepEqual([row.r, row.created_seq, row.ready_seq], [901, 901, 901]);
+  const listed = (await b.list({ queue: 'q', order: 'asc', limit: 10 })).jobs.map((j) => j.id);
+  assert.deepEqual(listed, [old[0].id, old[1].id, fresh.id]);
+  const claimed = await b.claim({ queues: ['q'], workerId: 'w', limit: 3, leaseMs: 1000 });
+  assert.deepEqual(claimed.map((j) => j.id), [old[0].id, old[1].id, fresh.id]);
+  // Queued again, a job gets a number past every rowid, and a job added after it gets a
+  // number past that one.
+  await b.finish([{ id: old[0].id, token: claimed[0].token, kind: 'failed', error: { message: 'x' }, release: true }]);
+  const [later] = await b.enqueue([buildNewJob('q', 't', { n: 4 })]);
+  const again = await b.claim({ queues: ['q'], workerId: 'w', limit: 2, leaseMs: 1000 });
+  assert.deepEqual(again.map((j) => j.id), [old[0].id, later.id]);
+  await b.close();
+});

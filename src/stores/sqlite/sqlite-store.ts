@@ -65,7 +65,6 @@ interface Row {
   doc: string;
   token: string | null;
   log_count: number;
-  created_seq: number;
 }
 
 /** How often other processes' writes are looked for, while someone waits or listens. */
@@ -151,7 +150,7 @@ export class SqliteStore implements Store {
           '$.workerId', :worker, '$.leaseUntil', :until, '$.progress', 0, '$.message', NULL)
       WHERE id IN (SELECT id FROM jobs WHERE queue = :queue AND state = 'queued'${byName ? ' AND name IN (SELECT value FROM json_each(:names))' : ''}
         ORDER BY priority DESC, ready_seq LIMIT :n)
-      RETURNING id, data, doc, token, log_count, created_seq, priority, ready_seq`);
+      RETURNING id, data, doc, token, log_count, priority, ready_seq`);
   }
 
   private version(): number {
@@ -241,13 +240,27 @@ export class SqliteStore implements Store {
     this.pending.push(e);
   }
 
+  /**
+   * A new arrival number for a job queued again (retry, release, promote): above every
+   * number given so far, new jobs' rowids included.
+   */
   private nextSeq(): number {
-    return this.reserveSeq(1);
+    return (
+      this.st("UPDATE meta SET value = max(value, (SELECT COALESCE(MAX(rowid), 0) FROM jobs)) + 1 WHERE key = 'seq' RETURNING value").get() as {
+        value: number;
+      }
+    ).value;
   }
 
-  /** Takes n sequence numbers; returns the last. */
-  private reserveSeq(n: number): number {
-    return (this.st("UPDATE meta SET value = value + ? WHERE key = 'seq' RETURNING value").get(n) as { value: number }).value;
+  /**
+   * The number after which new jobs take their rowids (= creation and first arrival
+   * numbers). Read only: adds write no counter page (the transaction's write lock keeps
+   * the numbers unique).
+   */
+  private seqBase(): number {
+    return (
+      this.st("SELECT max((SELECT COALESCE(MAX(rowid), 0) FROM jobs), (SELECT value FROM meta WHERE key = 'seq')) AS base").get() as { base: number }
+    ).base;
   }
 
   private config(queue: string): QueueConfig {
@@ -268,7 +281,7 @@ export class SqliteStore implements Store {
   }
 
   private load(id: string): { job: Job; row: Row } | null {
-    const row = this.st('SELECT id, data, doc, token, log_count, created_seq FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    const row = this.st('SELECT id, data, doc, token, log_count FROM jobs WHERE id = ?').get(id) as Row | undefined;
     return row ? { job: this.toJob(row), row } : null;
   }
 
@@ -380,12 +393,11 @@ export class SqliteStore implements Store {
         known.delete(id);
       }
       const insert = this.st(
-        'INSERT INTO jobs (id, queue, name, state, priority, created_seq, ready_seq, run_at, group_key, created_at, data, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO jobs (rowid, id, queue, name, state, priority, created_seq, ready_seq, run_at, group_key, created_at, data, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
-      // Sequence numbers for the whole batch at once; a new job's creation number doubles
-      // as its first arrival number (both only order jobs).
-      const fresh = [...batchIds].filter((id) => !known.has(id)).length;
-      let seq = fresh === 0 ? 0 : this.reserveSeq(fresh) - fresh;
+      // A new job's rowid is its creation number and doubles as its first arrival number
+      // (all three only order jobs).
+      let seq = this.seqBase();
       const results: EnqueueResult[] = [];
       for (const nj of jobs) {
         const existing = known.get(nj.id);
@@ -405,7 +417,7 @@ export class SqliteStore implements Store {
           expiresAt: null, logCount: 0,
         };
         seq++;
-        insert.run(nj.id, nj.queue, nj.name, first, nj.priority, seq, seq, job.runAt, nj.groupKey, now, nj.dataJson, encodeDoc(job));
+        insert.run(seq, nj.id, nj.queue, nj.name, first, nj.priority, seq, seq, job.runAt, nj.groupKey, now, nj.dataJson, encodeDoc(job));
         known.set(nj.id, first);
         for (const d of nj.dependsOn) this.st('INSERT OR IGNORE INTO deps (child, parent) VALUES (?, ?)').run(nj.id, d);
         this.emit({ type: 'added', queue: nj.queue, jobId: nj.id, at: now, state });
@@ -425,7 +437,7 @@ export class SqliteStore implements Store {
 
   private oldestWaiting(queue: string, name: string | undefined, n: number, skip: ReadonlySet<string>): string[] {
     const states = WAITING_STATES.map(() => '?').join(',');
-    const sql = `SELECT id FROM jobs WHERE queue = ? AND state IN (${states})${name === undefined ? '' : ' AND name = ?'} ORDER BY created_seq LIMIT ?`;
+    const sql = `SELECT id FROM jobs WHERE queue = ? AND state IN (${states})${name === undefined ? '' : ' AND name = ?'} ORDER BY rowid LIMIT ?`;
     const rows = this.st(sql).all(queue, ...WAITING_STATES, ...(name === undefined ? [] : [name]), n + skip.size) as { id: string }[];
     return rows.map((r) => r.id).filter((id) => !skip.has(id)).slice(0, n);
   }
@@ -641,7 +653,7 @@ export class SqliteStore implements Store {
       if (states.length === 0) return 0;
       const cutoff = now - (req.olderThanMs ?? 0);
       const rows = this.st(
-        `SELECT id FROM jobs WHERE queue = ? AND state IN (${states.map(() => '?').join(',')}) AND COALESCE(finished_at, created_at) <= ? ORDER BY created_seq LIMIT ?`,
+        `SELECT id FROM jobs WHERE queue = ? AND state IN (${states.map(() => '?').join(',')}) AND COALESCE(finished_at, created_at) <= ? ORDER BY rowid LIMIT ?`,
       ).all(req.queue, ...states, cutoff, req.limit ?? -1) as { id: string }[];
       let n = 0;
       for (const { id } of rows) {
@@ -697,14 +709,15 @@ export class SqliteStore implements Store {
       args.push(filter.text.toLowerCase(), filter.text.toLowerCase());
     }
     if (after) {
-      where.push(desc ? 'created_seq < ?' : 'created_seq > ?');
+      where.push(desc ? 'rowid < ?' : 'rowid > ?');
       args.push(after[0]);
     }
-    const sql = `SELECT id, data, doc, token, log_count, created_seq FROM jobs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_seq ${desc ? 'DESC' : 'ASC'} LIMIT ?`;
-    const rows = this.st(sql).all(...args, limit + 1) as unknown as Row[];
+    // Creation order is rowid order (see schema.ts).
+    const sql = `SELECT rowid AS seq, id, data, doc, token, log_count FROM jobs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY rowid ${desc ? 'DESC' : 'ASC'} LIMIT ?`;
+    const rows = this.st(sql).all(...args, limit + 1) as unknown as (Row & { seq: number })[];
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
-    return { jobs: page.map((r) => this.toJob(r)), next: rows.length > limit && last ? encodeCursor(last.created_seq, last.id) : null };
+    return { jobs: page.map((r) => this.toJob(r)), next: rows.length > limit && last ? encodeCursor(last.seq, last.id) : null };
   }
 
   async logs(id: string, afterSeq = 0, limit = 1000): Promise<LogLine[]> {
