@@ -122,3 +122,41 @@ test('a file from before rowid creation numbers: old indexes go, old jobs keep t
   assert.deepEqual(again.map((j) => j.id), [old[0].id, later.id]);
   await b.close();
 });
+
+test('the events table is written only while another store listens, and a lapsed registration stops it', async () => {
+  const file = join(dir, 'listeners.db');
+  const a = SqliteStore.open(file);
+  const b = SqliteStore.open(file);
+  const { DatabaseSync } = await import('node:sqlite');
+  const raw = new DatabaseSync(file);
+  const rows = () => (raw.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n;
+  const add = (n: number) => a.enqueue([buildNewJob('ev', 't', { n })]);
+
+  await add(1);
+  const own: JobEvent[] = [];
+  const stopOwn = a.subscribe((e) => own.push(e));
+  await add(2);
+  assert.equal(rows(), 0, 'no other store listens: no rows, even with listeners of its own');
+  assert.equal(own.filter((e) => e.type === 'added').length, 1, 'its own listeners still hear it');
+
+  const seen: JobEvent[] = [];
+  const stop = b.subscribe((e) => seen.push(e));
+  const [r3] = await add(3);
+  assert.equal(rows(), 1);
+  for (let i = 0; i < 100 && !seen.some((e) => e.jobId === r3.id); i++) await new Promise((res) => setTimeout(res, 10));
+  assert.ok(seen.some((e) => e.type === 'added' && e.jobId === r3.id), 'the other store heard it');
+
+  stop();
+  await add(4);
+  assert.equal(rows(), 1, 'unsubscribed: no more rows');
+
+  const stop2 = b.subscribe(() => {});
+  raw.exec('UPDATE listeners SET until = 0');
+  await add(5);
+  assert.equal(rows(), 1, 'a registration past its time no longer counts');
+  stop2();
+  stopOwn();
+  raw.close();
+  await a.close();
+  await b.close();
+});

@@ -42,6 +42,9 @@ CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, config TEXT NOT NULL, 
 -- Plain rowid ids (no AUTOINCREMENT: that wrote a sqlite_sequence page on every commit, 10% of
 -- a single add). Ids still only grow: maintain() trims the oldest rows and keeps the newest.
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, origin TEXT NOT NULL, body TEXT NOT NULL);
+-- Stores (processes) that read the events table: a transaction writes its events row only
+-- while another one is registered here and not past its 'until' (see SqliteStore.subscribe).
+CREATE TABLE IF NOT EXISTS listeners (origin TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, info TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0);
@@ -49,3 +52,6 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0);
 
 /** Events kept for other processes to tail; older ones are trimmed by maintain(). */
 export const EVENTS_KEPT = 10_000;
+/** A listener registration lasts this long unless renewed (every LISTEN_RENEW_MS). */
+export const LISTEN_TTL_MS = 60_000;
+export const LISTEN_RENEW_MS = 15_000;

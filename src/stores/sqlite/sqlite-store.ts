@@ -51,7 +51,7 @@ import {
 } from '../store.ts';
 import { Waiters } from '../waiters.ts';
 import { decodeDoc, encodeDoc } from './doc.ts';
-import { EVENTS_KEPT, SCHEMA } from './schema.ts';
+import { EVENTS_KEPT, LISTEN_RENEW_MS, LISTEN_TTL_MS, SCHEMA } from './schema.ts';
 
 export interface SqliteOptions {
   /** 'process' (default): WAL + synchronous=NORMAL, survives kill -9 of any process. 'power': synchronous=FULL, survives power loss. */
@@ -88,6 +88,8 @@ export class SqliteStore implements Store {
   private lastEventId = 0;
   private dataVersion = 0;
   private poller: ReturnType<typeof setInterval> | null = null;
+  /** Renews this store's registration as an events reader while it has listeners. */
+  private renewer: ReturnType<typeof setInterval> | null = null;
   private closed = false;
 
   private constructor(path: string, db: DatabaseSync) {
@@ -211,7 +213,9 @@ export class SqliteStore implements Store {
     try {
       // One row for the whole transaction's events: a row per event doubled the rows a
       // claim or finish batch writes.
-      if (events.length > 0) this.st('INSERT INTO events (origin, body) VALUES (?, ?)').run(this.origin, JSON.stringify(events));
+      // Only while another store reads them: a process alone on its file (the common case)
+      // delivers its events in memory and writes no row, a page less per commit.
+      if (events.length > 0 && this.othersListen()) this.st('INSERT INTO events (origin, body) VALUES (?, ?)').run(this.origin, JSON.stringify(events));
       this.db.exec('COMMIT');
     } catch (err) {
       try {
@@ -791,15 +795,51 @@ export class SqliteStore implements Store {
   }
 
   subscribe(listener: (event: JobEvent) => void): () => void {
-    if (this.listeners.size === 0) {
-      this.lastEventId = (this.st('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as { id: number }).id;
-    }
+    if (this.listeners.size === 0) this.listen();
     this.listeners.add(listener);
     this.startPolling();
     return () => {
-      this.listeners.delete(listener);
+      if (!this.listeners.delete(listener)) return;
+      if (this.listeners.size === 0) this.unlisten();
       this.stopPollingIfIdle();
     };
+  }
+
+  /**
+   * Registers this store as a reader of the events table, which other stores write to only
+   * while a reader is registered. The starting point is read first: a transaction that
+   * commits before the registration writes no row, and one that commits after it writes a
+   * row past that point. Renewed while listening; a store that dies stops counting after
+   * LISTEN_TTL_MS.
+   */
+  private listen(): void {
+    this.lastEventId = (this.st('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as { id: number }).id;
+    this.register();
+    this.renewer = setInterval(() => this.register(), LISTEN_RENEW_MS);
+    this.renewer.unref();
+  }
+
+  private register(): void {
+    try {
+      // In the open transaction if there is one, else on its own (committed at once).
+      this.st('INSERT OR REPLACE INTO listeners (origin, until) VALUES (?, ?)').run(this.origin, Date.now() + LISTEN_TTL_MS);
+    } catch {
+      // Busy: the next renewal registers.
+    }
+  }
+
+  private unlisten(): void {
+    if (this.renewer) clearInterval(this.renewer);
+    this.renewer = null;
+    try {
+      this.st('DELETE FROM listeners WHERE origin = ?').run(this.origin);
+    } catch {
+      // Busy: the registration expires by itself.
+    }
+  }
+
+  private othersListen(): boolean {
+    return this.st('SELECT 1 FROM listeners WHERE until > ? AND origin <> ? LIMIT 1').get(Date.now(), this.origin) !== undefined;
   }
 
   private startPolling(): void {
@@ -854,6 +894,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.listeners.size > 0) this.unlisten();
     this.closed = true;
     if (this.poller) clearInterval(this.poller);
     // Calls already acknowledged to their callers' event loop turn must still commit.
