@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ConnectionError, ValidationError } from '../../src/core/errors.ts';
+import { ConnectionError, QueueFullError, ValidationError } from '../../src/core/errors.ts';
 import { buildNewJob } from '../../src/core/options.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
 import type { JobEvent } from '../../src/stores/store.ts';
@@ -157,6 +157,27 @@ test('the events table is written only while another store listens, and a lapsed
   stop2();
   stopOwn();
   raw.close();
+  await a.close();
+  await b.close();
+});
+
+test('settings another store changes apply at once; a returned config cannot change the store', async () => {
+  const file = join(dir, 'settings.db');
+  const a = SqliteStore.open(file);
+  const b = SqliteStore.open(file);
+  await a.enqueue([buildNewJob('s', 't', {})]);
+  // a has read (and kept) the defaults; b sets a limit.
+  assert.equal((await a.queueConfig('s')).maxSize, null);
+  await b.configureQueue('s', { maxSize: 1 });
+  await assert.rejects(a.enqueue([buildNewJob('s', 't', {})]), QueueFullError);
+  assert.equal((await a.queueConfig('s')).maxSize, 1);
+  // Mutating what a read returned changes nothing stored or cached.
+  const cfg = await a.queueConfig('s');
+  cfg.maxSize = 100;
+  (await a.queues())[0].config.maxSize = 100;
+  (await a.configureQueue('s', { paused: false })).maxSize = 100;
+  await assert.rejects(a.enqueue([buildNewJob('s', 't', {})]), QueueFullError);
+  assert.equal((await b.queueConfig('s')).maxSize, 1);
   await a.close();
   await b.close();
 });

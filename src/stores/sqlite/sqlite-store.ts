@@ -80,9 +80,14 @@ export class SqliteStore implements Store {
   private readonly waiters = new Waiters();
   private waiting = 0;
   private pending: JobEvent[] = [];
-  /** Queue settings read in the current transaction (another process may change them between). */
+  /**
+   * Queue settings as last read or written, and queues known to have a row. Valid while no
+   * other connection has committed (PRAGMA data_version unchanged) and none of our calls
+   * has rolled back; read-only (public reads get copies).
+   */
   private readonly configs = new Map<string, QueueConfig>();
-  private inTx = false;
+  private readonly queuesKnown = new Set<string>();
+  private configsVersion = -1;
   /** The calls of the open transaction, settled when it commits (null: none open). */
   private group: { resolve: () => void; reject: (err: unknown) => void }[] | null = null;
   private lastEventId = 0;
@@ -179,15 +184,15 @@ export class SqliteStore implements Store {
       setImmediate(() => this.commitGroup());
     }
     const mark = this.pending.length;
-    this.inTx = true;
-    this.configs.clear();
     let out: T;
     try {
       this.db.exec('SAVEPOINT call');
+      this.syncConfigs();
       out = fn();
       this.db.exec('RELEASE call');
     } catch (err) {
       this.pending.length = mark;
+      this.forgetConfigs();
       try {
         this.db.exec('ROLLBACK TO call');
         this.db.exec('RELEASE call');
@@ -195,9 +200,6 @@ export class SqliteStore implements Store {
         // the savepoint is already gone
       }
       return Promise.reject(err as Error);
-    } finally {
-      this.inTx = false;
-      this.configs.clear();
     }
     const group = this.group;
     return new Promise<T>((resolve, reject) => group.push({ resolve: () => resolve(out), reject }));
@@ -218,6 +220,7 @@ export class SqliteStore implements Store {
       if (events.length > 0 && this.othersListen()) this.st('INSERT INTO events (origin, body) VALUES (?, ?)').run(this.origin, JSON.stringify(events));
       this.db.exec('COMMIT');
     } catch (err) {
+      this.forgetConfigs();
       try {
         this.db.exec('ROLLBACK');
       } catch {
@@ -267,12 +270,31 @@ export class SqliteStore implements Store {
     ).base;
   }
 
+  /**
+   * Drops cached settings if another connection committed since they were read. Called as
+   * each write call starts (no other connection can commit while our transaction is open)
+   * and by the reads that return settings.
+   */
+  private syncConfigs(): void {
+    const v = this.version();
+    if (v === this.configsVersion) return;
+    this.forgetConfigs();
+    this.configsVersion = v;
+  }
+
   private config(queue: string): QueueConfig {
-    const cached = this.configs.get(queue);
-    if (cached) return cached;
-    const cfg = this.readConfig(queue);
-    if (this.inTx) this.configs.set(queue, cfg);
+    let cfg = this.configs.get(queue);
+    if (!cfg) {
+      cfg = this.readConfig(queue);
+      this.configs.set(queue, cfg);
+    }
     return cfg;
+  }
+
+  private forgetConfigs(): void {
+    this.configs.clear();
+    this.queuesKnown.clear();
+    this.configsVersion = -1;
   }
 
   private readConfig(queue: string): QueueConfig {
@@ -281,7 +303,10 @@ export class SqliteStore implements Store {
   }
 
   private ensureQueue(queue: string): void {
+    // Rows are never deleted; the set is cleared with the settings cache.
+    if (this.queuesKnown.has(queue)) return;
     this.st('INSERT OR IGNORE INTO queues (name, config) VALUES (?, ?)').run(queue, JSON.stringify(DEFAULT_QUEUE_CONFIG));
+    this.queuesKnown.add(queue);
   }
 
   private load(id: string): { job: Job; row: Row } | null {
@@ -680,7 +705,7 @@ export class SqliteStore implements Store {
       const now = Date.now();
       if (patch.paused !== undefined && patch.paused !== before.paused) this.emit({ type: patch.paused ? 'paused' : 'resumed', queue, at: now });
       if (patch.paused === false || patch.concurrency !== undefined || patch.rateLimit !== undefined || patch.groupConcurrency !== undefined) this.waiters.notify(queue);
-      return next;
+      return structuredClone(next);
     });
   }
 
@@ -743,13 +768,15 @@ export class SqliteStore implements Store {
 
   async queues(): Promise<QueueInfo[]> {
     const counts = await this.counts();
+    this.syncConfigs();
     return Object.keys(counts)
       .sort()
-      .map((name) => ({ name, config: this.config(name), counts: counts[name] }));
+      .map((name) => ({ name, config: structuredClone(this.config(name)), counts: counts[name] }));
   }
 
   async queueConfig(queue: string): Promise<QueueConfig> {
-    return this.config(queue);
+    this.syncConfigs();
+    return structuredClone(this.config(queue));
   }
 
   // ----- upkeep -------------------------------------------------------------------------
