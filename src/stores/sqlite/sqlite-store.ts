@@ -50,7 +50,7 @@ import {
   type WorkerInfo,
 } from '../store.ts';
 import { Waiters } from '../waiters.ts';
-import { decodeDoc, encodeDoc } from './doc.ts';
+import { decodeDoc, encodeDoc, type DocColumns } from './doc.ts';
 import { EVENTS_KEPT, LISTEN_RENEW_MS, LISTEN_TTL_MS, SCHEMA } from './schema.ts';
 
 export interface SqliteOptions {
@@ -59,13 +59,15 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
 }
 
-interface Row {
-  id: string;
+interface Row extends DocColumns {
   data: string;
   doc: string;
   token: string | null;
   log_count: number;
 }
+
+/** The columns a Row is read from. */
+const ROW = 'id, queue, name, state, priority, created_at, data, doc, token, log_count';
 
 /** How often other processes' writes are looked for, while someone waits or listens. */
 const POLL_MS = 25;
@@ -153,11 +155,11 @@ export class SqliteStore implements Store {
   /** Takes the next ready jobs of a queue (of some names only, when `byName`) in one statement. */
   private claimStmt(byName: boolean): StatementSync {
     return this.st(`UPDATE jobs SET state = 'active', token = lower(hex(randomblob(16))), lease_until = :until,
-        doc = json_set(doc, '$.state', 'active', '$.attempt', coalesce(json_extract(doc, '$.attempt'), 0) + 1, '$.startedAt', :now,
-          '$.workerId', :worker, '$.leaseUntil', :until, '$.progress', 0, '$.message', NULL)
+        doc = json_remove(json_set(doc, '$.attempt', coalesce(json_extract(doc, '$.attempt'), 0) + 1, '$.startedAt', :now,
+          '$.workerId', :worker, '$.leaseUntil', :until), '$.progress', '$.message')
       WHERE id IN (SELECT id FROM jobs WHERE queue = :queue AND state = 'queued'${byName ? ' AND name IN (SELECT value FROM json_each(:names))' : ''}
         ORDER BY priority DESC, ready_seq LIMIT :n)
-      RETURNING id, data, doc, token, log_count, priority, ready_seq`);
+      RETURNING ${ROW}, ready_seq`);
   }
 
   private version(): number {
@@ -310,12 +312,12 @@ export class SqliteStore implements Store {
   }
 
   private load(id: string): { job: Job; row: Row } | null {
-    const row = this.st('SELECT id, data, doc, token, log_count FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    const row = this.st(`SELECT ${ROW} FROM jobs WHERE id = ?`).get(id) as Row | undefined;
     return row ? { job: this.toJob(row), row } : null;
   }
 
   private toJob(row: Row): Job {
-    const job = decodeDoc(row.doc);
+    const job = decodeDoc(row.doc, row);
     job.data = JSON.parse(row.data);
     job.logCount = row.log_count;
     return job;
@@ -323,8 +325,10 @@ export class SqliteStore implements Store {
 
   /** A job to write back, without its data (save() never writes data): finish's path. */
   private loadForWrite(id: string): { job: Job; token: string | null } | null {
-    const row = this.st('SELECT doc, token FROM jobs WHERE id = ?').get(id) as { doc: string; token: string | null } | undefined;
-    return row ? { job: decodeDoc(row.doc), token: row.token } : null;
+    const row = this.st('SELECT id, queue, name, state, priority, created_at, doc, token FROM jobs WHERE id = ?').get(id) as
+      | (DocColumns & { doc: string; token: string | null })
+      | undefined;
+    return row ? { job: decodeDoc(row.doc, row), token: row.token } : null;
   }
 
   /** Writes the job's columns and document back. */
@@ -742,7 +746,7 @@ export class SqliteStore implements Store {
       args.push(after[0]);
     }
     // Creation order is rowid order (see schema.ts).
-    const sql = `SELECT rowid AS seq, id, data, doc, token, log_count FROM jobs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY rowid ${desc ? 'DESC' : 'ASC'} LIMIT ?`;
+    const sql = `SELECT rowid AS seq, ${ROW} FROM jobs${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY rowid ${desc ? 'DESC' : 'ASC'} LIMIT ?`;
     const rows = this.st(sql).all(...args, limit + 1) as unknown as (Row & { seq: number })[];
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
