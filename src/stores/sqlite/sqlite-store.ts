@@ -4,9 +4,8 @@
  * one file: SQLite serializes the writers, busy_timeout makes them wait their turn.
  *
  * The decisions (states, retries, dependencies, retention) come from ../rules.ts, exactly
- * as the memory store makes them; this file only reads and writes rows. Other processes'
- * writes are noticed through PRAGMA data_version, polled only while someone waits or
- * listens; their events come from the `events` table.
+ * as the memory store makes them; this file only reads and writes rows. What other
+ * processes on the file write reaches waiters and subscribers through process-feed.ts.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
@@ -49,9 +48,9 @@ import {
   type Store,
   type WorkerInfo,
 } from '../store.ts';
-import { Waiters } from '../waiters.ts';
 import { decodeDoc, encodeDoc, type DocColumns } from './doc.ts';
-import { EVENTS_KEPT, LISTEN_RENEW_MS, LISTEN_TTL_MS, SCHEMA } from './schema.ts';
+import { ProcessFeed } from './process-feed.ts';
+import { EVENTS_KEPT, SCHEMA } from './schema.ts';
 
 export interface SqliteOptions {
   /** 'process' (default): WAL + synchronous=NORMAL, survives kill -9 of any process. 'power': synchronous=FULL, survives power loss. */
@@ -69,18 +68,14 @@ interface Row extends DocColumns {
 /** The columns a Row is read from. */
 const ROW = 'id, queue, name, state, priority, created_at, data, doc, token, log_count';
 
-/** How often other processes' writes are looked for, while someone waits or listens. */
-const POLL_MS = 25;
-
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly location: string;
   private readonly db: DatabaseSync;
   private readonly stmts = new Map<string, StatementSync>();
   private readonly origin = randomUUID();
-  private readonly listeners = new Set<(e: JobEvent) => void>();
-  private readonly waiters = new Waiters();
-  private waiting = 0;
+  /** Waiters, subscribers, and what other processes on the file write. */
+  private readonly feed: ProcessFeed;
   private pending: JobEvent[] = [];
   /**
    * Queue settings as last read or written, and queues known to have a row. Valid while no
@@ -92,16 +87,12 @@ export class SqliteStore implements Store {
   private configsVersion = -1;
   /** The calls of the open transaction, settled when it commits (null: none open). */
   private group: { resolve: () => void; reject: (err: unknown) => void }[] | null = null;
-  private lastEventId = 0;
-  private dataVersion = 0;
-  private poller: ReturnType<typeof setInterval> | null = null;
-  /** Renews this store's registration as an events reader while it has listeners. */
-  private renewer: ReturnType<typeof setInterval> | null = null;
   private closed = false;
 
   private constructor(path: string, db: DatabaseSync) {
     this.location = path;
     this.db = db;
+    this.feed = new ProcessFeed({ st: (sql) => this.st(sql), version: () => this.version(), origin: this.origin });
   }
 
   static open(path: string, options: SqliteOptions = {}): SqliteStore {
@@ -136,9 +127,7 @@ export class SqliteStore implements Store {
       }
       throw new ConnectionError(`cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
     }
-    const store = new SqliteStore(file, db);
-    store.dataVersion = store.version();
-    return store;
+    return new SqliteStore(file, db);
   }
 
   // ----- plumbing -----------------------------------------------------------------------
@@ -219,7 +208,7 @@ export class SqliteStore implements Store {
       // claim or finish batch writes.
       // Only while another store reads them: a process alone on its file (the common case)
       // delivers its events in memory and writes no row, a page less per commit.
-      if (events.length > 0 && this.othersListen()) this.st('INSERT INTO events (origin, body) VALUES (?, ?)').run(this.origin, JSON.stringify(events));
+      if (events.length > 0 && this.feed.othersListen()) this.st('INSERT INTO events (origin, body) VALUES (?, ?)').run(this.origin, JSON.stringify(events));
       this.db.exec('COMMIT');
     } catch (err) {
       this.forgetConfigs();
@@ -232,17 +221,7 @@ export class SqliteStore implements Store {
       return;
     }
     for (const c of group) c.resolve();
-    for (const e of events) this.deliver(e);
-  }
-
-  private deliver(e: JobEvent): void {
-    for (const l of this.listeners) {
-      try {
-        l(e);
-      } catch {
-        // A listener's failure must not break the store.
-      }
-    }
+    for (const e of events) this.feed.deliver(e);
   }
 
   private emit(e: JobEvent): void {
@@ -340,8 +319,8 @@ export class SqliteStore implements Store {
 
   /** Wakes this process's waiters for a job that just became ready or scheduled. */
   private announce(job: Job): void {
-    if (job.state === 'queued') this.waiters.notify(job.queue);
-    else if (job.state === 'scheduled') this.waiters.notifyAt(job.queue, job.runAt!);
+    if (job.state === 'queued') this.feed.waiters.notify(job.queue);
+    else if (job.state === 'scheduled') this.feed.waiters.notifyAt(job.queue, job.runAt!);
   }
 
   /** Moves a job to a state as MemoryStore.setState does, and writes it. */
@@ -708,7 +687,7 @@ export class SqliteStore implements Store {
       this.configs.set(queue, next);
       const now = Date.now();
       if (patch.paused !== undefined && patch.paused !== before.paused) this.emit({ type: patch.paused ? 'paused' : 'resumed', queue, at: now });
-      if (patch.paused === false || patch.concurrency !== undefined || patch.rateLimit !== undefined || patch.groupConcurrency !== undefined) this.waiters.notify(queue);
+      if (patch.paused === false || patch.concurrency !== undefined || patch.rateLimit !== undefined || patch.groupConcurrency !== undefined) this.feed.waiters.notify(queue);
       return structuredClone(next);
     });
   }
@@ -814,99 +793,12 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     // Scheduled jobs (perhaps added by another process) bound the sleep.
     const due = this.st(`SELECT queue, MIN(run_at) AS at FROM jobs WHERE state = 'scheduled' AND queue IN (${queues.map(() => '?').join(',')}) GROUP BY queue`).all(...queues) as { queue: string; at: number }[];
-    for (const d of due) this.waiters.notifyAt(d.queue, d.at);
-    this.waiting++;
-    this.startPolling();
-    try {
-      await this.waiters.wait(queues, timeoutMs, signal);
-    } finally {
-      this.waiting--;
-      this.stopPollingIfIdle();
-    }
+    for (const d of due) this.feed.waiters.notifyAt(d.queue, d.at);
+    await this.feed.wait(queues, timeoutMs, signal);
   }
 
   subscribe(listener: (event: JobEvent) => void): () => void {
-    if (this.listeners.size === 0) this.listen();
-    this.listeners.add(listener);
-    this.startPolling();
-    return () => {
-      if (!this.listeners.delete(listener)) return;
-      if (this.listeners.size === 0) this.unlisten();
-      this.stopPollingIfIdle();
-    };
-  }
-
-  /**
-   * Registers this store as a reader of the events table, which other stores write to only
-   * while a reader is registered. The starting point is read first: a transaction that
-   * commits before the registration writes no row, and one that commits after it writes a
-   * row past that point. Renewed while listening; a store that dies stops counting after
-   * LISTEN_TTL_MS.
-   */
-  private listen(): void {
-    this.lastEventId = (this.st('SELECT COALESCE(MAX(id), 0) AS id FROM events').get() as { id: number }).id;
-    this.register();
-    this.renewer = setInterval(() => this.register(), LISTEN_RENEW_MS);
-    this.renewer.unref();
-  }
-
-  private register(): void {
-    try {
-      // In the open transaction if there is one, else on its own (committed at once).
-      this.st('INSERT OR REPLACE INTO listeners (origin, until) VALUES (?, ?)').run(this.origin, Date.now() + LISTEN_TTL_MS);
-    } catch {
-      // Busy: the next renewal registers.
-    }
-  }
-
-  private unlisten(): void {
-    if (this.renewer) clearInterval(this.renewer);
-    this.renewer = null;
-    try {
-      this.st('DELETE FROM listeners WHERE origin = ?').run(this.origin);
-    } catch {
-      // Busy: the registration expires by itself.
-    }
-  }
-
-  private othersListen(): boolean {
-    return this.st('SELECT 1 FROM listeners WHERE until > ? AND origin <> ? LIMIT 1').get(Date.now(), this.origin) !== undefined;
-  }
-
-  private startPolling(): void {
-    if (this.poller || this.closed) return;
-    this.poller = setInterval(() => this.poll(), POLL_MS);
-    this.poller.unref();
-  }
-
-  private stopPollingIfIdle(): void {
-    if (this.poller && this.waiting === 0 && this.listeners.size === 0) {
-      clearInterval(this.poller);
-      this.poller = null;
-    }
-  }
-
-  /** Another process wrote: wake waiters, and pass its events to our listeners. */
-  private poll(): void {
-    if (this.closed) return;
-    try {
-      const v = this.version();
-      if (v === this.dataVersion) return;
-      this.dataVersion = v;
-      if (this.listeners.size > 0) {
-        const rows = this.st('SELECT id, origin, body FROM events WHERE id > ? ORDER BY id LIMIT 5000').all(this.lastEventId) as { id: number; origin: string; body: string }[];
-        for (const r of rows) {
-          this.lastEventId = r.id;
-          if (r.origin === this.origin) continue;
-          // A row holds one transaction's events (older files hold one event per row).
-          const body = JSON.parse(r.body) as JobEvent | JobEvent[];
-          for (const e of Array.isArray(body) ? body : [body]) this.deliver(e);
-        }
-      }
-      this.waiters.notifyAll();
-    } catch {
-      // Busy or closing: the next tick looks again.
-    }
+    return this.feed.subscribe(listener);
   }
 
   // ----- workers ------------------------------------------------------------------------
@@ -925,13 +817,11 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.listeners.size > 0) this.unlisten();
     this.closed = true;
-    if (this.poller) clearInterval(this.poller);
-    // Calls already acknowledged to their callers' event loop turn must still commit.
+    // Calls already acknowledged to their callers' event loop turn must still commit (and
+    // their events reach the subscribers) before the feed stops.
     this.commitGroup();
-    this.waiters.closeAll();
-    this.listeners.clear();
+    this.feed.close();
     this.db.close();
   }
 }
