@@ -154,6 +154,8 @@ test('the events table is written only while another store listens, and a lapsed
   raw.exec('UPDATE listeners SET until = 0');
   await add(5);
   assert.equal(rows(), 1, 'a registration past its time no longer counts');
+  await a.maintain();
+  assert.equal((raw.prepare('SELECT COUNT(*) AS n FROM listeners').get() as { n: number }).n, 0, 'maintain drops lapsed registrations');
   stop2();
   stopOwn();
   raw.close();

@@ -784,6 +784,8 @@ export class SqliteStore implements Store {
         expired++;
       }
       this.st('DELETE FROM workers WHERE until <= ?').run(now);
+      // Registrations of stores that died without unsubscribing (every commit scans these).
+      this.st('DELETE FROM listeners WHERE until <= ?').run(now);
       this.st('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(EVENTS_KEPT);
       return { promoted, reclaimed, expired };
     });
