@@ -544,6 +544,38 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.ok(await store.get(jobs[2].id), 'active jobs are never cleaned');
     });
 
+    test('a completed job: result, progress 100, no lease, expiry from its own TTL or else the queue\'s', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { resultTtlMs: 60_000 });
+      const own = await add(store, q, 't', {}, { resultTtl: 5_000 });
+      const queueTtl = await add(store, q, 't');
+      const plain = await add(store, freshQueue(), 't');
+      const jobs = [...(await store.claim({ ...W, queues: [q], limit: 2 })), ...(await store.claim({ ...W, queues: [(await store.get(plain.id))!.queue], limit: 1 }))];
+      const by = (id: string) => jobs.find((j) => j.id === id)!;
+      await store.update([{ id: own.id, token: by(own.id).token, progress: 40, message: 'almost' }]);
+      const before = Date.now();
+      assert.deepEqual(
+        await store.finish([
+          { id: own.id, token: by(own.id).token, kind: 'completed', result: { rows: [1, 'two'], ok: true } },
+          { id: queueTtl.id, token: by(queueTtl.id).token, kind: 'completed', result: 'text' },
+          { id: plain.id, token: by(plain.id).token, kind: 'completed', result: null },
+        ]),
+        [true, true, true],
+      );
+      const a = (await store.get(own.id))!;
+      assert.deepEqual([a.state, a.progress, a.message, a.leaseUntil, a.workerId], ['completed', 100, 'almost', null, W.workerId]);
+      assert.deepEqual(a.result, { rows: [1, 'two'], ok: true });
+      assert.ok(a.finishedAt! >= before && a.finishedAt! <= Date.now());
+      assert.equal(a.expiresAt, a.finishedAt! + 5_000, 'the job\'s own TTL');
+      const b = (await store.get(queueTtl.id))!;
+      assert.equal(b.result, 'text');
+      assert.equal(b.expiresAt, b.finishedAt! + 60_000, 'the queue\'s TTL');
+      const c = (await store.get(plain.id))!;
+      // (Its expiry is the backend's default retention: none on SQLite, 7 days on Redis.)
+      assert.deepEqual([c.state, c.result, c.progress], ['completed', null, 100]);
+      assert.equal((await store.list({ queue: q, states: ['completed'], limit: 10 })).jobs.length, 2);
+    });
+
     test('retention: finished jobs past their TTL are removed by maintain', async () => {
       const q = freshQueue();
       await store.configureQueue(q, { failureTtlMs: 60_000 });
