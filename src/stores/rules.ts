@@ -149,6 +149,21 @@ export function admit(jobs: NewJob[], view: AdmissionView): string[] {
   return [...evict];
 }
 
+/** What a claim writes on the job it leases: a new attempt, started now by this worker. */
+export function startAttempt(
+  job: { attempt: number; startedAt: number | null; workerId: string | null; leaseUntil: number | null; progress: number; message: string | null },
+  workerId: string,
+  now: number,
+  leaseMs: number,
+): void {
+  job.attempt++;
+  job.startedAt = now;
+  job.workerId = workerId;
+  job.leaseUntil = now + leaseMs;
+  job.progress = 0;
+  job.message = null;
+}
+
 /** A failed or canceled job put back for a fresh run (Store.retry). */
 export function resetForRetry(job: { attempt: number; finishedAt: number | null; progress: number; message: string | null; runAt: number | null }): void {
   job.attempt = 0;

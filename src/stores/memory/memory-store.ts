@@ -23,6 +23,7 @@ import {
   resetForRetry,
   retryPlan,
   stallPlan,
+  startAttempt,
   truncateLine,
 } from '../rules.ts';
 import {
@@ -352,12 +353,7 @@ export class MemoryStore implements Store {
         this.setState(rec, 'active', now);
         // Unique per claim is all a fencing token needs here: a counter, not a UUID per job.
         rec.token = `${this.tokenBase}${++this.tokenSeq}`;
-        job.attempt++;
-        job.startedAt = now;
-        job.workerId = req.workerId;
-        job.leaseUntil = now + req.leaseMs;
-        job.progress = 0;
-        job.message = null;
+        startAttempt(job, req.workerId, now, req.leaseMs);
         budget--;
         if (q.config.rateLimit) q.rateCount++;
         out.push({ ...this.view(rec), token: rec.token });

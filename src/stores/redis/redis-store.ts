@@ -12,7 +12,7 @@ import { NotFoundError, QueueFullError, ValidationError } from '../../core/error
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { FINISHED_STATES, JOB_STATES, type JobState } from '../../core/states.ts';
-import { clampProgress, decodeCursor, encodeCursor, pageLimit, truncateLine } from '../rules.ts';
+import { clampProgress, decodeCursor, encodeCursor, pageLimit, startAttempt, truncateLine } from '../rules.ts';
 import {
   emptyCounts,
   type ClaimRequest,
@@ -159,12 +159,7 @@ export class RedisStore implements Store {
       const h = pairsToHash(flat);
       const job = hashToJob(h, Number(h.logCount)) as ClaimedJob;
       job.state = 'active';
-      job.attempt += 1;
-      job.startedAt = now;
-      job.workerId = req.workerId;
-      job.leaseUntil = now + req.leaseMs;
-      job.progress = 0;
-      job.message = null;
+      startAttempt(job, req.workerId, now, req.leaseMs);
       job.token = `${tokenBase}${i + 1}`;
       return job;
     });

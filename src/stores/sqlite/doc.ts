@@ -27,6 +27,9 @@ type Missing = Exclude<Exclude<keyof Job, 'data' | 'logCount'>, (typeof FIELDS)[
 const _complete: [Missing] extends [never] ? true : Missing = true;
 void _complete;
 
+/** The columns a document is read with (DocColumns), as a SELECT list. */
+export const DOC_COLUMNS = 'id, queue, name, state, priority, created_at';
+
 /** The columns a document is read with. */
 export interface DocColumns {
   id: string;

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY, config TEXT NOT NULL, 
 -- a single add). Ids still only grow: maintain() trims the oldest rows and keeps the newest.
 CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, origin TEXT NOT NULL, body TEXT NOT NULL);
 -- Stores (processes) that read the events table: a transaction writes its events row only
--- while another one is registered here and not past its 'until' (see SqliteStore.subscribe).
+-- while another one is registered here and not past its 'until' (see process-feed.ts).
 CREATE TABLE IF NOT EXISTS listeners (origin TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, info TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;

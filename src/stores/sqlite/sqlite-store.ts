@@ -30,6 +30,7 @@ import {
   resetForRetry,
   retryPlan,
   stallPlan,
+  startAttempt,
   truncateLine,
 } from '../rules.ts';
 import {
@@ -48,7 +49,7 @@ import {
   type Store,
   type WorkerInfo,
 } from '../store.ts';
-import { decodeDoc, encodeDoc, type DocColumns } from './doc.ts';
+import { decodeDoc, DOC_COLUMNS, encodeDoc, type DocColumns } from './doc.ts';
 import { ProcessFeed } from './process-feed.ts';
 import { EVENTS_KEPT, SCHEMA } from './schema.ts';
 
@@ -66,7 +67,7 @@ interface Row extends DocColumns {
 }
 
 /** The columns a Row is read from. */
-const ROW = 'id, queue, name, state, priority, created_at, data, doc, token, log_count';
+const ROW = `${DOC_COLUMNS}, data, doc, token, log_count`;
 
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
@@ -304,7 +305,7 @@ export class SqliteStore implements Store {
 
   /** A job to write back, without its data (save() never writes data): finish's path. */
   private loadForWrite(id: string): { job: Job; token: string | null } | null {
-    const row = this.st('SELECT id, queue, name, state, priority, created_at, doc, token FROM jobs WHERE id = ?').get(id) as
+    const row = this.st(`SELECT ${DOC_COLUMNS}, doc, token FROM jobs WHERE id = ?`).get(id) as
       | (DocColumns & { doc: string; token: string | null })
       | undefined;
     return row ? { job: decodeDoc(row.doc, row), token: row.token } : null;
@@ -515,12 +516,7 @@ export class SqliteStore implements Store {
           }
           const job = this.load(c.id)!.job;
           const token = randomUUID();
-          job.attempt++;
-          job.startedAt = now;
-          job.workerId = req.workerId;
-          job.leaseUntil = now + req.leaseMs;
-          job.progress = 0;
-          job.message = null;
+          startAttempt(job, req.workerId, now, req.leaseMs);
           this.setState(job, 'active', now, token);
           budget--;
           rateCount++;
