@@ -1,5 +1,5 @@
 /**
- * The dashboard in a real browser (Debian's Chromium driven by playwright-core) against a
+ * The dashboard in a real browser (Chromium from the npm package @sparticuz/chromium, driven by playwright-core) against a
  * real `conveyor serve`. Screenshots go to test-artifacts/screenshots/.
  */
 import assert from 'node:assert/strict';
@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchBrowser } from '../helpers/browser.ts';
 import { serve, type ServeProc } from '../helpers/server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'conveyor-ui-'));
@@ -21,10 +22,7 @@ before(async () => {
   mkdirSync(shots, { recursive: true });
   console.log(`screenshots: ${shots}`);
   server = await serve(['--db', join(dir, 'ui.db'), '--handlers', handlers, '--queues', 'images', '--token', 'ui-secret']);
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 });
 
