@@ -3,7 +3,7 @@
  * here is internal and may change.
  */
 export { Queue, type QueueOptions, type BulkJob, type ListOptions, type CleanOptions, type QueueEvents } from './queue.ts';
-export { Worker, type WorkerOptions, type HandlerSpec, type BackoffFn, type WorkerEvents } from './worker.ts';
+export { Worker, type WorkerOptions, type HandlerSpec, type BackoffFn, type WorkerEvents } from './worker/worker.ts';
 export type { HandlerFn, JobContext, Runner } from './runners/runner.ts';
 export { InlineRunner } from './runners/inline.ts';
 export type { Job, ClaimedJob, Backoff, JobError, LogLine, LogStream, EnqueueResult, ParentFailurePolicy } from './core/job.ts';

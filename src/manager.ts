@@ -17,7 +17,7 @@ import type { HandlerFn, JobContext, Runner } from './runners/runner.ts';
 import { InlineRunner } from './runners/inline.ts';
 import { openStore } from './stores/open.ts';
 import type { StateCounts, Store } from './stores/store.ts';
-import { Worker, type WorkerOptions } from './worker.ts';
+import { Worker, type WorkerOptions } from './worker/worker.ts';
 
 /** Job options a command may fix for all its jobs. */
 export type CommandJobOptions = Pick<JobOptions, 'timeout' | 'attempts' | 'backoff' | 'priority' | 'resultTtl' | 'failureTtl'>;

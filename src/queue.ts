@@ -4,6 +4,7 @@
  * answers from the store into typed errors that say why.
  */
 import { EventEmitter } from 'node:events';
+import type { Timer } from './core/clock.ts';
 import { NotFoundError, StateError, TimeoutError, ValidationError } from './core/errors.ts';
 import type { EnqueueResult, Job, LogLine } from './core/job.ts';
 import { buildNewJob, DEFAULT_LIMITS, validateJobId, validateQueueName, type JobOptions, type ValidateLimits } from './core/options.ts';
@@ -74,7 +75,7 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
 
   /** Adds one job. With a `jobId` that exists already, nothing is added (`duplicate: true`). */
   async add(name: string, data?: Data, opts?: JobOptions): Promise<EnqueueResult> {
-    const [result] = await this.store.enqueue([buildNewJob(this.name, name, data, opts, this.defaults, this.limits)]);
+    const [result] = await this.store.enqueue([buildNewJob(this.name, name, data, opts, this.defaults, this.limits, this.store.clock.now())]);
     return result;
   }
 
@@ -82,7 +83,7 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
   async addBulk(jobs: BulkJob<Data>[]): Promise<EnqueueResult[]> {
     if (!Array.isArray(jobs)) throw new ValidationError('addBulk takes an array of {name, data, opts}', 'jobs');
     if (jobs.length === 0) return [];
-    const now = Date.now();
+    const now = this.store.clock.now();
     const built = jobs.map((j, i) => {
       if (j === null || typeof j !== 'object') throw new ValidationError(`jobs[${i}] must be an object {name, data, opts}`, `jobs[${i}]`);
       return buildNewJob(this.name, j.name, j.data, j.opts, this.defaults, this.limits, now);
@@ -232,13 +233,13 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
     if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw new ValidationError('timeoutMs must be ms >= 0 (0: no limit)', 'timeoutMs');
     return new Promise<Job<Data>>((resolve, reject) => {
       let settled = false;
-      let timer: ReturnType<typeof setTimeout> | null = null;
+      let timer: Timer | null = null;
       let poll: ReturnType<typeof setInterval> | null = null;
       const finish = (err: Error | null, job?: Job<Data>) => {
         if (settled) return;
         settled = true;
         unsubscribe();
-        if (timer) clearTimeout(timer);
+        timer?.cancel();
         if (poll) clearInterval(poll);
         if (err) reject(err);
         else resolve(job!);
@@ -256,8 +257,9 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
       const unsubscribe = this.store.subscribe((e) => {
         if (e.jobId === id && (e.type === 'completed' || e.type === 'failed' || e.type === 'canceled' || e.type === 'removed')) void check();
       });
-      if (timeoutMs > 0) timer = setTimeout(() => finish(new TimeoutError(`job ${id} did not finish within ${timeoutMs} ms`)), timeoutMs);
-      // A safety net for an event missed across processes (trimmed stream, reconnect).
+      if (timeoutMs > 0) timer = this.store.clock.setTimer(() => finish(new TimeoutError(`job ${id} did not finish within ${timeoutMs} ms`)), timeoutMs);
+      // A safety net for an event missed across processes (trimmed stream, reconnect): real
+      // time, since it guards the transport, not the job.
       poll = setInterval(() => void check(), 1000);
       void check();
     });

@@ -6,7 +6,7 @@
 import { ValidationError } from '../core/errors.ts';
 import type { Store } from '../stores/store.ts';
 import type { HandlerFn, Runner } from '../runners/runner.ts';
-import { Worker, type HandlerSpec } from '../worker.ts';
+import { Worker, type HandlerSpec } from '../worker/worker.ts';
 import { buildServer } from './app.ts';
 import { isLoopback } from './auth.ts';
 

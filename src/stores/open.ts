@@ -7,6 +7,7 @@
  *   sqlite:path, or any other text  a SQLite file (created when missing)
  */
 import { ValidationError } from '../core/errors.ts';
+import type { Clock } from '../core/clock.ts';
 import type { Store } from './store.ts';
 
 export interface OpenStoreOptions {
@@ -14,6 +15,8 @@ export interface OpenStoreOptions {
   prefix?: string;
   /** SQLite: 'process' survives kill -9 of any process (default); 'power' survives power loss. */
   durability?: 'process' | 'power';
+  /** The store's time (default: the real clock); a TestClock in tests. */
+  clock?: Clock;
 }
 
 export const DEFAULT_DB_PATH = './conveyor.db';
@@ -22,15 +25,15 @@ export async function openStore(spec: string = DEFAULT_DB_PATH, options: OpenSto
   if (typeof spec !== 'string' || spec.trim() === '') throw new ValidationError('store must be "memory", a redis:// URL or a SQLite file path', 'store');
   if (spec === 'memory' || spec === 'memory:') {
     const { MemoryStore } = await import('./memory/memory-store.ts');
-    return new MemoryStore();
+    return new MemoryStore(options.clock ? { clock: options.clock } : {});
   }
   if (/^rediss?:\/\//i.test(spec)) {
     const { RedisStore } = await import('./redis/redis-store.ts');
-    return RedisStore.connect(spec, options.prefix === undefined ? {} : { prefix: options.prefix });
+    return RedisStore.connect(spec, { ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.clock ? { clock: options.clock } : {}) });
   }
   const path = spec.startsWith('sqlite:') ? spec.slice('sqlite:'.length).replace(/^\/\//, '') : spec;
   const { SqliteStore } = await import('./sqlite/sqlite-store.ts');
-  return SqliteStore.open(path, options.durability === undefined ? {} : { durability: options.durability });
+  return SqliteStore.open(path, { ...(options.durability === undefined ? {} : { durability: options.durability }), ...(options.clock ? { clock: options.clock } : {}) });
 }
 
 /** The store spec from the usual flags and environment, most specific first. */

@@ -1,70 +1,10 @@
 /**
- * Decisions every backend makes the same way, kept here so the stores only differ in how
- * they read and write. Imports only core.
+ * What every backend checks and encodes alike: cursors, page and log limits, and queue
+ * admission (size and per-type limits). Outcomes themselves are decided in src/engine/.
  */
-import { backoffDelay } from '../core/backoff.ts';
 import { NotFoundError, QueueFullError, ValidationError } from '../core/errors.ts';
-import type { Backoff, NewJob, ParentFailurePolicy } from '../core/job.ts';
+import type { NewJob } from '../core/job.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
-import type { JobState } from '../core/states.ts';
-
-/** What a dependency's state means for a job waiting on it. */
-export function dependencyVerdict(parent: JobState | undefined, policy: ParentFailurePolicy): 'done' | 'wait' | 'broken' {
-  if (parent === 'completed') return 'done';
-  if (parent === undefined || parent === 'failed' || parent === 'canceled') return policy === 'ignore' ? 'done' : 'broken';
-  return 'wait';
-}
-
-/** State of a new job whose dependencies are all resolved (or that has none). */
-export function readyState(runAt: number | null, now: number): 'scheduled' | 'queued' {
-  return runAt !== null && runAt > now ? 'scheduled' : 'queued';
-}
-
-/** The state a new job starts in, given its dependencies' verdicts. */
-export function initialState(job: NewJob, verdicts: ('done' | 'wait' | 'broken')[], now: number): JobState {
-  if (!job.start) return 'pending';
-  if (verdicts.includes('broken')) return 'failed';
-  if (verdicts.includes('wait')) return 'deferred';
-  return readyState(job.runAt, now);
-}
-
-export function brokenDependencyError(parentId: string): string {
-  return `dependency ${parentId} failed or was canceled`;
-}
-
-/** After a failed attempt: run again (when) or fail for good. */
-export function retryPlan(
-  job: { attempt: number; maxAttempts: number; backoff: Backoff | null },
-  outcome: { retry?: boolean; retryDelayMs?: number; release?: boolean },
-  now: number,
-): { state: 'failed' } | { state: 'queued' | 'scheduled'; runAt: number | null } {
-  if (outcome.release) return { state: 'queued', runAt: null };
-  if (outcome.retry === false || job.attempt >= job.maxAttempts) return { state: 'failed' };
-  const delay = outcome.retryDelayMs ?? backoffDelay(job.backoff, job.attempt);
-  return delay > 0 ? { state: 'scheduled', runAt: now + delay } : { state: 'queued', runAt: null };
-}
-
-/**
- * A stalled attempt (its worker died: the lease expired) runs again at once and may take
- * one run beyond maxAttempts, so a crash never loses a job added with attempts: 1. A job
- * that stalls past that fails, so a job that kills its worker cannot loop forever.
- */
-export const STALL_GRACE = 1;
-
-export function stallPlan(job: { attempt: number; maxAttempts: number }): { state: 'failed' } | { state: 'queued'; runAt: null } {
-  return job.attempt < job.maxAttempts + STALL_GRACE ? { state: 'queued', runAt: null } : { state: 'failed' };
-}
-
-/** When retention removes a job that just finished (null: keep it). */
-export function expiryFor(
-  state: JobState,
-  job: { resultTtlMs: number | null; failureTtlMs: number | null },
-  config: QueueConfig,
-  finishedAt: number,
-): number | null {
-  const ttl = state === 'completed' ? (job.resultTtlMs ?? config.resultTtlMs) : (job.failureTtlMs ?? config.failureTtlMs);
-  return ttl === null || ttl === undefined ? null : finishedAt + ttl;
-}
 
 /** Cursors are opaque to callers; stores put a sort key and an id in them. */
 export function encodeCursor(key: number, id: string): string {
@@ -147,28 +87,4 @@ export function admit(jobs: NewJob[], view: AdmissionView): string[] {
     }
   }
   return [...evict];
-}
-
-/** What a claim writes on the job it leases: a new attempt, started now by this worker. */
-export function startAttempt(
-  job: { attempt: number; startedAt: number | null; workerId: string | null; leaseUntil: number | null; progress: number; message: string | null },
-  workerId: string,
-  now: number,
-  leaseMs: number,
-): void {
-  job.attempt++;
-  job.startedAt = now;
-  job.workerId = workerId;
-  job.leaseUntil = now + leaseMs;
-  job.progress = 0;
-  job.message = null;
-}
-
-/** A failed or canceled job put back for a fresh run (Store.retry). */
-export function resetForRetry(job: { attempt: number; finishedAt: number | null; progress: number; message: string | null; runAt: number | null }): void {
-  job.attempt = 0;
-  job.finishedAt = null;
-  job.progress = 0;
-  job.message = null;
-  job.runAt = null;
 }

@@ -15,6 +15,8 @@
 import type { ClaimedJob, EnqueueResult, Job, JobError, LogLine, LogStream, NewJob } from '../core/job.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
 import type { JobState } from '../core/states.ts';
+import type { Clock } from '../core/clock.ts';
+import type { Next } from '../engine/transitions.ts';
 
 export interface ClaimRequest {
   queues: string[];
@@ -31,6 +33,10 @@ export interface Lease {
   token: string;
 }
 
+/**
+ * A decided outcome of one attempt (src/engine/ decides; stores apply). It applies only
+ * while the job is active under `token`; a failure moves the job where `next` says.
+ */
 export type Outcome =
   | { id: string; token: string; kind: 'completed'; result: unknown }
   | {
@@ -38,15 +44,12 @@ export type Outcome =
       token: string;
       kind: 'failed';
       error: { message: string; stack?: string | null };
-      /** false: fail for good even if attempts remain (UnrecoverableError). Default true. */
-      retry?: boolean;
-      /** Overrides the stored backoff for this retry (a worker's custom backoff function). */
-      retryDelayMs?: number;
+      next: Next;
       /**
-       * The worker gave the job back unfinished (hard shutdown): requeue it now, even when
-       * no attempts remain, because the handler never got to finish this one.
+       * Set when upkeep reclaims an expired lease: applies only if the lease still ended by
+       * this time (a heartbeat in between wins), and emits 'stalled' first.
        */
-      release?: boolean;
+      stalledAt?: number;
     };
 
 export interface JobUpdate {
@@ -151,6 +154,8 @@ export interface Store {
   readonly kind: string;
   /** Human-readable location (file path, URL without password). */
   readonly location: string;
+  /** The time this store stamps and compares jobs by; Queue and Worker default to it. */
+  readonly clock: Clock;
 
   // ----- writes -----------------------------------------------------------------------
   /** Adds jobs in one atomic step; honours dedupe, dependencies and queue limits. */
@@ -193,6 +198,16 @@ export interface Store {
   /** Job lifecycle events; returns an unsubscribe function. */
   subscribe(listener: (event: JobEvent) => void): () => void;
 
+  // ----- leadership -------------------------------------------------------------------
+  /**
+   * Takes or renews a lease on a role (e.g. 'maintainer') for `holder`, for ttlMs of the
+   * store's clock. True while `holder` has it: one holder at a time, whichever processes
+   * share the store; a silent holder loses it when the lease runs out.
+   */
+  lead(role: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Gives the role up at once if `holder` has it (a clean shutdown). */
+  resign(role: string, holder: string): Promise<void>;
+
   // ----- workers ----------------------------------------------------------------------
   /** Records a worker's heartbeat; it disappears from `workers()` after ttlMs of silence. */
   reportWorker(info: WorkerInfo, ttlMs: number): Promise<void>;
@@ -206,4 +221,4 @@ export function emptyCounts(): StateCounts {
   return { pending: 0, scheduled: 0, deferred: 0, queued: 0, active: 0, completed: 0, failed: 0, canceled: 0 };
 }
 
-export type { ClaimedJob, EnqueueResult, Job, JobError, LogLine, NewJob, QueueConfig, JobState };
+export type { ClaimedJob, EnqueueResult, Job, JobError, LogLine, NewJob, QueueConfig, JobState, Next };

@@ -1,22 +1,29 @@
 /**
  * In-process wake-ups for `Store.wait`: a waiter sleeps until work arrives in one of its
  * queues (notify), until a scheduled job there comes due (notifyAt), or until its timeout.
- * No polling: each waiter holds exactly one timer.
+ * No polling: each waiter holds exactly one timer, on the store's clock.
  */
+import { systemClock, type Clock, type Timer } from '../core/clock.ts';
+
 interface Waiter {
   queues: Set<string>;
   deadline: number;
-  timer: ReturnType<typeof setTimeout>;
+  timer: Timer;
   done: () => void;
 }
 
 export class Waiters {
   private waiters = new Set<Waiter>();
   private nextDue = new Map<string, number>();
+  private readonly clock: Clock;
+
+  constructor(clock: Clock = systemClock) {
+    this.clock = clock;
+  }
 
   wait(queues: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.resolve();
-    const now = Date.now();
+    const now = this.clock.now();
     let deadline = now + Math.max(0, timeoutMs);
     for (const q of queues) {
       const due = this.nextDue.get(q);
@@ -29,9 +36,9 @@ export class Waiters {
       const w: Waiter = {
         queues: new Set(queues),
         deadline,
-        timer: setTimeout(() => w.done(), Math.max(0, deadline - now)),
+        timer: this.clock.setTimer(() => w.done(), deadline - now),
         done: () => {
-          clearTimeout(w.timer);
+          w.timer.cancel();
           this.waiters.delete(w);
           signal?.removeEventListener('abort', w.done);
           resolve();
@@ -50,12 +57,12 @@ export class Waiters {
   /** A job in `queue` comes due at `at`: wake its waiters then, not later. */
   notifyAt(queue: string, at: number): void {
     const known = this.nextDue.get(queue);
-    if (known === undefined || at < known || known <= Date.now()) this.nextDue.set(queue, at);
+    if (known === undefined || at < known || known <= this.clock.now()) this.nextDue.set(queue, at);
     for (const w of this.waiters) {
       if (!w.queues.has(queue) || w.deadline <= at) continue;
-      clearTimeout(w.timer);
+      w.timer.cancel();
       w.deadline = at;
-      w.timer = setTimeout(() => w.done(), Math.max(0, at - Date.now()));
+      w.timer = this.clock.setTimer(() => w.done(), at - this.clock.now());
     }
   }
 

@@ -6,13 +6,30 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildNewJob, type JobOptions } from '../../src/core/options.ts';
+import { TestClock } from '../../src/core/clock.ts';
+import type { ClaimedJob } from '../../src/core/job.ts';
+import { buildNewJob as buildAt, type JobOptions } from '../../src/core/options.ts';
+import { decideFailure, stallOutcome, type FailureReport } from '../../src/engine/transitions.ts';
 import { DEFAULT_QUEUE_CONFIG } from '../../src/core/queue-config.ts';
-import type { JobEvent, Store } from '../../src/stores/store.ts';
+import type { JobEvent, Outcome, Store } from '../../src/stores/store.ts';
 import { NotFoundError, QueueFullError } from '../../src/core/errors.ts';
 
+/** Makes a fresh, isolated store on the suite's test clock. */
 export interface StoreFactory {
-  (): Promise<Store>;
+  (clock: TestClock): Promise<Store>;
+}
+
+/** The suite's time: tests move it forward instead of sleeping. */
+const clock = new TestClock(Date.now());
+
+/** A new job stamped with the suite's clock. */
+function buildNewJob(queue: string, name: string, data: unknown, opts: JobOptions = {}) {
+  return buildAt(queue, name, data, opts, {}, undefined, clock.now());
+}
+
+/** A failed attempt's outcome, decided by the engine as a Worker would decide it. */
+function failure(job: ClaimedJob, message: string, report: FailureReport = {}, stack?: string, token = job.token): Outcome {
+  return { id: job.id, token, kind: 'failed', error: { message, ...(stack === undefined ? {} : { stack }) }, next: decideFailure(job, report, clock.now()) };
 }
 
 let counter = 0;
@@ -32,7 +49,7 @@ export function runContract(backend: string, factory: StoreFactory): void {
   describe(`Store contract: ${backend}`, () => {
     let store: Store;
     before(async () => {
-      store = await factory();
+      store = await factory(clock);
     });
     after(async () => {
       await store.close();
@@ -121,13 +138,16 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const r = await add(store, q, 't', {}, { delay: 300 });
       assert.equal(r.state, 'scheduled');
       const job = await store.get(r.id);
-      assert.ok(job!.runAt! > Date.now());
+      assert.equal(job!.runAt, clock.now() + 300);
       assert.equal((await store.claim({ ...W, queues: [q], limit: 1 })).length, 0);
-      const t0 = Date.now();
-      await store.wait([q], 5000);
-      const waited = Date.now() - t0;
-      assert.ok(waited < 3000, `wait should wake when the job is due, waited ${waited} ms`);
-      await sleep(Math.max(0, job!.runAt! - Date.now()) + 5);
+      let woke = false;
+      const waiting = store.wait([q], 5000).then(() => (woke = true));
+      clock.advance(299);
+      await sleep(20);
+      assert.equal(woke, false, 'not due yet: wait keeps sleeping');
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 1 })).length, 0);
+      clock.advance(1);
+      await waiting;
       const got = await store.claim({ ...W, queues: [q], limit: 1 });
       assert.equal(got.length, 1);
       assert.equal(got[0].id, r.id);
@@ -145,9 +165,12 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const aborted = store.wait([freshQueue()], 10_000, ac.signal);
       ac.abort();
       await aborted;
-      const t1 = Date.now();
-      await store.wait([freshQueue()], 50);
-      assert.ok(Date.now() - t1 >= 40);
+      let timedOut = false;
+      const timing = store.wait([freshQueue()], 50).then(() => (timedOut = true));
+      await sleep(20);
+      assert.equal(timedOut, false, 'the timeout is on the store clock, which has not moved');
+      clock.advance(50);
+      await timing;
     });
 
     test('pending jobs wait for promote (start) and then run', async () => {
@@ -178,7 +201,7 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.ok(first.leaseUntil! >= first.startedAt! + W.leaseMs);
       // A message, logs and an error from attempt 1 must come through attempt 2's claim right.
       await store.update([{ id: r.id, token: t1, progress: 30, message: 'half', logs: [{ stream: 'log', line: 'l1' }] }]);
-      await store.finish([{ id: r.id, token: t1, kind: 'failed', error: { message: 'e1' }, retryDelayMs: 0 }]);
+      await store.finish([failure(first, 'e1', { retryDelayMs: 0 })]);
       const [second] = await store.claim({ ...W, workerId: 'w2', queues: [q], limit: 1 });
       const { token: t2, ...seen2 } = second;
       assert.notEqual(t2, t1);
@@ -212,7 +235,7 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const jobs = await store.claim({ ...W, queues: [q], limit: 4 });
       const res = await store.finish([
         { id: jobs[0].id, token: jobs[0].token, kind: 'completed', result: 0 },
-        { id: jobs[1].id, token: jobs[1].token, kind: 'failed', error: { message: 'boom', stack: 'Error: boom\n  at x' } },
+        failure(jobs[1], 'boom', {}, 'Error: boom\n  at x'),
         { id: jobs[2].id, token: 'stale', kind: 'completed', result: 2 },
         { id: jobs[3].id, token: jobs[3].token, kind: 'completed', result: 3 },
       ]);
@@ -231,18 +254,20 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const q = freshQueue();
       const r = await add(store, q, 't', {}, { attempts: 3, backoff: [0, 200] });
       let [job] = await store.claim({ ...W, queues: [q], limit: 1 });
-      await store.finish([{ id: job.id, token: job.token, kind: 'failed', error: { message: 'e1' } }]);
+      await store.finish([failure(job, 'e1')]);
       assert.equal((await store.get(r.id))!.state, 'queued', 'first interval is 0: straight back to queued');
       [job] = await store.claim({ ...W, queues: [q], limit: 1 });
       assert.equal(job.attempt, 2);
-      await store.finish([{ id: job.id, token: job.token, kind: 'failed', error: { message: 'e2' } }]);
+      await store.finish([failure(job, 'e2')]);
       const s = await store.get(r.id);
       assert.equal(s!.state, 'scheduled');
-      assert.ok(s!.runAt! - Date.now() > 100 && s!.runAt! - Date.now() <= 200);
-      await sleep(s!.runAt! - Date.now() + 5);
+      assert.equal(s!.runAt, clock.now() + 200);
+      clock.advance(199);
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 1 })).length, 0, 'not due yet');
+      clock.advance(1);
       [job] = await store.claim({ ...W, queues: [q], limit: 1 });
       assert.equal(job.attempt, 3);
-      await store.finish([{ id: job.id, token: job.token, kind: 'failed', error: { message: 'e3' } }]);
+      await store.finish([failure(job, 'e3')]);
       const f = await store.get(r.id);
       assert.equal(f!.state, 'failed');
       assert.deepEqual(f!.errors.map((e) => [e.attempt, e.message]), [[1, 'e1'], [2, 'e2'], [3, 'e3']]);
@@ -256,20 +281,20 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const ja = jobs.find((j) => j.id === a.id)!;
       const jb = jobs.find((j) => j.id === b.id)!;
       await store.finish([
-        { id: ja.id, token: ja.token, kind: 'failed', error: { message: 'fatal' }, retry: false },
-        { id: jb.id, token: jb.token, kind: 'failed', error: { message: 'later' }, retryDelayMs: 60_000 },
+        failure(ja, 'fatal', { retry: false }),
+        failure(jb, 'later', { retryDelayMs: 60_000 }),
       ]);
       assert.equal((await store.get(a.id))!.state, 'failed');
       const sb = await store.get(b.id);
       assert.equal(sb!.state, 'scheduled');
-      assert.ok(sb!.runAt! > Date.now() + 50_000);
+      assert.equal(sb!.runAt, clock.now() + 60_000);
     });
 
     test('release: a job handed back by a stopping worker is queued again even on its last attempt', async () => {
       const q = freshQueue();
       const a = await add(store, q, 'a', {}, { attempts: 1 });
       const [ja] = await store.claim({ ...W, queues: [q], limit: 1 });
-      const [ok] = await store.finish([{ id: ja.id, token: ja.token, kind: 'failed', error: { message: 'worker shutting down' }, release: true }]);
+      const [ok] = await store.finish([failure(ja, 'worker shutting down', { release: true })]);
       assert.equal(ok, true);
       const job = await store.get(a.id);
       assert.equal(job!.state, 'queued');
@@ -282,7 +307,7 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const q = freshQueue();
       const r = await add(store, q, 't');
       const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
-      await store.finish([{ id: job.id, token: job.token, kind: 'failed', error: { message: 'x' } }]);
+      await store.finish([failure(job, 'x')]);
       const c = await add(store, q, 't');
       await store.cancel([c.id]);
       assert.deepEqual((await store.retry([r.id, c.id, 'missing'])).sort(), [r.id, c.id].sort());
@@ -299,7 +324,9 @@ export function runContract(backend: string, factory: StoreFactory): void {
       let [job] = await store.claim({ queues: [q], workerId: 'dies', limit: 1, leaseMs: 150 });
       assert.deepEqual(await store.extend([{ id: job.id, token: job.token }, { id: job.id, token: 'x' }], 150), [true, false]);
       assert.equal((await store.maintain()).reclaimed, 0);
-      await sleep(200);
+      clock.advance(149);
+      assert.equal((await store.maintain()).reclaimed, 0, 'the lease runs 150 ms from the extend');
+      clock.advance(1);
       const rep = await store.maintain();
       assert.equal(rep.reclaimed, 1);
       const s = await store.get(r.id);
@@ -309,10 +336,44 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.deepEqual(await store.extend([{ id: job.id, token: job.token }], 1000), [false]);
       [job] = await store.claim({ queues: [q], workerId: 'dies-again', limit: 1, leaseMs: 100 });
       assert.equal(job.attempt, 2);
-      await sleep(150);
+      clock.advance(100);
       await store.maintain();
       assert.equal((await store.get(r.id))!.state, 'failed');
       assert.equal((await store.maintain()).reclaimed, 0, 'maintain is idempotent');
+    });
+
+    test('a reclaim overtaken by a heartbeat is refused: the lease is alive again', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 't');
+      const [job] = await store.claim({ queues: [q], workerId: 'slow', limit: 1, leaseMs: 100 });
+      clock.advance(100);
+      const reclaim = stallOutcome(job, job.token, clock.now());
+      assert.deepEqual(await store.extend([{ id: job.id, token: job.token }], 100), [true]);
+      assert.deepEqual(await store.finish([reclaim]), [false]);
+      assert.equal((await store.get(r.id))!.state, 'active');
+      clock.advance(100);
+      assert.deepEqual(await store.finish([stallOutcome(job, job.token, clock.now())]), [true]);
+      const s = (await store.get(r.id))!;
+      assert.equal(s.state, 'queued');
+      assert.match(s.errors[0].message, /worker slow stopped heartbeating/);
+    });
+
+    test('leadership: one holder at a time, renewed while it reports, taken over when it falls silent', async () => {
+      const role = freshQueue('role');
+      assert.equal(await store.lead(role, 'a', 1000), true);
+      assert.equal(await store.lead(role, 'b', 1000), false);
+      clock.advance(600);
+      assert.equal(await store.lead(role, 'a', 1000), true, 'the holder renews');
+      clock.advance(600);
+      assert.equal(await store.lead(role, 'b', 1000), false, 'renewed at +600: still held at +1200');
+      clock.advance(400);
+      assert.equal(await store.lead(role, 'b', 1000), true, 'a fell silent: b takes over');
+      assert.equal(await store.lead(role, 'a', 1000), false);
+      await store.resign(role, 'a');
+      assert.equal(await store.lead(role, 'a', 1000), false, 'only the holder can resign');
+      await store.resign(role, 'b');
+      assert.equal(await store.lead(role, 'a', 1000), true, 'resigned: free at once');
+      assert.equal(await store.lead(freshQueue('role'), 'b', 1000), true, 'roles are independent');
     });
 
     test('cancel waiting and active jobs; the active one loses its lease', async () => {
@@ -367,7 +428,7 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const lenient = await add(store, q, 'c', {}, { dependsOn: parent.id, onParentFailure: 'ignore' });
       const grandchild = await add(store, q, 'g', {}, { dependsOn: strict.id });
       const [pj] = await store.claim({ ...W, queues: [q], limit: 1 });
-      await store.finish([{ id: pj.id, token: pj.token, kind: 'failed', error: { message: 'parent broke' } }]);
+      await store.finish([failure(pj, 'parent broke')]);
       const s = await store.get(strict.id);
       assert.equal(s!.state, 'failed');
       assert.match(s!.errors[0].message, new RegExp(parent.id));
@@ -431,7 +492,9 @@ export function runContract(backend: string, factory: StoreFactory): void {
       await store.enqueue(Array.from({ length: 6 }, () => buildNewJob(q, 't', {})));
       assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 3);
       assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 0);
-      await sleep(350);
+      clock.advance(299);
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 0, 'the window is not over');
+      clock.advance(1);
       assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 3);
     });
 
@@ -450,7 +513,7 @@ export function runContract(backend: string, factory: StoreFactory): void {
       await store.configureQueue(q, { maxSize: 3, overflow: 'evict-oldest' });
       const ids = [];
       for (let i = 0; i < 3; i++) ids.push((await add(store, q, 't', { i })).id);
-      await sleep(2);
+      clock.advance(2);
       const r = await add(store, q, 't', { i: 3 });
       assert.equal(r.state, 'queued');
       assert.equal(await store.get(ids[0]), null, 'the oldest is evicted');
@@ -534,7 +597,7 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const jobs = await store.claim({ ...W, queues: [q], limit: 3 });
       await store.finish([
         { id: jobs[0].id, token: jobs[0].token, kind: 'completed', result: null },
-        { id: jobs[1].id, token: jobs[1].token, kind: 'failed', error: { message: 'x' } },
+        failure(jobs[1], 'x'),
       ]);
       assert.equal(await store.clean({ queue: q, states: ['completed'], olderThanMs: 60_000 }), 0, 'too young');
       assert.equal(await store.clean({ queue: q, states: ['completed'] }), 1);
@@ -553,7 +616,8 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const jobs = [...(await store.claim({ ...W, queues: [q], limit: 2 })), ...(await store.claim({ ...W, queues: [(await store.get(plain.id))!.queue], limit: 1 }))];
       const by = (id: string) => jobs.find((j) => j.id === id)!;
       await store.update([{ id: own.id, token: by(own.id).token, progress: 40, message: 'almost' }]);
-      const before = Date.now();
+      clock.advance(7);
+      const before = clock.now();
       assert.deepEqual(
         await store.finish([
           { id: own.id, token: by(own.id).token, kind: 'completed', result: { rows: [1, 'two'], ok: true } },
@@ -565,7 +629,7 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const a = (await store.get(own.id))!;
       assert.deepEqual([a.state, a.progress, a.message, a.leaseUntil, a.workerId], ['completed', 100, 'almost', null, W.workerId]);
       assert.deepEqual(a.result, { rows: [1, 'two'], ok: true });
-      assert.ok(a.finishedAt! >= before && a.finishedAt! <= Date.now());
+      assert.equal(a.finishedAt, before);
       assert.equal(a.expiresAt, a.finishedAt! + 5_000, 'the job\'s own TTL');
       const b = (await store.get(queueTtl.id))!;
       assert.equal(b.result, 'text');
@@ -587,11 +651,14 @@ export function runContract(backend: string, factory: StoreFactory): void {
       await store.finish([
         { id: a.id, token: by(a.id).token, kind: 'completed', result: 1 },
         { id: b.id, token: by(b.id).token, kind: 'completed', result: 1 },
-        { id: c.id, token: by(c.id).token, kind: 'failed', error: { message: 'x' } },
+        failure(by(c.id), 'x'),
       ]);
       const fc = await store.get(c.id);
-      assert.ok(fc!.expiresAt! > Date.now() + 50_000, 'the queue default failure TTL applies');
-      await sleep(150);
+      assert.equal(fc!.expiresAt, clock.now() + 60_000, 'the queue default failure TTL applies');
+      clock.advance(99);
+      assert.equal((await store.maintain()).expired, 0, 'not expired yet');
+      assert.ok(await store.get(a.id));
+      clock.advance(1);
       const rep = await store.maintain();
       assert.ok(rep.expired >= 1);
       assert.equal(await store.get(a.id), null);
@@ -620,7 +687,9 @@ export function runContract(backend: string, factory: StoreFactory): void {
       await store.reportWorker(info, 200);
       const found = (await store.workers()).find((w) => w.id === id);
       assert.deepEqual(found, info);
-      await sleep(300);
+      clock.advance(199);
+      assert.ok((await store.workers()).find((w) => w.id === id), 'still within its TTL');
+      clock.advance(1);
       assert.equal((await store.workers()).find((w) => w.id === id), undefined);
       await store.reportWorker(info, 10_000);
       await store.removeWorker(id);

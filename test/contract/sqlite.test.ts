@@ -8,4 +8,4 @@ import { runContract } from './contract.ts';
 const dir = mkdtempSync(join(tmpdir(), 'conveyor-contract-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-runContract('sqlite', async () => SqliteStore.open(join(dir, 'contract.db')));
+runContract('sqlite', async (clock) => SqliteStore.open(join(dir, 'contract.db'), { clock }));

@@ -7,14 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { backoffDelay } from '../../src/core/backoff.ts';
 import { ConnectionError, ValidationError } from '../../src/core/errors.ts';
-import type { Backoff } from '../../src/core/job.ts';
 import { buildNewJob } from '../../src/core/options.ts';
 import { Keys } from '../../src/stores/redis/keys.ts';
 import { RedisStore } from '../../src/stores/redis/redis-store.ts';
 import type { JobEvent } from '../../src/stores/store.ts';
-import { Worker } from '../../src/worker.ts';
+import { Worker } from '../../src/worker/worker.ts';
 import { freshQueue, waitFor } from '../contract/contract.ts';
 import { OwnRedis } from './own-redis.ts';
 import { dropPrefix, REDIS_URL, uniquePrefix } from './redis-env.ts';
@@ -182,45 +180,6 @@ describe('bounded memory', () => {
       await s.close();
       await dropPrefix(p);
     }
-  });
-});
-
-describe('retry delays computed in Lua', () => {
-  const cases: [string, Backoff][] = [
-    ['fixed', { type: 'fixed', delay: 1500 }],
-    ['exponential', { type: 'exponential', delay: 1000, maxDelay: 3000 }],
-    ['intervals', { type: 'intervals', intervals: [100, 2500] }],
-    ['custom fallback', { type: 'custom', name: 'mine', delay: 700 }],
-  ];
-  for (const [label, backoff] of cases) {
-    test(`${label}: the scheduled delay equals core/backoff.ts for each attempt`, async () => {
-      const q = freshQueue();
-      const [r] = await store.enqueue([buildNewJob(q, 't', {}, { attempts: 4, backoff })]);
-      for (let attempt = 1; attempt <= 3; attempt++) {
-        await store.promote([r.id]);
-        const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
-        assert.equal(job.attempt, attempt);
-        await store.finish([{ id: job.id, token: job.token, kind: 'failed', error: { message: `e${attempt}` } }]);
-        const s = await store.get(r.id);
-        const failedAt = s!.errors[s!.errors.length - 1].at;
-        assert.equal(s!.state, 'scheduled');
-        assert.equal(s!.runAt! - failedAt, backoffDelay(backoff, attempt));
-      }
-    });
-  }
-
-  test('jitter stays within its bounds', async () => {
-    const q = freshQueue();
-    const jobs = Array.from({ length: 20 }, () => buildNewJob(q, 't', {}, { attempts: 2, backoff: { type: 'fixed', delay: 10_000, jitter: 0.5 } }));
-    await store.enqueue(jobs);
-    const claimed = await store.claim({ ...W, queues: [q], limit: 20 });
-    await store.finish(claimed.map((j) => ({ id: j.id, token: j.token, kind: 'failed' as const, error: { message: 'x' } })));
-    const delays = await Promise.all(jobs.map(async (j) => {
-      const s = await store.get(j.id);
-      return s!.runAt! - s!.errors[0].at;
-    }));
-    assert.ok(delays.every((d) => d >= 5_000 && d <= 15_000), delays.join(','));
-    assert.ok(new Set(delays).size > 1, 'delays are spread');
   });
 });
 

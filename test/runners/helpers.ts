@@ -4,7 +4,7 @@ import type { Job } from '../../src/core/job.ts';
 import type { HostExit } from '../../src/runners/child/host.ts';
 import type { PooledRunner } from '../../src/runners/child/pooled-runner.ts';
 import type { JobEvent, Store } from '../../src/stores/store.ts';
-import { Worker, type WorkerOptions } from '../../src/worker.ts';
+import { Worker, type WorkerOptions } from '../../src/worker/worker.ts';
 
 export const JOBS_MODULE = new URL('../fixtures/handlers/jobs.ts', import.meta.url);
 export const JS_MODULE = new URL('../fixtures/handlers/default-export.js', import.meta.url);

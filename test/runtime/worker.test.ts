@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { UnrecoverableError, ValidationError } from '../../src/core/errors.ts';
 import { Queue } from '../../src/queue.ts';
 import type { Store } from '../../src/stores/store.ts';
-import { Worker } from '../../src/worker.ts';
+import { Worker } from '../../src/worker/worker.ts';
 import { freshQueue } from '../contract/contract.ts';
 import { BACKENDS } from '../helpers/stores.ts';
 

@@ -116,7 +116,7 @@ test('a file from before rowid creation numbers: old indexes go, old jobs keep t
   assert.deepEqual(claimed.map((j) => j.id), [old[0].id, old[1].id, fresh.id]);
   // Queued again, a job gets a number past every rowid, and a job added after it gets a
   // number past that one.
-  await b.finish([{ id: old[0].id, token: claimed[0].token, kind: 'failed', error: { message: 'x' }, release: true }]);
+  await b.finish([{ id: old[0].id, token: claimed[0].token, kind: 'failed', error: { message: 'x' }, next: { state: 'queued' } }]);
   const [later] = await b.enqueue([buildNewJob('q', 't', { n: 4 })]);
   const again = await b.claim({ queues: ['q'], workerId: 'w', limit: 2, leaseMs: 1000 });
   assert.deepEqual(again.map((j) => j.id), [old[0].id, later.id]);

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ValidationError } from '../../core/errors.ts';
 import type { HandlerFn, Runner } from '../../runners/runner.ts';
-import { Worker, type HandlerSpec } from '../../worker.ts';
+import { Worker, type HandlerSpec } from '../../worker/worker.ts';
 import { color, parseIntArg } from '../format.ts';
 import { globals, openTargetStore } from '../target.ts';
 

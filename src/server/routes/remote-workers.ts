@@ -5,8 +5,32 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { validateQueueName } from '../../core/options.ts';
+import { decideFailure } from '../../engine/transitions.ts';
 import type { JobUpdate, Outcome } from '../../stores/store.ts';
 import type { ServerContext } from '../context.ts';
+
+/** What a remote worker reports: a result, or an error with its retry wishes. */
+type RemoteOutcome =
+  | { id: string; token: string; kind: 'completed'; result?: unknown }
+  | { id: string; token: string; kind: 'failed'; error?: { message: string; stack?: string | null }; retry?: boolean; retryDelayMs?: number };
+
+/**
+ * Decides what becomes of each failed attempt, as an in-process Worker does (the engine,
+ * from the job's attempts and backoff). A job that is gone or not active gets any decision:
+ * its lease is gone too, so the finish is fenced out.
+ */
+async function decide(ctx: ServerContext, reports: RemoteOutcome[]): Promise<Outcome[]> {
+  const now = ctx.store.clock.now();
+  return Promise.all(
+    reports.map(async (o): Promise<Outcome> => {
+      if (o.kind === 'completed') return { id: o.id, token: o.token, kind: 'completed', result: o.result === undefined ? null : o.result };
+      const job = await ctx.store.get(o.id);
+      const report = { ...(o.retry === undefined ? {} : { retry: o.retry }), ...(o.retryDelayMs === undefined ? {} : { retryDelayMs: o.retryDelayMs }) };
+      const next = job ? decideFailure(job, report, now) : ({ state: 'failed' } as const);
+      return { id: o.id, token: o.token, kind: 'failed', error: o.error ?? { message: 'failed (no message given)' }, next };
+    }),
+  );
+}
 
 const lease = { type: 'object', properties: { id: { type: 'string' }, token: { type: 'string' } }, required: ['id', 'token'], additionalProperties: false } as const;
 
@@ -53,7 +77,7 @@ export function remoteWorkerRoutes(app: FastifyInstance, ctx: ServerContext): vo
     async (req) => ({ held: await ctx.store.extend(req.body.leases, req.body.leaseMs ?? 30_000) }),
   );
 
-  app.post<{ Body: { outcomes: Outcome[] } }>(
+  app.post<{ Body: { outcomes: RemoteOutcome[] } }>(
     '/api/worker/finish',
     {
       schema: {
@@ -84,12 +108,7 @@ export function remoteWorkerRoutes(app: FastifyInstance, ctx: ServerContext): vo
         },
       },
     },
-    async (req) => {
-      for (const o of req.body.outcomes) {
-        if (o.kind === 'failed' && !o.error) o.error = { message: 'failed (no message given)' };
-      }
-      return { applied: await ctx.store.finish(req.body.outcomes) };
-    },
+    async (req) => ({ applied: await ctx.store.finish(await decide(ctx, req.body.outcomes)) }),
   );
 
   app.post<{ Body: { updates: JobUpdate[] } }>(

@@ -4,28 +4,23 @@
  * before it resolves, which is what makes each one atomic.
  */
 import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../../core/clock.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { canTransition, isFinished, TRANSITIONS, WAITING_STATES, type JobState } from '../../core/states.ts';
 import {
-  admit,
   brokenDependencyError,
-  clampProgress,
-  decodeCursor,
   dependencyVerdict,
-  encodeCursor,
   expiryFor,
   initialState,
-  MAX_LOG_LINES,
-  pageLimit,
   readyState,
   resetForRetry,
-  retryPlan,
-  stallPlan,
+  stallOutcome,
   startAttempt,
-  truncateLine,
-} from '../rules.ts';
+  type Next,
+} from '../../engine/transitions.ts';
+import { admit, clampProgress, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, truncateLine } from '../rules.ts';
 import {
   emptyCounts,
   type ClaimRequest,
@@ -66,9 +61,15 @@ interface QueueState {
   rateCount: number;
 }
 
+export interface MemoryStoreOptions {
+  /** The store's time (default: the real clock); a TestClock in tests. */
+  clock?: Clock;
+}
+
 export class MemoryStore implements Store {
   readonly kind = 'memory';
   readonly location = 'memory';
+  readonly clock: Clock;
   private jobs = new Map<string, Rec>();
   private queuesByName = new Map<string, QueueState>();
   private scheduled = new MinHeap();
@@ -78,8 +79,14 @@ export class MemoryStore implements Store {
   private readonly tokenBase = `${randomUUID()}:`;
   private tokenSeq = 0;
   private listeners = new Set<(e: JobEvent) => void>();
-  private waiters = new Waiters();
+  private readonly waiters: Waiters;
   private workerInfo = new Map<string, { info: WorkerInfo; until: number }>();
+  private leaders = new Map<string, { holder: string; until: number }>();
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.waiters = new Waiters(this.clock);
+  }
 
   // ----- helpers ------------------------------------------------------------------------
 
@@ -232,7 +239,7 @@ export class MemoryStore implements Store {
   // ----- writes -------------------------------------------------------------------------
 
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
-    const now = Date.now();
+    const now = this.clock.now();
     // Check everything first: a refused batch changes nothing.
     const evictions = admit(jobs, {
       exists: (id) => this.jobs.has(id),
@@ -324,7 +331,7 @@ export class MemoryStore implements Store {
   }
 
   async claim(req: ClaimRequest): Promise<ClaimedJob[]> {
-    const now = Date.now();
+    const now = this.clock.now();
     this.promoteDue(new Set(req.queues), now);
     const out: ClaimedJob[] = [];
     const names = req.names && req.names.length > 0 ? new Set(req.names) : null;
@@ -370,7 +377,7 @@ export class MemoryStore implements Store {
   }
 
   async extend(leases: Lease[], leaseMs: number): Promise<boolean[]> {
-    const now = Date.now();
+    const now = this.clock.now();
     return leases.map((l) => {
       const rec = this.leased(l.id, l.token);
       if (rec) rec.job.leaseUntil = now + leaseMs;
@@ -379,39 +386,43 @@ export class MemoryStore implements Store {
   }
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {
-    const now = Date.now();
-    return outcomes.map((o) => {
-      const rec = this.leased(o.id, o.token);
-      if (!rec) return false;
-      const job = rec.job;
-      if (o.kind === 'completed') {
-        job.result = o.result === undefined ? null : copy(o.result);
-        job.progress = 100;
-        this.setState(rec, 'completed', now);
-        this.emit({ type: 'completed', queue: job.queue, jobId: job.id, at: now, state: 'completed' });
-        return true;
-      }
-      job.errors.push({ attempt: job.attempt, message: o.error.message, stack: o.error.stack ?? null, at: now });
-      this.applyFailure(rec, retryPlan(job, o, now), o.error.message, now);
-      return true;
-    });
+    const now = this.clock.now();
+    return outcomes.map((o) => this.finishOne(o, now));
   }
 
-  private applyFailure(rec: Rec, plan: ReturnType<typeof retryPlan>, message: string, now: number): void {
+  private finishOne(o: Outcome, now: number): boolean {
+    const rec = this.leased(o.id, o.token);
+    if (!rec) return false;
+    const job = rec.job;
+    if (o.kind === 'completed') {
+      job.result = o.result === undefined ? null : copy(o.result);
+      job.progress = 100;
+      this.setState(rec, 'completed', now);
+      this.emit({ type: 'completed', queue: job.queue, jobId: job.id, at: now, state: 'completed' });
+      return true;
+    }
+    if (o.stalledAt !== undefined && (job.leaseUntil === null || job.leaseUntil > o.stalledAt)) return false;
+    job.errors.push({ attempt: job.attempt, message: o.error.message, stack: o.error.stack ?? null, at: now });
+    if (o.stalledAt !== undefined) this.emit({ type: 'stalled', queue: job.queue, jobId: job.id, at: now });
+    this.applyFailure(rec, o.next, o.error.message, now);
+    return true;
+  }
+
+  private applyFailure(rec: Rec, next: Next, message: string, now: number): void {
     const job = rec.job;
     job.workerId = null;
-    if (plan.state === 'failed') {
+    if (next.state === 'failed') {
       this.setState(rec, 'failed', now);
       this.emit({ type: 'failed', queue: job.queue, jobId: job.id, at: now, state: 'failed', error: message });
     } else {
-      job.runAt = plan.runAt;
-      this.setState(rec, plan.state, now);
-      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: plan.state, error: message });
+      job.runAt = next.state === 'scheduled' ? next.runAt : null;
+      this.setState(rec, next.state, now);
+      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: next.state, error: message });
     }
   }
 
   async update(updates: JobUpdate[]): Promise<boolean[]> {
-    const now = Date.now();
+    const now = this.clock.now();
     return updates.map((u) => {
       const rec = u.token === undefined ? this.jobs.get(u.id) : this.leased(u.id, u.token);
       if (!rec) return false;
@@ -432,7 +443,7 @@ export class MemoryStore implements Store {
 
   /** Applies `change` to each job whose state allows `op` (any state when op is null). */
   private each(ids: string[], op: keyof typeof TRANSITIONS | null, change: (rec: Rec, now: number) => void): string[] {
-    const now = Date.now();
+    const now = this.clock.now();
     const changed: string[] = [];
     for (const id of ids) {
       const rec = this.jobs.get(id);
@@ -480,7 +491,7 @@ export class MemoryStore implements Store {
   }
 
   async clean(req: CleanRequest): Promise<number> {
-    const now = Date.now();
+    const now = this.clock.now();
     const states = new Set<JobState>(req.states ?? ['completed', 'failed', 'canceled']);
     states.delete('active');
     const cutoff = now - (req.olderThanMs ?? 0);
@@ -499,7 +510,7 @@ export class MemoryStore implements Store {
     const q = this.q(queue);
     const wasPaused = q.config.paused;
     q.config = { ...q.config, ...structuredClone(patch) };
-    const now = Date.now();
+    const now = this.clock.now();
     if (patch.paused !== undefined && patch.paused !== wasPaused) {
       this.emit({ type: patch.paused ? 'paused' : 'resumed', queue, at: now });
       if (!patch.paused) this.waiters.notify(queue);
@@ -568,19 +579,14 @@ export class MemoryStore implements Store {
 
   // ----- upkeep -------------------------------------------------------------------------
 
-  async maintain(now = Date.now()): Promise<MaintainReport> {
+  async maintain(now = this.clock.now()): Promise<MaintainReport> {
     const promoted = this.promoteDue(null, now);
     let reclaimed = 0;
     for (const q of this.queuesByName.values()) {
       for (const id of [...q.active]) {
         const rec = this.jobs.get(id)!;
-        if (rec.job.leaseUntil === null || rec.job.leaseUntil > now) continue;
-        const job = rec.job;
-        const message = `lease expired: worker ${job.workerId ?? '?'} stopped heartbeating (stalled)`;
-        job.errors.push({ attempt: job.attempt, message, stack: null, at: now });
-        this.emit({ type: 'stalled', queue: job.queue, jobId: id, at: now });
-        this.applyFailure(rec, stallPlan(job), message, now);
-        reclaimed++;
+        if (rec.job.leaseUntil === null || rec.job.leaseUntil > now || rec.token === null) continue;
+        if (this.finishOne(stallOutcome(rec.job, rec.token, now), now)) reclaimed++;
       }
     }
     let expired = 0;
@@ -604,10 +610,24 @@ export class MemoryStore implements Store {
     return () => this.listeners.delete(listener);
   }
 
+  // ----- leadership ---------------------------------------------------------------------
+
+  async lead(role: string, holder: string, ttlMs: number): Promise<boolean> {
+    const now = this.clock.now();
+    const cur = this.leaders.get(role);
+    if (cur && cur.holder !== holder && cur.until > now) return false;
+    this.leaders.set(role, { holder, until: now + ttlMs });
+    return true;
+  }
+
+  async resign(role: string, holder: string): Promise<void> {
+    if (this.leaders.get(role)?.holder === holder) this.leaders.delete(role);
+  }
+
   // ----- workers ------------------------------------------------------------------------
 
   async reportWorker(info: WorkerInfo, ttlMs: number): Promise<void> {
-    this.workerInfo.set(info.id, { info: structuredClone(info), until: Date.now() + ttlMs });
+    this.workerInfo.set(info.id, { info: structuredClone(info), until: this.clock.now() + ttlMs });
   }
 
   async removeWorker(id: string): Promise<void> {
@@ -615,7 +635,7 @@ export class MemoryStore implements Store {
   }
 
   async workers(): Promise<WorkerInfo[]> {
-    const now = Date.now();
+    const now = this.clock.now();
     return [...this.workerInfo.values()].filter((w) => w.until > now).map((w) => structuredClone(w.info));
   }
 

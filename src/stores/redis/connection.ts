@@ -5,6 +5,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConnectionError, ValidationError } from '../../core/errors.ts';
 import { describe } from '../../core/options.ts';
+import { systemClock, type Clock } from '../../core/clock.ts';
 
 export interface RedisRetention {
   /** Finished jobs with no TTL of their own (job or queue) are removed this long after they finish; null: never. */
@@ -29,6 +30,8 @@ export interface RedisStoreOptions {
    * falls back to scripts; 'script' always uses EVALSHA (for proxies that do not route FCALL).
    */
   lua?: 'auto' | 'script';
+  /** The store's time (default: the real clock); a TestClock in tests. */
+  clock?: Clock;
 }
 
 export const DEFAULT_RETENTION = { maxAgeMs: 7 * 24 * 3600 * 1000, maxFinishedPerQueue: 10_000 };
@@ -44,6 +47,7 @@ export interface ResolvedOptions {
   eventsMaxLen: number;
   lua: 'auto' | 'script';
   warn: (message: string) => void;
+  clock: Clock;
 }
 
 function positiveOrNull(v: unknown, field: string): number | null {
@@ -83,6 +87,7 @@ export function resolveOptions(url: unknown, options: RedisStoreOptions): Resolv
     eventsMaxLen,
     lua,
     warn: options.onWarning ?? ((m) => console.warn(`conveyor: ${m}`)),
+    clock: options.clock ?? systemClock,
   };
 }
 

@@ -8,11 +8,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Clock } from '../../core/clock.ts';
 import { NotFoundError, QueueFullError, ValidationError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { FINISHED_STATES, JOB_STATES, type JobState } from '../../core/states.ts';
-import { clampProgress, decodeCursor, encodeCursor, pageLimit, startAttempt, truncateLine } from '../rules.ts';
+import { stallOutcome, startAttempt } from '../../engine/transitions.ts';
+import { clampProgress, decodeCursor, encodeCursor, pageLimit, truncateLine } from '../rules.ts';
 import {
   emptyCounts,
   type ClaimRequest,
@@ -45,6 +47,7 @@ const WARN_EVERY_MS = 30_000;
 export class RedisStore implements Store {
   readonly kind = 'redis';
   readonly location: string;
+  readonly clock: Clock;
   private readonly redis: Redis;
   private readonly keys: Keys;
   private readonly opts: ResolvedOptions;
@@ -57,6 +60,7 @@ export class RedisStore implements Store {
     this.redis = redis;
     this.opts = opts;
     this.location = opts.location;
+    this.clock = opts.clock;
     this.keys = new Keys(opts.prefix);
     this.scripts = new Scripts(redis);
     redis.on('error', (err) => this.transient(err));
@@ -64,6 +68,7 @@ export class RedisStore implements Store {
       keys: this.keys,
       storeId: randomUUID(),
       command: redis,
+      clock: opts.clock,
       openBlocking: () => {
         const conn = redis.duplicate({
           connectionName: `${redis.options.connectionName ?? 'conveyor'}:blocking`,
@@ -101,13 +106,13 @@ export class RedisStore implements Store {
 
   /** Connection trouble is expected during a restart; say so now and then, not per retry. */
   private transient(err: unknown): void {
-    const now = Date.now();
+    const now = this.clock.now(); // real time: how often a person reads this warning
     if (now - this.lastWarnAt < WARN_EVERY_MS || this.closing) return;
     this.lastWarnAt = now;
     this.opts.warn(`Redis at ${this.location}: ${(err as Error)?.message ?? String(err)} (retrying)`);
   }
 
-  private run(name: ScriptName, args: (string | number)[], now = Date.now()): Promise<unknown> {
+  private run(name: ScriptName, args: (string | number)[], now = this.clock.now()): Promise<unknown> {
     const head = [this.keys.base, now, this.opts.maxAgeMs ?? '', this.opts.maxFinishedPerQueue ?? '', this.opts.eventsMaxLen];
     return this.scripts.run(name, this.keys.events, [...head, ...args]);
   }
@@ -149,7 +154,7 @@ export class RedisStore implements Store {
   async claim(req: ClaimRequest): Promise<ClaimedJob[]> {
     if (req.limit < 1 || req.queues.length === 0) return [];
     const names = req.names ?? [];
-    const now = Date.now();
+    const now = this.clock.now();
     const tokenBase = `${randomUUID()}:`;
     const args = [req.workerId, req.limit, req.leaseMs, tokenBase, names.length, ...names, req.queues.length, ...req.queues];
     const [jobs, info] = (await this.run('claim', args, now)) as [unknown[], WakeInfo];
@@ -177,7 +182,7 @@ export class RedisStore implements Store {
     const args: (string | number)[] = [outcomes.length];
     for (const o of outcomes) {
       if (o.kind === 'completed') {
-        args.push(o.id, o.token, 'c', resultJson(o.result), '0', '', '', '', '', 0);
+        args.push(o.id, o.token, 'c', resultJson(o.result), '0', '', '', '', '');
       } else {
         const stack = o.error.stack;
         args.push(
@@ -187,10 +192,9 @@ export class RedisStore implements Store {
           String(o.error.message),
           stack === undefined || stack === null ? '0' : '1',
           stack ?? '',
-          o.retry === false ? '0' : '1',
-          o.retryDelayMs === undefined ? '' : Math.max(0, Math.round(o.retryDelayMs)),
-          o.release ? '1' : '',
-          Math.random(),
+          o.next.state,
+          o.next.state === 'scheduled' ? o.next.runAt : '',
+          o.stalledAt ?? '',
         );
       }
     }
@@ -234,7 +238,7 @@ export class RedisStore implements Store {
   async clean(req: CleanRequest): Promise<number> {
     const states = [...new Set<JobState>(req.states ?? FINISHED_STATES)].filter((s) => s !== 'active');
     if (states.length === 0) return 0;
-    const now = Date.now();
+    const now = this.clock.now();
     const cutoff = now - (req.olderThanMs ?? 0);
     let removed = 0;
     let bound = '-inf';
@@ -355,13 +359,18 @@ export class RedisStore implements Store {
 
   // ----- upkeep -------------------------------------------------------------------------
 
-  async maintain(now = Date.now()): Promise<MaintainReport> {
+  async maintain(now = this.clock.now()): Promise<MaintainReport> {
     const report: MaintainReport = { promoted: 0, reclaimed: 0, expired: 0 };
     for (let round = 0; round < MAINTAIN_ROUNDS; round++) {
-      const [promoted, reclaimed, expired, more] = (await this.run('maintain', [], now)) as number[];
+      const [promoted, expired, more, leases] = (await this.run('maintain', [], now)) as [number, number, number, string[]];
       report.promoted += promoted;
-      report.reclaimed += reclaimed;
       report.expired += expired;
+      const stalled: Outcome[] = [];
+      for (let i = 0; i + 4 < leases.length; i += 5) {
+        const job = { id: leases[i], attempt: Number(leases[i + 2]), maxAttempts: Number(leases[i + 3]), workerId: leases[i + 4] || null };
+        stalled.push(stallOutcome(job, leases[i + 1], now));
+      }
+      if (stalled.length > 0) report.reclaimed += (await this.finish(stalled)).filter(Boolean).length;
       if (more !== 1) break;
     }
     return report;
@@ -375,13 +384,23 @@ export class RedisStore implements Store {
     return this.wakeups.subscribe(listener);
   }
 
+  // ----- leadership ---------------------------------------------------------------------
+
+  async lead(role: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.run('lead', [role, holder, ttlMs])) === 1;
+  }
+
+  async resign(role: string, holder: string): Promise<void> {
+    await this.run('resign', [role, holder]);
+  }
+
   // ----- workers ------------------------------------------------------------------------
 
   async reportWorker(info: WorkerInfo, ttlMs: number): Promise<void> {
     await this.redis
       .multi()
       .hset(this.keys.workers, info.id, JSON.stringify(info))
-      .zadd(this.keys.workersUntil, Date.now() + ttlMs, info.id)
+      .zadd(this.keys.workersUntil, this.clock.now() + ttlMs, info.id)
       .exec();
   }
 
@@ -390,7 +409,7 @@ export class RedisStore implements Store {
   }
 
   async workers(): Promise<WorkerInfo[]> {
-    const ids = await this.redis.zrangebyscore(this.keys.workersUntil, `(${Date.now()}`, '+inf');
+    const ids = await this.redis.zrangebyscore(this.keys.workersUntil, `(${this.clock.now()}`, '+inf');
     if (ids.length === 0) return [];
     const raw = await this.redis.hmget(this.keys.workers, ...ids);
     return raw.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as WorkerInfo);

@@ -14,6 +14,7 @@ import { CLAIM } from './lua/claim.ts';
 import { ENQUEUE } from './lua/enqueue.ts';
 import { LIB } from './lua/lib.ts';
 import { CANCEL, CLEAN, CONFIGURE, PROMOTE, REMOVE, RETRY } from './lua/admin-writes.ts';
+import { LEAD, RESIGN } from './lua/leadership.ts';
 import { MAINTAIN, PEEK } from './lua/upkeep.ts';
 import { EXTEND, FINISH, UPDATE } from './lua/worker-writes.ts';
 
@@ -31,6 +32,8 @@ const BODIES = {
   configure: CONFIGURE,
   maintain: MAINTAIN,
   peek: PEEK,
+  lead: LEAD,
+  resign: RESIGN,
 } as const;
 
 export type ScriptName = keyof typeof BODIES;

@@ -20,6 +20,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { JobEvent } from '../store.ts';
+import type { Clock } from '../../core/clock.ts';
 import { Waiters } from '../waiters.ts';
 import { compareIds, fieldsToEvents, maxId } from './codec.ts';
 import type { Keys } from './keys.ts';
@@ -36,6 +37,8 @@ export interface WakeupDeps {
   openBlocking(): Redis;
   peek(queues: string[]): Promise<WakeInfo>;
   onError(err: unknown): void;
+  /** Job time: due times and wait() timeouts (the read watchdog keeps real time). */
+  clock: Clock;
 }
 
 interface Listener {
@@ -65,7 +68,7 @@ export class Wakeups {
   private readonly latest = new Map<string, string>();
   private readonly due = new Map<string, number>();
   /** Timers, aborts and per-queue wake-ups of the wait() callers. */
-  private readonly waiters = new Waiters();
+  private readonly waiters: Waiters;
   /** How many callers wait on each queue: the marker streams to read. */
   private readonly waited = new Map<string, number>();
   private readonly listeners = new Set<Listener>();
@@ -79,6 +82,7 @@ export class Wakeups {
 
   constructor(deps: WakeupDeps) {
     this.deps = deps;
+    this.waiters = new Waiters(deps.clock);
     this.markerPrefix = deps.keys.marker('');
   }
 
@@ -97,7 +101,7 @@ export class Wakeups {
 
   async wait(queues: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (this.closed || signal?.aborted) return;
-    const start = Date.now();
+    const start = this.deps.clock.now();
     const unknown = queues.filter((q) => !this.seen.has(q));
     if (unknown.length > 0) {
       try {
@@ -108,7 +112,7 @@ export class Wakeups {
       }
     }
     if (this.closed || signal?.aborted) return;
-    const now = Date.now();
+    const now = this.deps.clock.now();
     for (const q of queues) {
       // A due time already past, or a marker read but not yet acted on: work may be ready.
       const due = this.due.get(q);

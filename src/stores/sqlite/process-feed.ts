@@ -10,6 +10,7 @@
  */
 import type { StatementSync } from 'node:sqlite';
 import type { JobEvent } from '../store.ts';
+import type { Clock } from '../../core/clock.ts';
 import { Waiters } from '../waiters.ts';
 import { LISTEN_RENEW_MS, LISTEN_TTL_MS } from './schema.ts';
 
@@ -23,11 +24,13 @@ export interface FeedDeps {
   version(): number;
   /** This store's id in the events and listeners tables. */
   origin: string;
+  /** Job time: waiters' timeouts and due times. */
+  clock: Clock;
 }
 
 export class ProcessFeed {
   /** This store's waiters: woken by its own writes (notify) and by other processes' (poll). */
-  readonly waiters = new Waiters();
+  readonly waiters: Waiters;
   private readonly deps: FeedDeps;
   private readonly listeners = new Set<(e: JobEvent) => void>();
   private waiting = 0;
@@ -39,6 +42,7 @@ export class ProcessFeed {
 
   constructor(deps: FeedDeps) {
     this.deps = deps;
+    this.waiters = new Waiters(deps.clock);
     this.dataVersion = deps.version();
   }
 

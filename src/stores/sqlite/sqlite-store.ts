@@ -11,28 +11,23 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { systemClock, type Clock } from '../../core/clock.ts';
 import { ConnectionError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { canTransition, isFinished, TRANSITIONS, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
 import {
-  admit,
   brokenDependencyError,
-  clampProgress,
-  decodeCursor,
   dependencyVerdict,
-  encodeCursor,
   expiryFor,
   initialState,
-  MAX_LOG_LINES,
-  pageLimit,
   readyState,
   resetForRetry,
-  retryPlan,
-  stallPlan,
+  stallOutcome,
   startAttempt,
-  truncateLine,
-} from '../rules.ts';
+  type Next,
+} from '../../engine/transitions.ts';
+import { admit, clampProgress, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, truncateLine } from '../rules.ts';
 import {
   emptyCounts,
   type ClaimRequest,
@@ -57,6 +52,8 @@ export interface SqliteOptions {
   /** 'process' (default): WAL + synchronous=NORMAL, survives kill -9 of any process. 'power': synchronous=FULL, survives power loss. */
   durability?: 'process' | 'power';
   busyTimeoutMs?: number;
+  /** The store's time (default: the real clock); a TestClock in tests. */
+  clock?: Clock;
 }
 
 interface Row extends DocColumns {
@@ -72,6 +69,7 @@ const ROW = `${DOC_COLUMNS}, data, doc, token, log_count`;
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   readonly location: string;
+  readonly clock: Clock;
   private readonly db: DatabaseSync;
   private readonly stmts = new Map<string, StatementSync>();
   private readonly origin = randomUUID();
@@ -90,10 +88,11 @@ export class SqliteStore implements Store {
   private group: { resolve: () => void; reject: (err: unknown) => void }[] | null = null;
   private closed = false;
 
-  private constructor(path: string, db: DatabaseSync) {
+  private constructor(path: string, db: DatabaseSync, clock: Clock) {
     this.location = path;
     this.db = db;
-    this.feed = new ProcessFeed({ st: (sql) => this.st(sql), version: () => this.version(), origin: this.origin });
+    this.clock = clock;
+    this.feed = new ProcessFeed({ st: (sql) => this.st(sql), version: () => this.version(), origin: this.origin, clock });
   }
 
   static open(path: string, options: SqliteOptions = {}): SqliteStore {
@@ -128,7 +127,7 @@ export class SqliteStore implements Store {
       }
       throw new ConnectionError(`cannot open SQLite database ${file}: ${(err as Error).message}`, { cause: err });
     }
-    return new SqliteStore(file, db);
+    return new SqliteStore(file, db, options.clock ?? systemClock);
   }
 
   // ----- plumbing -----------------------------------------------------------------------
@@ -388,7 +387,7 @@ export class SqliteStore implements Store {
 
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
     return this.tx(() => {
-      const now = Date.now();
+      const now = this.clock.now();
       for (const queue of new Set(jobs.map((j) => j.queue))) this.ensureQueue(queue);
       // Which of the batch's ids exist, in one query rather than two lookups per job.
       const batchIds = new Set(jobs.map((j) => j.id));
@@ -469,7 +468,7 @@ export class SqliteStore implements Store {
 
   async claim(req: ClaimRequest): Promise<ClaimedJob[]> {
     return this.tx(() => {
-      const now = Date.now();
+      const now = this.clock.now();
       this.promoteDue(req.queues, now);
       const out: ClaimedJob[] = [];
       const names = req.names && req.names.length > 0 ? req.names : null;
@@ -540,7 +539,7 @@ export class SqliteStore implements Store {
 
   async extend(leases: Lease[], leaseMs: number): Promise<boolean[]> {
     return this.tx(() => {
-      const until = Date.now() + leaseMs;
+      const until = this.clock.now() + leaseMs;
       // The lease column is the one the reclaim query reads; the document follows on the next save.
       const upd = this.st("UPDATE jobs SET lease_until = ?, doc = json_set(doc, '$.leaseUntil', ?) WHERE id = ? AND state = 'active' AND token = ?");
       return leases.map((l) => Number(upd.run(until, until, l.id, l.token).changes) > 0);
@@ -549,39 +548,43 @@ export class SqliteStore implements Store {
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {
     return this.tx(() => {
-      const now = Date.now();
-      return outcomes.map((o) => {
-        const job = this.leased(o.id, o.token);
-        if (!job) return false;
-        if (o.kind === 'completed') {
-          job.result = o.result === undefined ? null : o.result;
-          job.progress = 100;
-          this.setState(job, 'completed', now);
-          this.emit({ type: 'completed', queue: job.queue, jobId: job.id, at: now, state: 'completed' });
-          return true;
-        }
-        job.errors.push({ attempt: job.attempt, message: o.error.message, stack: o.error.stack ?? null, at: now });
-        this.applyFailure(job, retryPlan(job, o, now), o.error.message, now);
-        return true;
-      });
+      const now = this.clock.now();
+      return outcomes.map((o) => this.finishOne(o, now));
     });
   }
 
-  private applyFailure(job: Job, plan: { state: 'failed' } | { state: 'queued' | 'scheduled'; runAt: number | null }, message: string, now: number): void {
+  private finishOne(o: Outcome, now: number): boolean {
+    const job = this.leased(o.id, o.token);
+    if (!job) return false;
+    if (o.kind === 'completed') {
+      job.result = o.result === undefined ? null : o.result;
+      job.progress = 100;
+      this.setState(job, 'completed', now);
+      this.emit({ type: 'completed', queue: job.queue, jobId: job.id, at: now, state: 'completed' });
+      return true;
+    }
+    if (o.stalledAt !== undefined && (job.leaseUntil === null || job.leaseUntil > o.stalledAt)) return false;
+    job.errors.push({ attempt: job.attempt, message: o.error.message, stack: o.error.stack ?? null, at: now });
+    if (o.stalledAt !== undefined) this.emit({ type: 'stalled', queue: job.queue, jobId: job.id, at: now });
+    this.applyFailure(job, o.next, o.error.message, now);
+    return true;
+  }
+
+  private applyFailure(job: Job, next: Next, message: string, now: number): void {
     job.workerId = null;
-    if (plan.state === 'failed') {
+    if (next.state === 'failed') {
       this.setState(job, 'failed', now);
       this.emit({ type: 'failed', queue: job.queue, jobId: job.id, at: now, state: 'failed', error: message });
     } else {
-      job.runAt = plan.runAt;
-      this.setState(job, plan.state, now);
-      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: plan.state, error: message });
+      job.runAt = next.state === 'scheduled' ? next.runAt : null;
+      this.setState(job, next.state, now);
+      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: next.state, error: message });
     }
   }
 
   async update(updates: JobUpdate[]): Promise<boolean[]> {
     return this.tx(() => {
-      const now = Date.now();
+      const now = this.clock.now();
       return updates.map((u) => {
         const found = this.load(u.id);
         if (!found || (u.token !== undefined && (found.job.state !== 'active' || found.row.token !== u.token))) return false;
@@ -608,7 +611,7 @@ export class SqliteStore implements Store {
   /** Applies `change` to each job whose state allows `op` (any state when op is null). */
   private each(ids: string[], op: keyof typeof TRANSITIONS | null, change: (job: Job, now: number) => void): Promise<string[]> {
     return this.tx(() => {
-      const now = Date.now();
+      const now = this.clock.now();
       const changed: string[] = [];
       for (const id of ids) {
         const found = this.load(id);
@@ -656,7 +659,7 @@ export class SqliteStore implements Store {
 
   async clean(req: CleanRequest): Promise<number> {
     return this.tx(() => {
-      const now = Date.now();
+      const now = this.clock.now();
       const states = [...new Set<JobState>(req.states ?? ['completed', 'failed', 'canceled'])].filter((s) => s !== 'active');
       if (states.length === 0) return 0;
       const cutoff = now - (req.olderThanMs ?? 0);
@@ -681,7 +684,7 @@ export class SqliteStore implements Store {
       const next = { ...before, ...structuredClone(patch) };
       this.st('UPDATE queues SET config = ? WHERE name = ?').run(JSON.stringify(next), queue);
       this.configs.set(queue, next);
-      const now = Date.now();
+      const now = this.clock.now();
       if (patch.paused !== undefined && patch.paused !== before.paused) this.emit({ type: patch.paused ? 'paused' : 'resumed', queue, at: now });
       if (patch.paused === false || patch.concurrency !== undefined || patch.rateLimit !== undefined || patch.groupConcurrency !== undefined) this.feed.waiters.notify(queue);
       return structuredClone(next);
@@ -760,17 +763,14 @@ export class SqliteStore implements Store {
 
   // ----- upkeep -------------------------------------------------------------------------
 
-  async maintain(now = Date.now()): Promise<MaintainReport> {
+  async maintain(now = this.clock.now()): Promise<MaintainReport> {
     return this.tx(() => {
       const promoted = this.promoteDue(null, now);
       let reclaimed = 0;
-      for (const { id } of this.st("SELECT id FROM jobs WHERE state = 'active' AND lease_until <= ? LIMIT 1000").all(now) as { id: string }[]) {
-        const job = this.load(id)!.job;
-        const message = `lease expired: worker ${job.workerId ?? '?'} stopped heartbeating (stalled)`;
-        job.errors.push({ attempt: job.attempt, message, stack: null, at: now });
-        this.emit({ type: 'stalled', queue: job.queue, jobId: id, at: now });
-        this.applyFailure(job, stallPlan(job), message, now);
-        reclaimed++;
+      const lapsed = this.st("SELECT id, token FROM jobs WHERE state = 'active' AND lease_until <= ? LIMIT 1000").all(now) as { id: string; token: string }[];
+      for (const { id, token } of lapsed) {
+        const job = this.loadForWrite(id)!.job;
+        if (this.finishOne(stallOutcome(job, token, now), now)) reclaimed++;
       }
       let expired = 0;
       for (const { id } of this.st('SELECT id FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1000').all(now) as { id: string }[]) {
@@ -781,7 +781,8 @@ export class SqliteStore implements Store {
       }
       this.st('DELETE FROM workers WHERE until <= ?').run(now);
       // Registrations of stores that died without unsubscribing (every commit scans these).
-      this.st('DELETE FROM listeners WHERE until <= ?').run(now);
+      // Real time: they measure whether another process is alive, not job time.
+      this.st('DELETE FROM listeners WHERE until <= ?').run(Date.now());
       this.st('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(EVENTS_KEPT);
       return { promoted, reclaimed, expired };
     });
@@ -799,10 +800,27 @@ export class SqliteStore implements Store {
     return this.feed.subscribe(listener);
   }
 
+  // ----- leadership ---------------------------------------------------------------------
+
+  async lead(role: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.tx(() => {
+      const now = this.clock.now();
+      const taken = this.st(
+        `INSERT INTO leaders (role, holder, until) VALUES (?, ?, ?)
+         ON CONFLICT (role) DO UPDATE SET holder = excluded.holder, until = excluded.until WHERE leaders.holder = excluded.holder OR leaders.until <= ?`,
+      ).run(role, holder, now + ttlMs, now);
+      return Number(taken.changes) > 0;
+    });
+  }
+
+  async resign(role: string, holder: string): Promise<void> {
+    await this.tx(() => this.st('DELETE FROM leaders WHERE role = ? AND holder = ?').run(role, holder));
+  }
+
   // ----- workers ------------------------------------------------------------------------
 
   async reportWorker(info: WorkerInfo, ttlMs: number): Promise<void> {
-    await this.tx(() => this.st('INSERT OR REPLACE INTO workers (id, info, until) VALUES (?, ?, ?)').run(info.id, JSON.stringify(info), Date.now() + ttlMs));
+    await this.tx(() => this.st('INSERT OR REPLACE INTO workers (id, info, until) VALUES (?, ?, ?)').run(info.id, JSON.stringify(info), this.clock.now() + ttlMs));
   }
 
   async removeWorker(id: string): Promise<void> {
@@ -810,7 +828,7 @@ export class SqliteStore implements Store {
   }
 
   async workers(): Promise<WorkerInfo[]> {
-    return (this.st('SELECT info FROM workers WHERE until > ? ORDER BY id').all(Date.now()) as { info: string }[]).map((r) => JSON.parse(r.info) as WorkerInfo);
+    return (this.st('SELECT info FROM workers WHERE until > ? ORDER BY id').all(this.clock.now()) as { info: string }[]).map((r) => JSON.parse(r.info) as WorkerInfo);
   }
 
   async close(): Promise<void> {

@@ -19,7 +19,8 @@
  * in their job id share one stream entry (ids joined by newlines, at most EVENT_GROUP), so a
  * batch of 1,000 completions costs 20 XADDs, not 1,000.
  */
-import { brokenDependencyError, MAX_LOG_LINES, STALL_GRACE } from '../../rules.ts';
+import { MAX_LOG_LINES } from '../../rules.ts';
+import { brokenDependencyError } from '../../../engine/transitions.ts';
 import { TRANSITIONS } from '../../../core/states.ts';
 
 /** A JS string as a Lua string literal (JSON escapes are valid Lua escapes for our text). */
@@ -43,7 +44,7 @@ const LOADED = ['state', 'queue', 'name', 'priority', 'runAt', 'attempt', 'maxAt
  * of Lua glue, so the hot paths read only theirs (state must come first: see loadOnly).
  */
 const FOR_FINISH = ['state', 'token', 'queue', 'name', 'cseq', 'groupKey', 'kids', 'resultTtlMs', 'failureTtlMs',
-  'attempt', 'maxAttempts', 'backoff', 'priority', 'runAt'];
+  'attempt', 'priority', 'runAt'];
 /** What removing a finished job reads (removeJob on a finished job). */
 const FOR_REMOVAL = ['state', 'queue', 'dependsOn', 'kids'];
 
@@ -425,47 +426,6 @@ local function removeJob(id, j)
   emit('removed', j.queue, id, nil)
   -- Children waiting on a removed job see it as canceled.
   if j.kids then releaseDependents(id) end
-end
-
--- core/backoff.ts backoffDelay, with the random number passed in.
-local function backoffDelay(b, attempt, r)
-  if not b then return 0 end
-  local d
-  if b.type == 'fixed' then
-    d = b.delay
-  elseif b.type == 'exponential' then
-    d = b.delay * 2 ^ math.max(0, attempt - 1)
-    local cap = nz(b.maxDelay) or 9007199254740991
-    if d > cap then d = cap end
-  elseif b.type == 'intervals' then
-    local l = b.intervals
-    if #l == 0 then d = 0 else d = l[math.min(attempt, #l)] end
-  else
-    d = nz(b.delay) or 0
-  end
-  local jitter = nz(b.jitter) or 0
-  if jitter > 0 then d = d * (1 - jitter + 2 * jitter * r) end
-  return math.max(0, math.floor(d + 0.5))
-end
-
--- rules.ts retryPlan: returns the next state and, when scheduled, its runAt.
-local function retryPlan(j, release, retry, delayMs, r)
-  if release then return 'queued', nil end
-  if retry == false or (j.attempt or 0) >= j.maxAttempts then return 'failed', nil end
-  local d = delayMs
-  if d == nil then
-    local b = nil
-    if j.backoff then b = cjson.decode(j.backoff) end
-    d = backoffDelay(b, j.attempt or 0, r)
-  end
-  if d > 0 then return 'scheduled', NOW + d end
-  return 'queued', nil
-end
-
--- rules.ts stallPlan: a stalled attempt runs again at once, with STALL_GRACE runs of grace.
-local function stallPlan(j)
-  if (j.attempt or 0) < j.maxAttempts + ${STALL_GRACE} then return 'queued', nil end
-  return 'failed', nil
 end
 
 local function applyFailure(id, j, state, runAt, message)

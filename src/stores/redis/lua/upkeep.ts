@@ -6,13 +6,18 @@
  */
 export const MAINTAIN_BUDGET = 1000;
 
-/** No script arguments. Returns {promoted, reclaimed, expired, more 1|0}. */
+/**
+ * No script arguments. Returns {promoted, expired, more 1|0, leases}: leases lists the
+ * expired leases as (id, token, attempt, maxAttempts, workerId) for the caller to decide
+ * on and reclaim through FINISH (decisions are made in TypeScript, src/engine/).
+ */
 export const MAINTAIN = `
 -- Removals and re-queues are deferred (see BATCH); flushDeferred() before each read of a
 -- sorted set this script may have written.
 BATCH = true
 local B = ${MAINTAIN_BUDGET}
-local promoted, reclaimed, expired, more = 0, 0, 0, 0
+local promoted, expired, more = 0, 0, 0
+local leases = {}
 local queues = redis.call('SMEMBERS', P .. 'queues')
 for _, q in ipairs(queues) do
   local n, full = promoteDue(q, B)
@@ -22,16 +27,16 @@ for _, q in ipairs(queues) do
   local ids = redis.call('ZRANGEBYSCORE', lk, '-inf', NOWS, 'LIMIT', 0, B)
   if #ids >= B then more = 1 end
   for _, id in ipairs(ids) do
-    local j = load(id)
-    local lease = tonumber(redis.call('HGET', P .. 'job:' .. id, 'leaseUntil') or '0')
-    if j and j.state == 'active' and lease <= NOW then
-      local message = 'lease expired: worker ' .. (j.workerId or '?') .. ' stopped heartbeating (stalled)'
-      appendError(id, j, message, nil)
-      emit('stalled', q, id, nil)
-      local state, runAt = stallPlan(j)
-      applyFailure(id, j, state, runAt, message)
-      reclaimed = reclaimed + 1
-    elseif not j or j.state ~= 'active' then
+    local v = redis.call('HMGET', P .. 'job:' .. id, 'state', 'token', 'attempt', 'maxAttempts', 'workerId', 'leaseUntil')
+    if v[1] == 'active' then
+      if tonumber(v[6] or '0') <= NOW then
+        leases[#leases + 1] = id
+        leases[#leases + 1] = v[2]
+        leases[#leases + 1] = v[3] or '0'
+        leases[#leases + 1] = v[4]
+        leases[#leases + 1] = v[5] or ''
+      end
+    else
       redis.call('ZREM', lk, id)
     end
   end
@@ -78,7 +83,7 @@ for _, id in ipairs(gone) do
   redis.call('ZREM', P .. 'workers:until', id)
 end
 commit()
-return {promoted, reclaimed, expired, more}
+return {promoted, expired, more, leases}
 `;
 
 /** ARGV from A: queues... Returns (queue, newest marker id, next due or '') per queue. */

@@ -23,12 +23,14 @@ end
 return res
 `;
 
-export const FINISH_FIELDS = 10;
+export const FINISH_FIELDS = 9;
 
 /**
  * ARGV from A: count, then FINISH_FIELDS per outcome: id, token, kind ('c'|'f'),
- * result JSON or error message, has stack '1'|'0', stack, retry ('0' = no), retryDelayMs
- * (''), release ('1'), a random number in [0, 1) for backoff jitter. Returns 1|0 each.
+ * result JSON or error message, has stack '1'|'0', stack, then for a failure the decided
+ * next state ('failed'|'queued'|'scheduled'), its runAt (''), and stalledAt ('' unless
+ * upkeep reclaims an expired lease: then only a lease that ended by then is taken).
+ * Returns 1|0 each.
  */
 export const FINISH = `
 BATCH = true
@@ -46,13 +48,16 @@ for i = 0, n - 1 do
     setState(id, j, 'completed', sets)
     emit('completed', j.queue, id, {'s', 'completed'})
     res[#res + 1] = 1
+  elseif ARGV[b + 8] ~= '' and tonumber(redis.call('HGET', P .. 'job:' .. id, 'leaseUntil') or '0') > tonumber(ARGV[b + 8]) then
+    -- A reclaim that a heartbeat overtook: the lease is alive again.
+    res[#res + 1] = 0
   else
     local message = ARGV[b + 3]
     local stack = nil
     if ARGV[b + 4] == '1' then stack = ARGV[b + 5] end
     appendError(id, j, message, stack)
-    local state, runAt = retryPlan(j, ARGV[b + 8] == '1', ARGV[b + 6] ~= '0', num(ARGV[b + 7]), tonumber(ARGV[b + 9]))
-    applyFailure(id, j, state, runAt, message)
+    if ARGV[b + 8] ~= '' then emit('stalled', j.queue, id, nil) end
+    applyFailure(id, j, ARGV[b + 6], num(ARGV[b + 7]), message)
     res[#res + 1] = 1
   end
 end

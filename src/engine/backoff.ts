@@ -1,4 +1,4 @@
-import type { Backoff } from './job.ts';
+import type { Backoff } from '../core/job.ts';
 
 /**
  * Delay before the retry that follows `attempt` failed attempts (attempt >= 1).

@@ -1,0 +1,302 @@
+/**
+ * The Worker: claims jobs from one or more queues and runs their handlers by job name.
+ *
+ * Hot path, batched by design: claims take as many jobs as there are free slots in one
+ * store call; finishes, progress and log updates are group-committed (completer.ts); all
+ * leases are extended in one call per heartbeat (heartbeat.ts). Idle workers sleep in
+ * `store.wait`, which the backend wakes when work arrives: no polling loop of our own.
+ * Running a job and deciding its outcome is executor.ts; upkeep is the Maintainer's.
+ */
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { sleep, type Clock } from '../core/clock.ts';
+import { AbortedError } from '../core/errors.ts';
+import type { ClaimedJob, Job } from '../core/job.ts';
+import { Maintainer } from '../maintainer.ts';
+import type { JobEvent, Store, WorkerInfo } from '../stores/store.ts';
+import { claimRequests } from './claim-requests.ts';
+import { Completer } from './completer.ts';
+import { Executor, toError, type Settlement } from './executor.ts';
+import { Heartbeat } from './heartbeat.ts';
+import { resolveOptions, type ResolvedOptions, type WorkerOptions } from './options.ts';
+
+export type { BackoffFn, HandlerSpec, WorkerOptions } from './options.ts';
+
+export interface WorkerEvents {
+  active: [job: Job];
+  completed: [job: Job, result: unknown];
+  failed: [job: Job, error: Error, willRetry: boolean];
+  error: [error: Error];
+  drained: [];
+  closed: [];
+}
+
+/** How long a hard shutdown waits for aborted handlers to return. */
+const ABORT_GRACE_MS = 2_000;
+
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly id: string;
+  readonly name: string;
+  private readonly store: Store;
+  private readonly clock: Clock;
+  private readonly o: ResolvedOptions;
+  private readonly executor: Executor;
+  private readonly completer: Completer;
+  private readonly heartbeat: Heartbeat;
+  private readonly maintainer: Maintainer | null;
+  private stopping = false;
+  private loopDone: Promise<void> | null = null;
+  private wake: AbortController = new AbortController();
+  private woken = false;
+  /** The loop awaits `wake` (store.wait or sleep). */
+  private sleeping = false;
+  private unsubscribe: (() => void) | null = null;
+  private readonly startedAt: number;
+  private processed = 0;
+  private failedCount = 0;
+  private idleResolvers: (() => void)[] = [];
+  private closing: Promise<void> | null = null;
+
+  constructor(store: Store, options: WorkerOptions) {
+    super();
+    this.o = resolveOptions(options);
+    this.store = store;
+    this.clock = options.clock ?? store.clock;
+    this.startedAt = this.clock.now();
+    this.id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.name = options.name ?? this.id;
+    const onError = (err: unknown) => this.emitError(err);
+    this.completer = new Completer(store, onError);
+    this.executor = new Executor({
+      runners: this.o.runners,
+      backoffStrategies: this.o.backoffStrategies,
+      clock: this.clock,
+      workerName: this.name,
+      report: (u) => this.completer.update(u),
+      settled: (s) => void this.settled(s),
+      onError,
+    });
+    this.heartbeat = new Heartbeat({
+      store,
+      clock: this.clock,
+      intervalMs: this.o.heartbeatMs,
+      leaseMs: this.o.leaseMs,
+      leases: () => this.executor.leases(),
+      lost: (id) => this.executor.abortFromOutside(id, 'lease', new AbortedError('lease lost: the job was canceled, removed or taken over')),
+      info: () => this.info(),
+      onError,
+    });
+    this.maintainer = this.o.maintainMs > 0 ? new Maintainer(store, { intervalMs: this.o.maintainMs, clock: this.clock, onError }) : null;
+  }
+
+  /** Starts taking jobs. Resolves once started; `closed()` resolves when it stops. */
+  async start(): Promise<void> {
+    if (this.loopDone) return;
+    this.unsubscribe = this.store.subscribe((e) => this.onEvent(e));
+    this.heartbeat.start();
+    this.maintainer?.start();
+    await this.store.reportWorker(this.info(), this.heartbeat.ttlMs).catch((err) => this.emitError(err));
+    this.loopDone = this.loop();
+  }
+
+  /** Starts and resolves when the worker stops (burst mode: when the queues are empty). */
+  async run(): Promise<void> {
+    await this.start();
+    await this.loopDone;
+    await this.close();
+  }
+
+  get activeCount(): number {
+    return this.executor.size;
+  }
+
+  info(): WorkerInfo {
+    return {
+      id: this.id,
+      name: this.name,
+      host: hostname(),
+      pid: process.pid,
+      queues: this.o.queues,
+      concurrency: this.o.concurrency,
+      active: this.executor.ids(),
+      startedAt: this.startedAt,
+      lastSeen: this.clock.now(),
+      processed: this.processed,
+      failed: this.failedCount,
+    };
+  }
+
+  // ----- the claim loop -----------------------------------------------------------------
+
+  /** Claims for `free` slots; null when every type this worker handles is at its own limit. */
+  private async claimFor(free: number): Promise<ClaimedJob[] | null> {
+    const requests = claimRequests(this.o.runners, this.executor.byName, free);
+    if (requests.length === 0) return null;
+    const jobs: ClaimedJob[] = [];
+    for (const r of requests) {
+      const limit = Math.min(r.limit, free - jobs.length);
+      if (limit <= 0) break;
+      jobs.push(...(await this.store.claim({ queues: this.o.queues, workerId: this.id, limit, leaseMs: this.o.leaseMs, names: r.names })));
+    }
+    return jobs;
+  }
+
+  private async loop(): Promise<void> {
+    let backoff = 0;
+    while (!this.stopping) {
+      // A nudge from here on (a slot freed while we claim) must cut the next sleep short.
+      this.woken = false;
+      // Let every job that finished in this turn free its slot first: one claim for many
+      // slots is one round trip, where a claim per freed slot would be many.
+      if (this.executor.size > 0) await new Promise((r) => setImmediate(r));
+      const free = this.o.concurrency - this.executor.size;
+      // A slot frees when its handler returns, before its outcome is written, so the next
+      // claim overlaps the finish; outcomes in writing are bounded by the concurrency.
+      if (free <= 0 || this.completer.writing > this.o.concurrency) {
+        await this.sleep(this.o.idleMs);
+        continue;
+      }
+      let jobs: ClaimedJob[] | null;
+      try {
+        jobs = await this.claimFor(free);
+        backoff = 0;
+      } catch (err) {
+        this.emitError(err);
+        // The backend is unreachable: back off, then try again; never give up.
+        backoff = Math.min(5_000, backoff ? backoff * 2 : 100);
+        await this.sleep(backoff);
+        continue;
+      }
+      for (const job of jobs ?? []) {
+        this.emit('active', job);
+        this.executor.run(job);
+      }
+      if (jobs && jobs.length > 0) continue;
+      const busy = this.executor.size > 0 || this.completer.writing > 0;
+      if (busy && jobs !== null) {
+        // Others may still be finishing: sleep until a slot frees or work arrives.
+        await this.waitForWork();
+        continue;
+      }
+      this.emit('drained');
+      if (this.o.burst && !busy) break;
+      await this.waitForWork();
+    }
+  }
+
+  private async waitForWork(): Promise<void> {
+    if (this.woken || this.stopping) return;
+    this.sleeping = true;
+    try {
+      await this.store.wait(this.o.queues, this.o.idleMs, this.wake.signal);
+    } catch (err) {
+      this.emitError(err);
+      await sleep(this.clock, 500, this.wake.signal);
+    } finally {
+      this.sleeping = false;
+    }
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (this.woken || this.stopping) return;
+    this.sleeping = true;
+    await sleep(this.clock, ms, this.wake.signal);
+    this.sleeping = false;
+  }
+
+  /** Ends the loop's current sleep so it claims again. */
+  private nudge(): void {
+    this.woken = true;
+    // Only a sleeping loop listens; a busy one sees `woken`. Saves a controller per job.
+    if (!this.sleeping) return;
+    const old = this.wake;
+    this.wake = new AbortController();
+    // A plain reason: abort() without one builds a DOMException, measurable on the hot path.
+    old.abort(WAKE);
+  }
+
+  // ----- outcomes and events ------------------------------------------------------------
+
+  private async settled(s: Settlement): Promise<void> {
+    this.nudge();
+    if (this.executor.size === 0) this.idleResolvers.splice(0).forEach((f) => f());
+    if (!s.outcome) return;
+    try {
+      const applied = await this.completer.write(s.outcome);
+      if (!applied) return;
+      if (s.outcome.kind === 'completed') {
+        this.processed++;
+        this.emit('completed', s.job, s.result);
+      } else {
+        this.failedCount++;
+        this.emit('failed', s.job, s.error!, s.willRetry);
+      }
+    } catch (err) {
+      // The store is unreachable: the lease will expire and another attempt will run.
+      this.emitError(err);
+    } finally {
+      this.nudge();
+    }
+  }
+
+  private onEvent(e: JobEvent): void {
+    if (e.jobId === undefined) {
+      if (e.type === 'resumed' && this.o.queues.includes(e.queue)) this.nudge();
+      return;
+    }
+    if ((e.type === 'added' || e.type === 'promoted' || e.type === 'retrying') && this.o.queues.includes(e.queue)) {
+      // Work that arrives between an empty claim and the store.wait() that follows would
+      // otherwise sleep until idleMs: the store's wake-up fired before anyone waited.
+      this.nudge();
+      return;
+    }
+    if (e.type === 'canceled' || e.type === 'removed') {
+      this.executor.abortFromOutside(e.jobId, e.type, new AbortedError(e.type === 'canceled' ? `job canceled: ${e.message ?? 'canceled'}` : 'job removed'));
+    }
+  }
+
+  private emitError(err: unknown): void {
+    if (this.listenerCount('error') > 0) this.emit('error', toError(err));
+  }
+
+  // ----- shutdown -----------------------------------------------------------------------
+
+  /**
+   * Stops claiming, lets running jobs finish for up to the shutdown timeout, then aborts
+   * the rest and hands them back for another attempt.
+   */
+  close(timeoutMs = this.o.shutdownTimeoutMs): Promise<void> {
+    this.closing ??= this.doClose(timeoutMs);
+    return this.closing;
+  }
+
+  private idle(ms: number): Promise<void> {
+    if (this.executor.size === 0) return Promise.resolve();
+    const done = new AbortController();
+    const idle = new Promise<void>((r) => this.idleResolvers.push(r)).then(() => done.abort());
+    return Promise.race([idle, sleep(this.clock, ms, done.signal)]);
+  }
+
+  private async doClose(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    this.nudge();
+    await this.loopDone;
+    await this.idle(timeoutMs);
+    if (this.executor.size > 0) {
+      this.executor.releasing = true;
+      const aborted = this.idle(ABORT_GRACE_MS);
+      this.executor.abortAll(new AbortedError('worker shutting down'));
+      await aborted;
+    }
+    await this.completer.drained();
+    this.heartbeat.stop();
+    await this.maintainer?.stop();
+    this.unsubscribe?.();
+    await this.store.removeWorker(this.id).catch(() => {});
+    for (const { runner } of this.o.runners.values()) await runner.close().catch(() => {});
+    this.emit('closed');
+  }
+}
+
+const WAKE = 'wake';
