@@ -21,11 +21,15 @@ export {
   AbortedError,
   UnrecoverableError,
 } from './core/errors.ts';
-export type { Store, JobEvent, JobEventType, JobPage, StateCounts, QueueInfo, WorkerInfo } from './stores/store.ts';
-export { MemoryStore } from './stores/memory/memory-store.ts';
-export { SqliteStore, type SqliteOptions } from './stores/sqlite/sqlite-store.ts';
-export { RedisStore, type RedisStoreOptions } from './stores/redis/redis-store.ts';
+export type { Store, JobEvent, JobEventType, JobPage, StateCounts, QueueInfo, WorkerInfo, MaintainReport } from './stores/store.ts';
+// Backends load only when opened (openStore), so `import 'conveyor'` never loads ioredis or
+// node:sqlite. Their classes are at 'conveyor/memory', 'conveyor/sqlite' and 'conveyor/redis'.
+export type { MemoryStoreOptions } from './stores/memory/memory-store.ts';
+export type { SqliteOptions } from './stores/sqlite/sqlite-store.ts';
+export type { RedisStoreOptions } from './stores/redis/redis-store.ts';
 export { openStore, type OpenStoreOptions } from './stores/open.ts';
+export { Maintainer, type MaintainerOptions } from './maintainer.ts';
+export { systemClock, TestClock, type Clock, type Timer } from './core/clock.ts';
 export { createRunner } from './runners/create.ts';
 export { ThreadRunner } from './runners/thread.ts';
 export { ProcessRunner } from './runners/process.ts';

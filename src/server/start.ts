@@ -1,11 +1,13 @@
 /**
  * Starts a server with built-in workers: what `conveyor serve` runs. Refuses to listen
  * beyond loopback without a token; on close, stops accepting, lets workers finish or hand
- * back their jobs, then closes the store.
+ * back their jobs, then closes the store. It always runs a Maintainer, handlers or not:
+ * jobs claimed by remote HTTP workers need their expired leases reclaimed too.
  */
 import { ValidationError } from '../core/errors.ts';
 import type { Store } from '../stores/store.ts';
 import type { HandlerFn, Runner } from '../runners/runner.ts';
+import { Maintainer } from '../maintainer.ts';
 import { Worker, type HandlerSpec } from '../worker/worker.ts';
 import { buildServer } from './app.ts';
 import { isLoopback } from './auth.ts';
@@ -22,6 +24,8 @@ export interface StartOptions {
   shutdownTimeoutMs?: number;
   logger?: boolean | object;
   uploadDir?: string;
+  /** How often upkeep runs while this server is the elected maintainer (default 5 s). */
+  maintainMs?: number;
 }
 
 export interface RunningServer {
@@ -35,9 +39,19 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     throw new ValidationError(`refusing to listen on ${host} without a token: pass --token (or CONVEYOR_TOKEN), or bind to 127.0.0.1`, 'token');
   }
   const app = await buildServer({ store: o.store, ...(o.token ? { token: o.token } : {}), ...(o.logger === undefined ? {} : { logger: o.logger }), ...(o.uploadDir ? { uploadDir: o.uploadDir } : {}) });
+  const maintainer = new Maintainer(o.store, { intervalMs: o.maintainMs ?? 5_000, onError: (err) => app.log.warn({ err }, 'upkeep failed (retrying next round)') });
+  maintainer.start();
   let worker: Worker | null = null;
   if (o.handlers && Object.keys(o.handlers).length > 0) {
-    worker = new Worker(o.store, { queues: o.queues ?? ['default'], handlers: o.handlers, concurrency: o.concurrency ?? 10, shutdownTimeoutMs: o.shutdownTimeoutMs ?? 30_000, name: `serve:${process.pid}` });
+    worker = new Worker(o.store, {
+      queues: o.queues ?? ['default'],
+      handlers: o.handlers,
+      concurrency: o.concurrency ?? 10,
+      shutdownTimeoutMs: o.shutdownTimeoutMs ?? 30_000,
+      name: `serve:${process.pid}`,
+      // The server's own Maintainer does the upkeep.
+      maintainMs: 0,
+    });
     worker.on('error', (err) => app.log.warn({ err }, 'worker error'));
     await worker.start();
   }
@@ -49,6 +63,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       closing ??= (async () => {
         await app.close();
         await worker?.close();
+        await maintainer.stop();
         await o.store.close();
       })();
       return closing;

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { cli, cliJson } from '../helpers/cli.ts';
+import { spawnTs } from '../helpers/procs.ts';
 import { serve, type ServeProc } from '../helpers/server.ts';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../redis/redis-env.ts';
 
@@ -35,7 +36,29 @@ async function post(url: string, body: unknown, headers: Record<string, string> 
   return { status: r.status, body: (await r.text()) as string };
 }
 
+const claimer = new URL('../fixtures/procs/remote-claimer.ts', import.meta.url).pathname;
+
 for (const target of TARGETS) {
+  test(`serve without handlers on ${target.name}: a remote worker killed mid-job gives its job back when the lease expires`, async () => {
+    const queue = `remote-crash-${process.pid}`;
+    const s = await serve([...target.args, '--maintain-every', '100']);
+    servers.push(s);
+    const { id } = JSON.parse((await post(`${s.url}/api/queues/${queue}/jobs`, { name: 'work', data: {} })).body);
+    const remote = spawnTs(claimer, [s.url, queue, '300']);
+    assert.equal(await remote.waitFor(/^claimed /), `claimed ${id}`);
+    remote.child.kill('SIGKILL');
+    await remote.exited;
+    const job = await (await fetch(`${s.url}/api/jobs/${id}`)).json();
+    assert.equal(job.state, 'active', 'the dead worker still holds the lease');
+    // The server's Maintainer reclaims the expired lease; a long-poll claim then gets the job.
+    const again = JSON.parse((await post(`${s.url}/api/worker/claim`, { workerId: 'rescuer', queues: [queue], leaseMs: 30_000, waitMs: 15_000 })).body);
+    assert.deepEqual(again.jobs.map((j: { id: string }) => j.id), [id]);
+    assert.equal(again.jobs[0].attempt, 2);
+    assert.match(again.jobs[0].errors[0].message, /stalled/);
+    s.child.kill('SIGTERM');
+    assert.equal(await s.exited, 0);
+  });
+
   describe(`conveyor serve on ${target.name} (subprocess)`, () => {
     let s: ServeProc;
     test('starts and prints where to look', async () => {

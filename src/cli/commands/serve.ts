@@ -15,6 +15,7 @@ interface ServeFlags {
   shutdownTimeout: string;
   quiet?: boolean;
   uploads?: string;
+  maintainEvery: string;
 }
 
 export function register(program: Command): void {
@@ -28,6 +29,7 @@ export function register(program: Command): void {
     .option('-c, --concurrency <n>', 'built-in workers: jobs at once', '10')
     .option('--shutdown-timeout <ms>', 'on SIGTERM/SIGINT, wait this long for running jobs', '30000')
     .option('--uploads <dir>', 'where uploaded files are kept (env CONVEYOR_UPLOAD_DIR; default ./conveyor-uploads)')
+    .option('--maintain-every <ms>', 'upkeep interval (promote due jobs, reclaim expired leases, retention) while this process is the elected maintainer', '5000')
     .option('--quiet', 'no request logs')
     .addHelpText('after', `
 The store is --db FILE (default ./conveyor.db), --redis URL, or the CONVEYOR_DB / CONVEYOR_REDIS_URL env vars.
@@ -56,6 +58,7 @@ Examples:
         shutdownTimeoutMs: parseIntArg(f.shutdownTimeout, '--shutdown-timeout', 0),
         logger: f.quiet ? false : { level: 'info' },
         uploadDir: resolve(f.uploads ?? env.CONVEYOR_UPLOAD_DIR ?? './conveyor-uploads'),
+        maintainMs: parseIntArg(f.maintainEvery, '--maintain-every'),
       }).catch(async (err) => {
         await store.close();
         throw err;
