@@ -1,5 +1,7 @@
 /**
- * The Lua scripts: one shared library (lua/lib.ts) and one body per operation.
+ * The Lua: lib.lua shared by every operation, and one file per operation (lua/*.lua),
+ * read from disk when this module loads, behind a one-line header of constants generated
+ * from TypeScript (lua/header.ts).
  *
  * On Redis 7+ they are loaded once as a Redis Functions library, so each call runs only its
  * body: as a script, every call first re-ran the whole library (~20 µs of Redis time: it
@@ -7,52 +9,89 @@
  * FUNCTION is not allowed, they run as scripts (EVALSHA; ioredis re-sends the source once
  * after a NOSCRIPT). The library's name carries a hash of its source, so processes running
  * different Conveyor versions on one Redis each call their own.
+ *
+ * Redis names a failing line by its number in the source it was sent; `where()` turns that
+ * into the .lua file and line, and errors from scripts carry it.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import { CLAIM } from './lua/claim.ts';
-import { ENQUEUE } from './lua/enqueue.ts';
-import { LIB } from './lua/lib.ts';
-import { CANCEL, CLEAN, CONFIGURE, PROMOTE, REMOVE, RETRY } from './lua/admin-writes.ts';
-import { LEAD, RESIGN } from './lua/leadership.ts';
-import { MAINTAIN, PEEK } from './lua/upkeep.ts';
-import { EXTEND, FINISH, UPDATE } from './lua/worker-writes.ts';
+import { luaHeader } from './lua/header.ts';
 
-const BODIES = {
-  enqueue: ENQUEUE,
-  claim: CLAIM,
-  extend: EXTEND,
-  finish: FINISH,
-  update: UPDATE,
-  cancel: CANCEL,
-  remove: REMOVE,
-  retry: RETRY,
-  promote: PROMOTE,
-  clean: CLEAN,
-  configure: CONFIGURE,
-  maintain: MAINTAIN,
-  peek: PEEK,
-  lead: LEAD,
-  resign: RESIGN,
-} as const;
+const NAMES = ['enqueue', 'claim', 'extend', 'finish', 'update', 'cancel', 'remove', 'retry', 'promote', 'clean', 'configure', 'maintain', 'peek', 'lead', 'resign'] as const;
+export type ScriptName = (typeof NAMES)[number];
 
-export type ScriptName = keyof typeof BODIES;
-const NAMES = Object.keys(BODIES) as ScriptName[];
+function read(file: string): string {
+  return readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8').replace(/\n*$/, '\n');
+}
 
-/** Full source of one operation as a script (exported for tests that check it compiles). */
+const HEADER = luaHeader();
+const LIB = read('lib.lua');
+const BODIES = Object.fromEntries(NAMES.map((n) => [n, read(`${n}.lua`)])) as Record<ScriptName, string>;
+
+/** Where the lines of a composed source come from: [first line, file] in order. */
+type LineMap = [number, string][];
+
+function lines(text: string): number {
+  return text.split('\n').length - 1;
+}
+
+/** Builds a source from parts (text and the file it comes from, or null for glue). */
+function compose(parts: [string, string | null][]): { source: string; map: LineMap } {
+  let line = 1;
+  const map: LineMap = [];
+  for (const [text, file] of parts) {
+    map.push([line, file ?? '(generated)']);
+    line += lines(text);
+  }
+  return { source: parts.map(([t]) => t).join(''), map };
+}
+
+function scriptOf(name: ScriptName) {
+  return compose([[`${HEADER}\n`, 'header.ts'], [LIB, 'lib.lua'], ['begin(KEYS, ARGV)\n', null], [BODIES[name], `${name}.lua`]]);
+}
+
+/** Full source of one operation as a script (for tests that load every script). */
 export function scriptSource(name: ScriptName): string {
-  return `${LIB}\nbegin(KEYS, ARGV)\n${BODIES[name]}`;
+  return scriptOf(name).source;
 }
 
 const LIBRARY = `conveyor_${createHash('sha1')
-  .update(LIB + NAMES.map((n) => BODIES[n]).join('\n'))
+  .update(HEADER + LIB + NAMES.map((n) => BODIES[n]).join('\n'))
   .digest('hex')
   .slice(0, 12)}`;
 
+const FUNCTIONS = compose([
+  [`#!lua name=${LIBRARY}\n`, null],
+  [`${HEADER}\n`, 'header.ts'],
+  [LIB, 'lib.lua'],
+  ...NAMES.flatMap((n): [string, string | null][] => [
+    [`redis.register_function('${LIBRARY}_${n}', function(KEYS, ARGV)\nbegin(KEYS, ARGV)\n`, null],
+    [BODIES[n], `${n}.lua`],
+    ['end)\n', null],
+  ]),
+]);
+
 /** The whole library as Redis Functions source: one function per operation. */
 export function librarySource(): string {
-  const fns = NAMES.map((n) => `redis.register_function('${LIBRARY}_${n}', function(KEYS, ARGV)\nbegin(KEYS, ARGV)\n${BODIES[n]}\nend)`);
-  return `#!lua name=${LIBRARY}\n${LIB}\n${fns.join('\n')}\n`;
+  return FUNCTIONS.source;
+}
+
+/** A line of a composed source as `file:line`. */
+function locate(map: LineMap, line: number): string {
+  let at = map[0];
+  for (const entry of map) if (entry[0] <= line) at = entry;
+  return `${at[1]}:${line - at[0] + 1}`;
+}
+
+/** The .lua file and line a Redis script error names, added to its message. */
+export function where(err: unknown, name: ScriptName, mode: 'function' | 'script'): unknown {
+  if (!(err instanceof Error)) return err;
+  const m = /user_(?:script|function):(\d+)/.exec(err.message);
+  if (!m) return err;
+  const map = mode === 'function' ? FUNCTIONS.map : scriptOf(name).map;
+  err.message += ` (at src/stores/redis/lua/${locate(map, Number(m[1]))})`;
+  return err;
 }
 
 const COMMAND_PREFIX = 'conveyor_';
@@ -89,6 +128,14 @@ export class Scripts {
 
   /** Runs an operation: `key` is the event stream, `args` all of ARGV. */
   async run(name: ScriptName, key: string, args: (string | number)[]): Promise<unknown> {
+    try {
+      return await this.call(name, key, args);
+    } catch (err) {
+      throw where(err, name, this.mode);
+    }
+  }
+
+  private async call(name: ScriptName, key: string, args: (string | number)[]): Promise<unknown> {
     if (!this.functions) {
       const fn = (this.redis as unknown as Record<string, ScriptFn>)[COMMAND_PREFIX + name];
       return fn.call(this.redis, key, ...args);

@@ -1,73 +1,37 @@
-/**
- * Lua shared by every script: key names, the state machine (setState mirrors
- * MemoryStore.setState), dependency release, retry plans and events. Each script is this
- * library followed by its own body, so one EVALSHA does a whole batch atomically.
- *
- * Calling convention: KEYS[1] is the event stream (it routes the call on Cluster; every
- * other key shares its hash tag). ARGV[1] key base `{prefix}:`, ARGV[2] now (ms),
- * ARGV[3] default retention age ('' = none), ARGV[4] most finished jobs kept per queue and
- * state ('' = no cap), ARGV[5] event stream length; script arguments start at ARGV[6].
- *
- * Numbers written back to Redis go through fmt(): Lua would print large integers (ready
- * scores reach 2^53) in %.14g and lose digits.
- *
- * A job is a small hash plus string keys for its long values (data and result longer than
- * INLINE bytes, and its errors): keeping them out of the hash lets Redis store the hash as
- * a compact listpack, about a third of the memory of a hashtable-encoded one.
- *
- * Events are buffered and written when the script ends; consecutive events that differ only
- * in their job id share one stream entry (ids joined by newlines, at most EVENT_GROUP), so a
- * batch of 1,000 completions costs 20 XADDs, not 1,000.
- */
-import { MAX_LOG_LINES } from '../../rules.ts';
-import { brokenDependencyError } from '../../../engine/transitions.ts';
-import { TRANSITIONS } from '../../../core/states.ts';
+-- Lua shared by every script: key names, the state machine (setState keeps every index
+-- right), dependency release and events. Outcomes are decided in TypeScript
+-- (src/engine/): these scripts only apply them atomically, fenced by the lease token.
+-- Each operation is header.ts's constants + this file + `begin(KEYS, ARGV)` + its own
+-- file (claim.lua, finish.lua, ...), so one call does a whole batch atomically.
+--
+-- Calling convention: KEYS[1] is the event stream (it routes the call on Cluster; every
+-- other key shares its hash tag). ARGV[1] key base `{prefix}:`, ARGV[2] now (ms),
+-- ARGV[3] default retention age ('' = none), ARGV[4] most finished jobs kept per queue and
+-- state ('' = no cap), ARGV[5] event stream length; script arguments start at ARGV[6].
+--
+-- Numbers written back to Redis go through fmt(): Lua would print large integers (ready
+-- scores reach 2^53) in %.14g and lose digits.
+--
+-- A job is a small hash plus string keys for its long values (data and result longer than
+-- INLINE bytes, and its errors): keeping them out of the hash lets Redis store the hash as
+-- a compact listpack, about a third of the memory of a hashtable-encoded one.
+--
+-- Events are buffered and written when the script ends; consecutive events that differ only
+-- in their job id share one stream entry (ids joined by newlines, at most EVENT_GROUP), so a
+-- batch of 1,000 completions costs 20 XADDs, not 1,000.
+--
+-- Globals this file uses but does not define come from the generated header (header.ts):
+-- MAX_LOG, EVENT_GROUP, INLINE, CAN_CANCEL, CAN_PROMOTE, CAN_RETRY, F, FSET, FOR_FINISH,
+-- FOR_REMOVAL, BROKEN_PRE, BROKEN_POST and the per-operation sizes.
 
-/** A JS string as a Lua string literal (JSON escapes are valid Lua escapes for our text). */
-export function luaString(s: string): string {
-  return JSON.stringify(s);
-}
-
-function luaSetTable(name: string, values: readonly string[]): string {
-  return `local ${name} = {${values.map((v) => `[${luaString(v)}] = true`).join(', ')}}`;
-}
-
-// The broken-dependency message comes from rules.ts so every backend says the same thing.
-/** Data and results up to this many bytes stay in the job's hash (listpack values: 64). */
-export const INLINE = 48;
-
-/** The job hash fields scripts load into a job table (load, loadAll). */
-const LOADED = ['state', 'queue', 'name', 'priority', 'runAt', 'attempt', 'maxAttempts', 'backoff', 'groupKey', 'cseq',
-  'onParentFailure', 'dependsOn', 'resultTtlMs', 'failureTtlMs', 'workerId', 'token', 'finishedAt', 'createdAt', 'kids'];
-/**
- * What finish reads (fencing, indexes, expiry, retry plan): every field read costs ~0.35 µs
- * of Lua glue, so the hot paths read only theirs (state must come first: see loadOnly).
- */
-const FOR_FINISH = ['state', 'token', 'queue', 'name', 'cseq', 'groupKey', 'kids', 'resultTtlMs', 'failureTtlMs',
-  'attempt', 'priority', 'runAt'];
-/** What removing a finished job reads (removeJob on a finished job). */
-const FOR_REMOVAL = ['state', 'queue', 'dependsOn', 'kids'];
-
-/** Most job ids one event stream entry carries. */
-export const EVENT_GROUP = 50;
-
-const [BROKEN_PRE, BROKEN_POST] = brokenDependencyError('\u0000').split('\u0000');
-
-export const LIB = `
 -- Per call, set by begin(): the calling convention's head, and the arguments.
 local P, NOWS, NOW, MAXAGE, MAXDONE, EVMAX, EVENTS, ARGS
 local A = 6
 -- cjson.null, set by begin(): Redis Functions see cjson only when called, not when loaded.
 local NULL
-local MAX_LOG = ${MAX_LOG_LINES}
-local EVENT_GROUP = ${EVENT_GROUP}
-local INLINE = ${INLINE}
 local READY_SPAN = 4398046511104 -- 2^42: ready score = (1000 - priority) * 2^42 + arrival
 local FINISHED = {completed = true, failed = true, canceled = true}
 local UNFINISHED = {'pending', 'scheduled', 'deferred', 'queued', 'active'}
-${luaSetTable('CAN_CANCEL', TRANSITIONS.cancel)}
-${luaSetTable('CAN_PROMOTE', TRANSITIONS.promote)}
-${luaSetTable('CAN_RETRY', TRANSITIONS.retry)}
 
 -- string.format costs ~0.8 µs; a batch formats the same lease deadline or expiry for every
 -- job, so the last result is kept.
@@ -177,12 +141,9 @@ local function flushDeferred()
   arrivals = {}
 end
 
-local F = {${LOADED.map(luaString).join(', ')}}
 local NUMERIC = {priority = true, runAt = true, attempt = true, maxAttempts = true, resultTtlMs = true,
   failureTtlMs = true, finishedAt = true, createdAt = true}
 
--- Built here, not by a loop: a Functions library runs its top level with no globals at all.
-${luaSetTable('FSET', LOADED)}
 
 -- The job with only these fields (the first must be 'state': it tells a missing job).
 local function loadOnly(id, fields)
@@ -197,8 +158,6 @@ local function loadOnly(id, fields)
   return j
 end
 local function load(id) return loadOnly(id, F) end
-local FOR_FINISH = {${FOR_FINISH.map(luaString).join(', ')}}
-local FOR_REMOVAL = {${FOR_REMOVAL.map(luaString).join(', ')}}
 
 -- load() from a whole hash (claim reads it anyway to return it): the job, and the flat
 -- HGETALL list itself.
@@ -249,7 +208,7 @@ local function commit()
   flushDeferred()
   for _, g in ipairs(events) do
     local args = {'XADD', EVENTS, 'MAXLEN', '~', EVMAX, '*', 't', g.t, 'q', g.q, 'a', NOWS}
-    if #g.ids > 0 then args[#args + 1] = 'j'; args[#args + 1] = table.concat(g.ids, '\\n') end
+    if #g.ids > 0 then args[#args + 1] = 'j'; args[#args + 1] = table.concat(g.ids, '\n') end
     if g.extra then for i = 1, #g.extra do args[#args + 1] = g.extra[i] end end
     redis.call(unpack(args))
   end
@@ -269,7 +228,7 @@ local function verdict(pstate, policy)
   return 'wait'
 end
 
-local function brokenMsg(pid) return ${luaString(BROKEN_PRE)} .. pid .. ${luaString(BROKEN_POST)} end
+local function brokenMsg(pid) return BROKEN_PRE .. pid .. BROKEN_POST end
 
 local function depList(j)
   if not j.dependsOn or j.dependsOn == '[]' then return {} end
@@ -496,4 +455,3 @@ local function begin(keys, argv)
   BATCH = false
   zruns, zkeys, nameDelta, arrivals, dropped = {}, {}, {}, {}, {}
 end
-`;

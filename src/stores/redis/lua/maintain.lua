@@ -1,21 +1,15 @@
-/**
- * maintain and the read-only peek behind wait().
- *
- * maintain does at most MAINTAIN_BUDGET jobs per part per queue in one call and says when
- * more is left, so the caller loops instead of one long script blocking Redis.
- */
-export const MAINTAIN_BUDGET = 1000;
-
-/**
- * No script arguments. Returns {promoted, expired, more 1|0, leases}: leases lists the
- * expired leases as (id, token, attempt, maxAttempts, workerId) for the caller to decide
- * on and reclaim through FINISH (decisions are made in TypeScript, src/engine/).
- */
-export const MAINTAIN = `
+-- maintain and the read-only peek behind wait().
+--
+-- maintain does at most MAINTAIN_BUDGET jobs per part per queue in one call and says when
+-- more is left, so the caller loops instead of one long script blocking Redis.
+--
+-- No script arguments. Returns {promoted, expired, more 1|0, leases}: leases lists the
+-- expired leases as (id, token, attempt, maxAttempts, workerId) for the caller to decide
+-- on and reclaim through FINISH (decisions are made in TypeScript, src/engine/).
 -- Removals and re-queues are deferred (see BATCH); flushDeferred() before each read of a
 -- sorted set this script may have written.
 BATCH = true
-local B = ${MAINTAIN_BUDGET}
+local B = MAINTAIN_BUDGET
 local promoted, expired, more = 0, 0, 0
 local leases = {}
 local queues = redis.call('SMEMBERS', P .. 'queues')
@@ -84,11 +78,3 @@ for _, id in ipairs(gone) do
 end
 commit()
 return {promoted, expired, more, leases}
-`;
-
-/** ARGV from A: queues... Returns (queue, newest marker id, next due or '') per queue. */
-export const PEEK = `
-local info = {}
-for i = A, #ARGV do wakeInfo(ARGV[i], info) end
-return info
-`;

@@ -1,18 +1,13 @@
-/**
- * enqueue: MemoryStore.enqueue in one script. Everything is checked before the first
- * write (Lua has no rollback), so a refused batch changes nothing.
- *
- * ARGV from A: count, then ENQUEUE_FIELDS values per job (see redis-store.ts).
- * Returns {'ERR', code, message} or a flat list of (id, state, duplicate '1'|'0').
- */
-export const ENQUEUE_FIELDS = 16;
-
-export const ENQUEUE = `
+-- enqueue: MemoryStore.enqueue in one script. Everything is checked before the first
+-- write (Lua has no rollback), so a refused batch changes nothing.
+--
+-- ARGV from A: count, then ENQUEUE_FIELDS values per job (see redis-store.ts).
+-- Returns {'ERR', code, message} or a flat list of (id, state, duplicate '1'|'0').
 BATCH = true
 local n = tonumber(ARGV[A])
 local jobs = {}
 for i = 0, n - 1 do
-  local b = A + 1 + i * ${ENQUEUE_FIELDS}
+  local b = A + 1 + i * ENQUEUE_FIELDS
   jobs[#jobs + 1] = {
     id = ARGV[b], dedupe = ARGV[b + 1] == '1', queue = ARGV[b + 2], name = ARGV[b + 3], data = ARGV[b + 4],
     priority = ARGV[b + 5], runAt = opt(ARGV[b + 6]), start = ARGV[b + 7] == '1', maxAttempts = ARGV[b + 8],
@@ -185,4 +180,3 @@ for _, nj in ipairs(jobs) do
 end
 commit()
 return out
-`;

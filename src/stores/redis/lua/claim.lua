@@ -1,20 +1,11 @@
-/**
- * claim: MemoryStore.claim in one script. Promotes due jobs of the queues, then takes
- * ready jobs by priority then arrival, honouring pause, queue concurrency, rate limit,
- * group concurrency and the names filter.
- *
- * ARGV from A: workerId, limit, leaseMs, tokenBase, nNames, names..., nQueues, queues...
- * Returns {jobs, info}: jobs are flat HGETALL lists as read before the claim (plus data,
- * errors, logCount), the n-th holding token tokenBase .. n; info is
- * (queue, newest marker id, next due or '') per queue, for wait().
- */
-
-/** Scheduled jobs promoted per queue per call: bounds the script's run time. */
-export const PROMOTE_PER_CALL = 1000;
-/** Ready entries a claim may skip (names filter, busy groups) before it gives up. */
-export const CLAIM_SCAN_SLACK = 1000;
-
-export const CLAIM = `
+-- claim: MemoryStore.claim in one script. Promotes due jobs of the queues, then takes
+-- ready jobs by priority then arrival, honouring pause, queue concurrency, rate limit,
+-- group concurrency and the names filter.
+--
+-- ARGV from A: workerId, limit, leaseMs, tokenBase, nNames, names..., nQueues, queues...
+-- Returns {jobs, info}: jobs are flat HGETALL lists as read before the claim (plus data,
+-- errors, logCount), the n-th holding token tokenBase .. n; info is
+-- (queue, newest marker id, next due or '') per queue, for wait().
 BATCH = true
 local worker, limit, leaseMs, tokenBase = ARGV[A], tonumber(ARGV[A + 1]), tonumber(ARGV[A + 2]), ARGV[A + 3]
 local nNames = tonumber(ARGV[A + 4])
@@ -27,7 +18,7 @@ local qb = A + 5 + nNames
 local queues = {}
 for i = 1, tonumber(ARGV[qb]) do queues[i] = ARGV[qb + i] end
 
-for _, q in ipairs(queues) do promoteDue(q, ${PROMOTE_PER_CALL}) end
+for _, q in ipairs(queues) do promoteDue(q, PROMOTE_PER_CALL) end
 -- Jobs just promoted must be in the ready sets the loop below reads.
 flushDeferred()
 
@@ -53,7 +44,7 @@ for _, q in ipairs(queues) do
       local glimit = nz(c.groupConcurrency)
       local filtered = names ~= nil or glimit ~= nil
       local gk, rkey = P .. 'groups:' .. q, P .. 'ready:' .. q
-      local pos, scanned, scanMax = 0, 0, budget + ${CLAIM_SCAN_SLACK}
+      local pos, scanned, scanMax = 0, 0, budget + CLAIM_SCAN_SLACK
       while budget > 0 and scanned < scanMax do
         local chunk = budget
         if filtered then chunk = math.max(budget, 100) end
@@ -105,4 +96,3 @@ commit()
 local info = {}
 for _, q in ipairs(queues) do wakeInfo(q, info) end
 return {out, info}
-`;
