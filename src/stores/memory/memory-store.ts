@@ -8,19 +8,10 @@ import { systemClock, type Clock } from '../../core/clock.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
-import { canTransition, isFinished, TRANSITIONS, WAITING_STATES, type JobState } from '../../core/states.ts';
-import {
-  brokenDependencyError,
-  dependencyVerdict,
-  expiryFor,
-  initialState,
-  readyState,
-  resetForRetry,
-  stallOutcome,
-  startAttempt,
-  type Next,
-} from '../../engine/transitions.ts';
-import { admit, clampProgress, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, truncateLine } from '../rules.ts';
+import { isFinished, WAITING_STATES, type JobState } from '../../core/states.ts';
+import { stallOutcome, startAttempt } from '../../engine/transitions.ts';
+import { JobMachine, type JobRows } from '../job-machine.ts';
+import { clampProgress, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, truncateLine } from '../rules.ts';
 import {
   emptyCounts,
   type ClaimRequest,
@@ -83,9 +74,12 @@ export class MemoryStore implements Store {
   private workerInfo = new Map<string, { info: WorkerInfo; until: number }>();
   private leaders = new Map<string, { holder: string; until: number }>();
 
+  private readonly machine: JobMachine;
+
   constructor(options: MemoryStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.waiters = new Waiters(this.clock);
+    this.machine = new JobMachine(this.rows());
   }
 
   // ----- helpers ------------------------------------------------------------------------
@@ -117,72 +111,83 @@ export class MemoryStore implements Store {
     }
   }
 
-  /** Moves a job to a state, keeping counts, indexes and the ready list right. */
-  private setState(rec: Rec, state: JobState, now: number): void {
+  /** The rows the shared state machine works on: live job objects, indexed here. */
+  private rows(): JobRows {
+    return {
+      load: (id) => this.jobs.get(id)?.job ?? null,
+      leased: (id, token) => this.leased(id, token)?.job ?? null,
+      stateOf: (id) => this.jobs.get(id)?.job.state,
+      config: (queue) => this.q(queue).config,
+      write: (job, from, token) => this.index(this.jobs.get(job.id)!, from, token),
+      insert: (job, dataJson) => {
+        const rec: Rec = { job, dataJson, token: null, readySeq: 0, createdSeq: ++this.seq, logs: [] };
+        this.jobs.set(job.id, rec);
+        this.q(job.queue).counts[job.state]++;
+        this.enter(rec);
+      },
+      delete: (job) => this.unindex(this.jobs.get(job.id)!),
+      link: (child, parents) => {
+        for (const d of parents) {
+          let set = this.dependents.get(d);
+          if (!set) this.dependents.set(d, (set = new Set()));
+          set.add(child);
+        }
+      },
+      takeChildren: (parentId) => {
+        const children = this.dependents.get(parentId);
+        this.dependents.delete(parentId);
+        return children ? [...children] : [];
+      },
+      emit: (e) => this.emit(e),
+    };
+  }
+
+  /** Keeps counts and indexes right for a job that moved from `from` to its state. */
+  private index(rec: Rec, from: JobState, token: string | null): void {
     const job = rec.job;
     const q = this.q(job.queue);
-    if (job.state === 'active') {
-      q.active.delete(job.id);
-      if (job.groupKey !== null) {
-        const n = (q.groups.get(job.groupKey) ?? 1) - 1;
-        if (n <= 0) q.groups.delete(job.groupKey);
-        else q.groups.set(job.groupKey, n);
-      }
-      rec.token = null;
-      job.leaseUntil = null;
-    }
-    q.counts[job.state]--;
-    q.counts[state]++;
-    job.state = state;
-    if (state === 'queued') {
-      job.runAt = null;
+    if (from === 'active') this.leaveActive(q, job);
+    rec.token = job.state === 'active' ? token : null;
+    q.counts[from]--;
+    q.counts[job.state]++;
+    this.enter(rec);
+  }
+
+  /** Puts a job into the indexes of its (new) state. */
+  private enter(rec: Rec): void {
+    const job = rec.job;
+    const q = this.q(job.queue);
+    if (job.state === 'queued') {
       rec.readySeq = ++this.seq;
       q.ready.push(job.priority, job.id, rec.readySeq);
       this.waiters.notify(job.queue);
-    } else if (state === 'scheduled') {
+    } else if (job.state === 'scheduled') {
       this.scheduled.push(job.runAt!, job.id);
       this.waiters.notifyAt(job.queue, job.runAt!);
-    } else if (state === 'active') {
+    } else if (job.state === 'active') {
       q.active.add(job.id);
       if (job.groupKey !== null) q.groups.set(job.groupKey, (q.groups.get(job.groupKey) ?? 0) + 1);
-    }
-    if (isFinished(state)) {
-      job.finishedAt = now;
-      job.expiresAt = expiryFor(state, job, q.config, now);
-      if (job.expiresAt !== null) this.expiring.push(job.expiresAt, job.id);
-      this.releaseDependents(job.id, now);
-    } else {
-      job.expiresAt = null;
+    } else if (job.expiresAt !== null) {
+      this.expiring.push(job.expiresAt, job.id);
     }
   }
 
-  private releaseDependents(parentId: string, now: number): void {
-    const children = this.dependents.get(parentId);
-    if (!children) return;
-    const parent = this.jobs.get(parentId);
-    const parentState = parent?.job.state;
-    // A parent that can still be retried keeps its children while it is only... finished.
-    this.dependents.delete(parentId);
-    for (const childId of children) {
-      const child = this.jobs.get(childId);
-      if (!child || child.job.state !== 'deferred') continue;
-      if (dependencyVerdict(parentState, child.job.onParentFailure) === 'broken') {
-        this.failWith(child, brokenDependencyError(parentId), now);
-        continue;
-      }
-      const verdicts = child.job.dependsOn.map((d) => dependencyVerdict(this.jobs.get(d)?.job.state, child.job.onParentFailure));
-      if (verdicts.includes('broken')) this.failWith(child, brokenDependencyError(parentId), now);
-      else if (!verdicts.includes('wait')) {
-        this.setState(child, readyState(child.job.runAt, now), now);
-        this.emit({ type: 'promoted', queue: child.job.queue, jobId: childId, at: now, state: child.job.state });
-      }
-    }
+  private leaveActive(q: QueueState, job: Job): void {
+    q.active.delete(job.id);
+    if (job.groupKey === null) return;
+    const n = (q.groups.get(job.groupKey) ?? 1) - 1;
+    if (n <= 0) q.groups.delete(job.groupKey);
+    else q.groups.set(job.groupKey, n);
   }
 
-  private failWith(rec: Rec, message: string, now: number): void {
-    rec.job.errors.push({ attempt: rec.job.attempt, message, stack: null, at: now });
-    this.setState(rec, 'failed', now);
-    this.emit({ type: 'failed', queue: rec.job.queue, jobId: rec.job.id, at: now, state: 'failed', error: message });
+  /** Forgets a job: counts, active set, dependency edges (stale heap and ready entries are skipped when read). */
+  private unindex(rec: Rec): void {
+    const job = rec.job;
+    const q = this.q(job.queue);
+    if (job.state === 'active') this.leaveActive(q, job);
+    q.counts[job.state]--;
+    this.jobs.delete(job.id);
+    for (const d of job.dependsOn) this.dependents.get(d)?.delete(job.id);
   }
 
   private view(rec: Rec): Job {
@@ -209,105 +214,23 @@ export class MemoryStore implements Store {
         deferredPush.push([rec.job.runAt!, id]);
         continue;
       }
-      this.setState(rec, 'queued', now);
-      this.emit({ type: 'promoted', queue: rec.job.queue, jobId: id, at: now, state: 'queued' });
+      this.machine.due(rec.job, now);
       n++;
     }
     for (const [k, id] of deferredPush) this.scheduled.push(k, id);
     return n;
   }
 
-  private removeRec(rec: Rec, now: number): void {
-    const job = rec.job;
-    const q = this.q(job.queue);
-    if (job.state === 'active') {
-      q.active.delete(job.id);
-      if (job.groupKey !== null) {
-        const n = (q.groups.get(job.groupKey) ?? 1) - 1;
-        if (n <= 0) q.groups.delete(job.groupKey);
-        else q.groups.set(job.groupKey, n);
-      }
-    }
-    q.counts[job.state]--;
-    this.jobs.delete(job.id);
-    for (const d of job.dependsOn) this.dependents.get(d)?.delete(job.id);
-    this.emit({ type: 'removed', queue: job.queue, jobId: job.id, at: now });
-    // Children waiting on a removed job see it as canceled.
-    this.releaseDependents(job.id, now);
-  }
-
   // ----- writes -------------------------------------------------------------------------
 
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
-    const now = this.clock.now();
-    // Check everything first: a refused batch changes nothing.
-    const evictions = admit(jobs, {
-      exists: (id) => this.jobs.has(id),
-      config: (queue) => this.q(queue).config,
-      unfinished: (queue, name) => this.unfinishedCount(queue, name),
-      oldestWaiting: (queue, name, n, skip) => this.oldestWaiting(queue, name, n, skip),
-    });
-    for (const id of evictions) {
-      const v = this.jobs.get(id);
-      if (v) this.removeRec(v, now);
-    }
-
-    const results: EnqueueResult[] = [];
-    for (const nj of jobs) {
-      const existing = this.jobs.get(nj.id);
-      if (existing) {
-        results.push({ id: nj.id, state: existing.job.state, duplicate: true });
-        continue;
-      }
-      const verdicts = nj.dependsOn.map((d) => dependencyVerdict(this.jobs.get(d)?.job.state, nj.onParentFailure));
-      const state = initialState(nj, verdicts, now);
-      const job: Job = {
-        id: nj.id,
-        queue: nj.queue,
-        name: nj.name,
-        data: undefined,
-        state: 'pending',
-        priority: nj.priority,
-        runAt: nj.runAt,
-        attempt: 0,
-        maxAttempts: nj.maxAttempts,
-        backoff: nj.backoff,
-        timeoutMs: nj.timeoutMs,
-        progress: 0,
-        message: null,
-        result: null,
-        errors: [],
-        createdAt: now,
-        startedAt: null,
-        finishedAt: null,
-        workerId: null,
-        leaseUntil: null,
-        dependsOn: nj.dependsOn,
-        onParentFailure: nj.onParentFailure,
-        groupKey: nj.groupKey,
-        resultTtlMs: nj.resultTtlMs,
-        failureTtlMs: nj.failureTtlMs,
-        expiresAt: null,
-        logCount: 0,
-      };
-      const rec: Rec = { job, dataJson: nj.dataJson, token: null, readySeq: 0, createdSeq: ++this.seq, logs: [] };
-      this.jobs.set(nj.id, rec);
-      this.q(nj.queue).counts.pending++;
-      for (const d of nj.dependsOn) {
-        let set = this.dependents.get(d);
-        if (!set) this.dependents.set(d, (set = new Set()));
-        set.add(nj.id);
-      }
-      this.emit({ type: 'added', queue: nj.queue, jobId: nj.id, at: now, state });
-      if (state === 'failed') {
-        const broken = nj.dependsOn.find((_, i) => verdicts[i] === 'broken')!;
-        this.failWith(rec, brokenDependencyError(broken), now);
-      } else if (state !== 'pending') {
-        this.setState(rec, state, now);
-      }
-      results.push({ id: nj.id, state: job.state, duplicate: false });
-    }
-    return results;
+    const view = {
+      exists: (id: string) => this.jobs.has(id),
+      config: (queue: string) => this.q(queue).config,
+      unfinished: (queue: string, name?: string) => this.unfinishedCount(queue, name),
+      oldestWaiting: (queue: string, name: string | undefined, n: number, skip: ReadonlySet<string>) => this.oldestWaiting(queue, name, n, skip),
+    };
+    return this.machine.enqueue(jobs, this.clock.now(), view, (id) => this.jobs.get(id)?.job.state);
   }
 
   private unfinishedCount(queue: string, name?: string): number {
@@ -356,14 +279,12 @@ export class MemoryStore implements Store {
         if (!rec || rec.job.state !== 'queued' || rec.readySeq !== seq) return 'stale';
         if (names && !names.has(rec.job.name)) return false;
         if (groupLimit !== null && rec.job.groupKey !== null && (q.groups.get(rec.job.groupKey) ?? 0) >= groupLimit) return false;
-        const job = rec.job;
-        this.setState(rec, 'active', now);
         // Unique per claim is all a fencing token needs here: a counter, not a UUID per job.
-        rec.token = `${this.tokenBase}${++this.tokenSeq}`;
-        startAttempt(job, req.workerId, now, req.leaseMs);
+        startAttempt(rec.job, req.workerId, now, req.leaseMs);
+        this.machine.move(rec.job, 'active', now, `${this.tokenBase}${++this.tokenSeq}`);
         budget--;
         if (q.config.rateLimit) q.rateCount++;
-        out.push({ ...this.view(rec), token: rec.token });
+        out.push({ ...this.view(rec), token: rec.token! });
         this.emit({ type: 'active', queue, jobId: id, at: now, state: 'active' });
         return true;
       });
@@ -387,38 +308,8 @@ export class MemoryStore implements Store {
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {
     const now = this.clock.now();
-    return outcomes.map((o) => this.finishOne(o, now));
-  }
-
-  private finishOne(o: Outcome, now: number): boolean {
-    const rec = this.leased(o.id, o.token);
-    if (!rec) return false;
-    const job = rec.job;
-    if (o.kind === 'completed') {
-      job.result = o.result === undefined ? null : copy(o.result);
-      job.progress = 100;
-      this.setState(rec, 'completed', now);
-      this.emit({ type: 'completed', queue: job.queue, jobId: job.id, at: now, state: 'completed' });
-      return true;
-    }
-    if (o.stalledAt !== undefined && (job.leaseUntil === null || job.leaseUntil > o.stalledAt)) return false;
-    job.errors.push({ attempt: job.attempt, message: o.error.message, stack: o.error.stack ?? null, at: now });
-    if (o.stalledAt !== undefined) this.emit({ type: 'stalled', queue: job.queue, jobId: job.id, at: now });
-    this.applyFailure(rec, o.next, o.error.message, now);
-    return true;
-  }
-
-  private applyFailure(rec: Rec, next: Next, message: string, now: number): void {
-    const job = rec.job;
-    job.workerId = null;
-    if (next.state === 'failed') {
-      this.setState(rec, 'failed', now);
-      this.emit({ type: 'failed', queue: job.queue, jobId: job.id, at: now, state: 'failed', error: message });
-    } else {
-      job.runAt = next.state === 'scheduled' ? next.runAt : null;
-      this.setState(rec, next.state, now);
-      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: next.state, error: message });
-    }
+    // Results are kept as copies: the caller may change its objects afterwards.
+    return outcomes.map((o) => this.machine.finish(o.kind === 'completed' ? { ...o, result: copy(o.result) } : o, now));
   }
 
   async update(updates: JobUpdate[]): Promise<boolean[]> {
@@ -441,53 +332,21 @@ export class MemoryStore implements Store {
     });
   }
 
-  /** Applies `change` to each job whose state allows `op` (any state when op is null). */
-  private each(ids: string[], op: keyof typeof TRANSITIONS | null, change: (rec: Rec, now: number) => void): string[] {
-    const now = this.clock.now();
-    const changed: string[] = [];
-    for (const id of ids) {
-      const rec = this.jobs.get(id);
-      if (!rec || (op !== null && !canTransition(op, rec.job.state))) continue;
-      change(rec, now);
-      changed.push(id);
-    }
-    return changed;
-  }
-
   async cancel(ids: string[], reason = 'canceled'): Promise<string[]> {
-    return this.each(ids, 'cancel', (rec, now) => {
-      rec.job.message = reason;
-      rec.job.workerId = null;
-      this.setState(rec, 'canceled', now);
-      this.emit({ type: 'canceled', queue: rec.job.queue, jobId: rec.job.id, at: now, state: 'canceled', message: reason });
-    });
+    return this.machine.cancel(ids, reason, this.clock.now());
   }
 
   async remove(ids: string[]): Promise<string[]> {
-    return this.each(ids, null, (rec, now) => this.removeRec(rec, now));
+    const now = this.clock.now();
+    return this.machine.each(ids, null, now, (job) => this.machine.remove(job, now));
   }
 
   async retry(ids: string[]): Promise<string[]> {
-    return this.each(ids, 'retry', (rec, now) => {
-      const job = rec.job;
-      resetForRetry(job);
-      this.setState(rec, 'queued', now);
-      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: 'queued' });
-    });
+    return this.machine.retry(ids, this.clock.now());
   }
 
   async promote(ids: string[]): Promise<string[]> {
-    return this.each(ids, 'promote', (rec, now) => {
-      const job = rec.job;
-      const verdicts = job.dependsOn.map((d) => dependencyVerdict(this.jobs.get(d)?.job.state, job.onParentFailure));
-      if (verdicts.includes('broken')) {
-        this.failWith(rec, brokenDependencyError(job.dependsOn[verdicts.indexOf('broken')]), now);
-      } else {
-        job.runAt = null;
-        this.setState(rec, verdicts.includes('wait') ? 'deferred' : 'queued', now);
-        this.emit({ type: 'promoted', queue: job.queue, jobId: job.id, at: now, state: job.state });
-      }
-    });
+    return this.machine.promote(ids, this.clock.now());
   }
 
   async clean(req: CleanRequest): Promise<number> {
@@ -502,7 +361,7 @@ export class MemoryStore implements Store {
       if (j.queue !== req.queue || !states.has(j.state)) continue;
       if ((j.finishedAt ?? j.createdAt) <= cutoff) victims.push(r);
     }
-    for (const v of victims) if (this.jobs.has(v.job.id)) this.removeRec(v, now);
+    for (const v of victims) if (this.jobs.has(v.job.id)) this.machine.remove(v.job, now);
     return victims.length;
   }
 
@@ -586,7 +445,7 @@ export class MemoryStore implements Store {
       for (const id of [...q.active]) {
         const rec = this.jobs.get(id)!;
         if (rec.job.leaseUntil === null || rec.job.leaseUntil > now || rec.token === null) continue;
-        if (this.finishOne(stallOutcome(rec.job, rec.token, now), now)) reclaimed++;
+        if (this.machine.finish(stallOutcome(rec.job, rec.token, now), now)) reclaimed++;
       }
     }
     let expired = 0;
@@ -594,7 +453,7 @@ export class MemoryStore implements Store {
       const id = this.expiring.pop()!;
       const rec = this.jobs.get(id);
       if (!rec || rec.job.expiresAt === null || rec.job.expiresAt > now || !isFinished(rec.job.state)) continue;
-      this.removeRec(rec, now);
+      this.machine.remove(rec.job, now);
       expired++;
     }
     for (const [id, w] of this.workerInfo) if (w.until <= now) this.workerInfo.delete(id);

@@ -15,19 +15,10 @@ import { systemClock, type Clock } from '../../core/clock.ts';
 import { ConnectionError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
-import { canTransition, isFinished, TRANSITIONS, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
-import {
-  brokenDependencyError,
-  dependencyVerdict,
-  expiryFor,
-  initialState,
-  readyState,
-  resetForRetry,
-  stallOutcome,
-  startAttempt,
-  type Next,
-} from '../../engine/transitions.ts';
-import { admit, clampProgress, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, truncateLine } from '../rules.ts';
+import { isFinished, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
+import { stallOutcome, startAttempt } from '../../engine/transitions.ts';
+import { JobMachine, type JobRows } from '../job-machine.ts';
+import { clampProgress, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, truncateLine } from '../rules.ts';
 import {
   emptyCounts,
   type ClaimRequest,
@@ -87,11 +78,15 @@ export class SqliteStore implements Store {
   /** The calls of the open transaction, settled when it commits (null: none open). */
   private group: { resolve: () => void; reject: (err: unknown) => void }[] | null = null;
   private closed = false;
+  private readonly machine: JobMachine;
+  /** The rowid the next new job takes (set as each enqueue call starts). */
+  private nextRowid = 0;
 
   private constructor(path: string, db: DatabaseSync, clock: Clock) {
     this.location = path;
     this.db = db;
     this.clock = clock;
+    this.machine = new JobMachine(this.rows());
     this.feed = new ProcessFeed({ st: (sql) => this.st(sql), version: () => this.version(), origin: this.origin, clock });
   }
 
@@ -323,121 +318,64 @@ export class SqliteStore implements Store {
     else if (job.state === 'scheduled') this.feed.waiters.notifyAt(job.queue, job.runAt!);
   }
 
-  /** Moves a job to a state as MemoryStore.setState does, and writes it. */
-  private setState(job: Job, state: JobState, now: number, token: string | null = null): void {
-    if (job.state === 'active' && state !== 'active') job.leaseUntil = null;
-    job.state = state;
-    let readySeq: number | undefined;
-    if (state === 'queued') {
-      job.runAt = null;
-      readySeq = this.nextSeq();
-    }
-    this.announce(job);
-    if (isFinished(state)) {
-      job.finishedAt = now;
-      job.expiresAt = expiryFor(state, job, this.config(job.queue), now);
-    } else {
-      job.expiresAt = null;
-    }
-    this.save(job, state === 'active' ? token : null, readySeq);
-    if (isFinished(state)) this.releaseDependents(job.id, state, now);
-  }
-
-  private releaseDependents(parentId: string, parentState: JobState | undefined, now: number): void {
-    const children = this.st('SELECT child FROM deps WHERE parent = ?').all(parentId) as { child: string }[];
-    if (children.length === 0) return;
-    this.st('DELETE FROM deps WHERE parent = ?').run(parentId);
-    for (const { child } of children) {
-      const c = this.load(child);
-      if (!c || c.job.state !== 'deferred') continue;
-      const job = c.job;
-      if (dependencyVerdict(parentState, job.onParentFailure) === 'broken') {
-        this.failWith(job, brokenDependencyError(parentId), now);
-        continue;
-      }
-      const verdicts = job.dependsOn.map((d) => dependencyVerdict(d === parentId ? parentState : this.stateOf(d), job.onParentFailure));
-      if (verdicts.includes('broken')) this.failWith(job, brokenDependencyError(parentId), now);
-      else if (!verdicts.includes('wait')) {
-        this.setState(job, readyState(job.runAt, now), now);
-        this.emit({ type: 'promoted', queue: job.queue, jobId: job.id, at: now, state: job.state });
-      }
-    }
+  /** The rows the shared state machine works on: jobs decoded from their row and written back. */
+  private rows(): JobRows {
+    return {
+      load: (id) => this.loadForWrite(id)?.job ?? null,
+      leased: (id, token) => this.leased(id, token),
+      stateOf: (id) => this.stateOf(id),
+      config: (queue) => this.config(queue),
+      write: (job, _from, token) => {
+        this.save(job, job.state === 'active' ? token : null, job.state === 'queued' ? this.nextSeq() : undefined);
+        this.announce(job);
+      },
+      insert: (job, dataJson) => {
+        // A new job's rowid is its creation number and doubles as its first arrival number
+        // (all three only order jobs).
+        const seq = ++this.nextRowid;
+        this.st(
+          'INSERT INTO jobs (rowid, id, queue, name, state, priority, created_seq, ready_seq, run_at, group_key, created_at, data, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        ).run(seq, job.id, job.queue, job.name, job.state, job.priority, seq, seq, job.runAt, job.groupKey, job.createdAt, dataJson, encodeDoc(job));
+        this.announce(job);
+      },
+      delete: (job) => {
+        this.st('DELETE FROM jobs WHERE id = ?').run(job.id);
+        this.st('DELETE FROM logs WHERE job_id = ?').run(job.id);
+        this.st('DELETE FROM deps WHERE child = ?').run(job.id);
+      },
+      link: (child, parents) => {
+        for (const d of parents) this.st('INSERT OR IGNORE INTO deps (child, parent) VALUES (?, ?)').run(child, d);
+      },
+      takeChildren: (parentId) => {
+        const rows = this.st('SELECT child FROM deps WHERE parent = ?').all(parentId) as { child: string }[];
+        if (rows.length > 0) this.st('DELETE FROM deps WHERE parent = ?').run(parentId);
+        return rows.map((r) => r.child);
+      },
+      emit: (e) => this.emit(e),
+    };
   }
 
   private stateOf(id: string): JobState | undefined {
     return (this.st('SELECT state FROM jobs WHERE id = ?').get(id) as { state: JobState } | undefined)?.state;
   }
 
-  private failWith(job: Job, message: string, now: number): void {
-    job.errors.push({ attempt: job.attempt, message, stack: null, at: now });
-    this.setState(job, 'failed', now);
-    this.emit({ type: 'failed', queue: job.queue, jobId: job.id, at: now, state: 'failed', error: message });
-  }
-
-  private removeJob(job: Job, now: number): void {
-    this.st('DELETE FROM jobs WHERE id = ?').run(job.id);
-    this.st('DELETE FROM logs WHERE job_id = ?').run(job.id);
-    this.st('DELETE FROM deps WHERE child = ?').run(job.id);
-    this.emit({ type: 'removed', queue: job.queue, jobId: job.id, at: now });
-    // Children waiting on a removed job see it as gone (canceled).
-    this.releaseDependents(job.id, undefined, now);
-  }
-
   // ----- writes -------------------------------------------------------------------------
 
   async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
     return this.tx(() => {
-      const now = this.clock.now();
       for (const queue of new Set(jobs.map((j) => j.queue))) this.ensureQueue(queue);
       // Which of the batch's ids exist, in one query rather than two lookups per job.
       const batchIds = new Set(jobs.map((j) => j.id));
       const rows = this.st('SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify([...batchIds])) as { id: string; state: JobState }[];
       const known = new Map(rows.map((r) => [r.id, r.state]));
-      const evict = admit(jobs, {
-        exists: (id) => (batchIds.has(id) ? known.has(id) : this.stateOf(id) !== undefined),
-        config: (queue) => this.config(queue),
-        unfinished: (queue, name) => this.unfinished(queue, name),
-        oldestWaiting: (queue, name, n, skip) => this.oldestWaiting(queue, name, n, skip),
-      });
-      for (const id of evict) {
-        const v = this.load(id);
-        if (v) this.removeJob(v.job, now);
-        known.delete(id);
-      }
-      const insert = this.st(
-        'INSERT INTO jobs (rowid, id, queue, name, state, priority, created_seq, ready_seq, run_at, group_key, created_at, data, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      );
-      // A new job's rowid is its creation number and doubles as its first arrival number
-      // (all three only order jobs).
-      let seq = this.seqBase();
-      const results: EnqueueResult[] = [];
-      for (const nj of jobs) {
-        const existing = known.get(nj.id);
-        if (existing !== undefined) {
-          results.push({ id: nj.id, state: existing, duplicate: true });
-          continue;
-        }
-        const verdicts = nj.dependsOn.map((d) => dependencyVerdict(this.stateOf(d), nj.onParentFailure));
-        const state = initialState(nj, verdicts, now);
-        // Written in its first state at once (a failed one goes through failWith below).
-        const first = state === 'failed' ? 'pending' : state;
-        const job: Job = {
-          id: nj.id, queue: nj.queue, name: nj.name, data: null, state: first, priority: nj.priority, runAt: first === 'queued' ? null : nj.runAt, attempt: 0,
-          maxAttempts: nj.maxAttempts, backoff: nj.backoff, timeoutMs: nj.timeoutMs, progress: 0, message: null, result: null, errors: [],
-          createdAt: now, startedAt: null, finishedAt: null, workerId: null, leaseUntil: null, dependsOn: nj.dependsOn,
-          onParentFailure: nj.onParentFailure, groupKey: nj.groupKey, resultTtlMs: nj.resultTtlMs, failureTtlMs: nj.failureTtlMs,
-          expiresAt: null, logCount: 0,
-        };
-        seq++;
-        insert.run(seq, nj.id, nj.queue, nj.name, first, nj.priority, seq, seq, job.runAt, nj.groupKey, now, nj.dataJson, encodeDoc(job));
-        known.set(nj.id, first);
-        for (const d of nj.dependsOn) this.st('INSERT OR IGNORE INTO deps (child, parent) VALUES (?, ?)').run(nj.id, d);
-        this.emit({ type: 'added', queue: nj.queue, jobId: nj.id, at: now, state });
-        if (state === 'failed') this.failWith(job, brokenDependencyError(nj.dependsOn.find((_, i) => verdicts[i] === 'broken')!), now);
-        else this.announce(job);
-        results.push({ id: nj.id, state: job.state, duplicate: false });
-      }
-      return results;
+      this.nextRowid = this.seqBase();
+      const view = {
+        exists: (id: string) => (batchIds.has(id) ? known.has(id) : this.stateOf(id) !== undefined),
+        config: (queue: string) => this.config(queue),
+        unfinished: (queue: string, name?: string) => this.unfinished(queue, name),
+        oldestWaiting: (queue: string, name: string | undefined, n: number, skip: ReadonlySet<string>) => this.oldestWaiting(queue, name, n, skip),
+      };
+      return this.machine.enqueue(jobs, this.clock.now(), view, (id) => known.get(id));
     });
   }
 
@@ -458,11 +396,7 @@ export class SqliteStore implements Store {
     const rows = (queues === null
       ? this.st("SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT 1000").all(now)
       : this.st(`SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ? AND queue IN (${queues.map(() => '?').join(',')}) ORDER BY run_at LIMIT 1000`).all(now, ...queues)) as { id: string }[];
-    for (const { id } of rows) {
-      const j = this.load(id)!.job;
-      this.setState(j, 'queued', now);
-      this.emit({ type: 'promoted', queue: j.queue, jobId: id, at: now, state: 'queued' });
-    }
+    for (const { id } of rows) this.machine.due(this.loadForWrite(id)!.job, now);
     return rows.length;
   }
 
@@ -516,7 +450,7 @@ export class SqliteStore implements Store {
           const job = this.load(c.id)!.job;
           const token = randomUUID();
           startAttempt(job, req.workerId, now, req.leaseMs);
-          this.setState(job, 'active', now, token);
+          this.machine.move(job, 'active', now, token);
           budget--;
           rateCount++;
           out.push({ ...job, token });
@@ -549,37 +483,8 @@ export class SqliteStore implements Store {
   async finish(outcomes: Outcome[]): Promise<boolean[]> {
     return this.tx(() => {
       const now = this.clock.now();
-      return outcomes.map((o) => this.finishOne(o, now));
+      return outcomes.map((o) => this.machine.finish(o, now));
     });
-  }
-
-  private finishOne(o: Outcome, now: number): boolean {
-    const job = this.leased(o.id, o.token);
-    if (!job) return false;
-    if (o.kind === 'completed') {
-      job.result = o.result === undefined ? null : o.result;
-      job.progress = 100;
-      this.setState(job, 'completed', now);
-      this.emit({ type: 'completed', queue: job.queue, jobId: job.id, at: now, state: 'completed' });
-      return true;
-    }
-    if (o.stalledAt !== undefined && (job.leaseUntil === null || job.leaseUntil > o.stalledAt)) return false;
-    job.errors.push({ attempt: job.attempt, message: o.error.message, stack: o.error.stack ?? null, at: now });
-    if (o.stalledAt !== undefined) this.emit({ type: 'stalled', queue: job.queue, jobId: job.id, at: now });
-    this.applyFailure(job, o.next, o.error.message, now);
-    return true;
-  }
-
-  private applyFailure(job: Job, next: Next, message: string, now: number): void {
-    job.workerId = null;
-    if (next.state === 'failed') {
-      this.setState(job, 'failed', now);
-      this.emit({ type: 'failed', queue: job.queue, jobId: job.id, at: now, state: 'failed', error: message });
-    } else {
-      job.runAt = next.state === 'scheduled' ? next.runAt : null;
-      this.setState(job, next.state, now);
-      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: next.state, error: message });
-    }
   }
 
   async update(updates: JobUpdate[]): Promise<boolean[]> {
@@ -608,53 +513,23 @@ export class SqliteStore implements Store {
     });
   }
 
-  /** Applies `change` to each job whose state allows `op` (any state when op is null). */
-  private each(ids: string[], op: keyof typeof TRANSITIONS | null, change: (job: Job, now: number) => void): Promise<string[]> {
-    return this.tx(() => {
-      const now = this.clock.now();
-      const changed: string[] = [];
-      for (const id of ids) {
-        const found = this.load(id);
-        if (!found || (op !== null && !canTransition(op, found.job.state))) continue;
-        change(found.job, now);
-        changed.push(id);
-      }
-      return changed;
-    });
-  }
-
   cancel(ids: string[], reason = 'canceled'): Promise<string[]> {
-    return this.each(ids, 'cancel', (job, now) => {
-      job.message = reason;
-      job.workerId = null;
-      this.setState(job, 'canceled', now);
-      this.emit({ type: 'canceled', queue: job.queue, jobId: job.id, at: now, state: 'canceled', message: reason });
-    });
+    return this.tx(() => this.machine.cancel(ids, reason, this.clock.now()));
   }
 
   remove(ids: string[]): Promise<string[]> {
-    return this.each(ids, null, (job, now) => this.removeJob(job, now));
+    return this.tx(() => {
+      const now = this.clock.now();
+      return this.machine.each(ids, null, now, (job) => this.machine.remove(job, now));
+    });
   }
 
   retry(ids: string[]): Promise<string[]> {
-    return this.each(ids, 'retry', (job, now) => {
-      resetForRetry(job);
-      this.setState(job, 'queued', now);
-      this.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: 'queued' });
-    });
+    return this.tx(() => this.machine.retry(ids, this.clock.now()));
   }
 
   promote(ids: string[]): Promise<string[]> {
-    return this.each(ids, 'promote', (job, now) => {
-      const verdicts = job.dependsOn.map((d) => dependencyVerdict(this.stateOf(d), job.onParentFailure));
-      if (verdicts.includes('broken')) {
-        this.failWith(job, brokenDependencyError(job.dependsOn[verdicts.indexOf('broken')]), now);
-      } else {
-        job.runAt = null;
-        this.setState(job, verdicts.includes('wait') ? 'deferred' : 'queued', now);
-        this.emit({ type: 'promoted', queue: job.queue, jobId: job.id, at: now, state: job.state });
-      }
-    });
+    return this.tx(() => this.machine.promote(ids, this.clock.now()));
   }
 
   async clean(req: CleanRequest): Promise<number> {
@@ -668,9 +543,9 @@ export class SqliteStore implements Store {
       ).all(req.queue, ...states, cutoff, req.limit ?? -1) as { id: string }[];
       let n = 0;
       for (const { id } of rows) {
-        const found = this.load(id);
-        if (!found) continue;
-        this.removeJob(found.job, now);
+        const job = this.loadForWrite(id)?.job;
+        if (!job) continue;
+        this.machine.remove(job, now);
         n++;
       }
       return n;
@@ -770,13 +645,13 @@ export class SqliteStore implements Store {
       const lapsed = this.st("SELECT id, token FROM jobs WHERE state = 'active' AND lease_until <= ? LIMIT 1000").all(now) as { id: string; token: string }[];
       for (const { id, token } of lapsed) {
         const job = this.loadForWrite(id)!.job;
-        if (this.finishOne(stallOutcome(job, token, now), now)) reclaimed++;
+        if (this.machine.finish(stallOutcome(job, token, now), now)) reclaimed++;
       }
       let expired = 0;
       for (const { id } of this.st('SELECT id FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1000').all(now) as { id: string }[]) {
-        const found = this.load(id);
-        if (!found || !isFinished(found.job.state)) continue;
-        this.removeJob(found.job, now);
+        const job = this.loadForWrite(id)?.job;
+        if (!job || !isFinished(job.state)) continue;
+        this.machine.remove(job, now);
         expired++;
       }
       this.st('DELETE FROM workers WHERE until <= ?').run(now);
