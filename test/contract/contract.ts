@@ -12,7 +12,8 @@ import { buildNewJob as buildAt, type JobOptions } from '../../src/core/options.
 import { decideFailure, stallOutcome, type FailureReport } from '../../src/engine/transitions.ts';
 import { DEFAULT_QUEUE_CONFIG } from '../../src/core/queue-config.ts';
 import type { JobEvent, Outcome, Store } from '../../src/stores/store.ts';
-import { NotFoundError, QueueFullError } from '../../src/core/errors.ts';
+import { NotFoundError, QueueFullError, ValidationError } from '../../src/core/errors.ts';
+import { MAX_LOG_LINE_LENGTH, MAX_LOG_LINES } from '../../src/stores/rules.ts';
 
 /** Makes a fresh, isolated store on the suite's test clock. */
 export interface StoreFactory {
@@ -438,6 +439,22 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.equal(late.state, 'failed');
     });
 
+    test('dependencies: removing or canceling a parent fails its deferred children, or releases them under "ignore"', async () => {
+      const q = freshQueue();
+      const p1 = await add(store, q, 'p', {}, { delay: 60_000 });
+      const c1 = await add(store, q, 'c', {}, { dependsOn: p1.id });
+      const p2 = await add(store, q, 'p', {}, { delay: 60_000 });
+      const c2 = await add(store, q, 'c', {}, { dependsOn: p2.id });
+      const c3 = await add(store, q, 'c', {}, { dependsOn: p2.id, onParentFailure: 'ignore' });
+      assert.deepEqual(await store.remove([p1.id]), [p1.id]);
+      const f1 = (await store.get(c1.id))!;
+      assert.equal(f1.state, 'failed');
+      assert.match(f1.errors[0].message, new RegExp(p1.id));
+      assert.deepEqual(await store.cancel([p2.id]), [p2.id]);
+      assert.equal((await store.get(c2.id))!.state, 'failed');
+      assert.equal((await store.get(c3.id))!.state, 'queued');
+    });
+
     test('dependencies within one batch, and a child with a delay is scheduled once released', async () => {
       const q = freshQueue();
       const p = buildNewJob(q, 'p', {}, { jobId: `p-${q}` });
@@ -484,6 +501,29 @@ export function runContract(backend: string, factory: StoreFactory): void {
       ]);
       const got = await store.claim({ ...W, queues: [q], limit: 5 });
       assert.deepEqual(got.map((j) => (j.data as { g: string }).g).sort(), ['a1', 'b1']);
+    });
+
+    test('group concurrency: a finish, a failure and a cancel each free the group slot', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { groupConcurrency: 1 });
+      await store.enqueue(['a1', 'a2', 'a3', 'a4'].map((g) => buildNewJob(q, 't', { g }, { group: 'a' })));
+      const next = async () => {
+        const got = await store.claim({ ...W, queues: [q], limit: 5 });
+        assert.equal(got.length, 1, 'one at a time in the group');
+        assert.equal((await store.claim({ ...W, queues: [q], limit: 5 })).length, 0, 'the slot is taken');
+        return got[0];
+      };
+      let j = await next();
+      assert.equal((j.data as { g: string }).g, 'a1');
+      await store.finish([{ id: j.id, token: j.token, kind: 'completed', result: null }]);
+      j = await next();
+      assert.equal((j.data as { g: string }).g, 'a2');
+      await store.finish([failure(j, 'x', { retry: false })]);
+      j = await next();
+      assert.equal((j.data as { g: string }).g, 'a3');
+      await store.cancel([j.id]);
+      j = await next();
+      assert.equal((j.data as { g: string }).g, 'a4');
     });
 
     test('rate limit: at most max claims per window', async () => {
@@ -576,6 +616,32 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.equal((await store.list({ queue: q, text: found.jobs[0].id.slice(-12) })).jobs.length, 1, 'text matches ids too');
     });
 
+    test('list refuses a cursor it did not give out, and changes nothing', async () => {
+      const q = freshQueue();
+      await add(store, q, 't');
+      await assert.rejects(store.list({ queue: q, cursor: 'not-a-cursor' }), ValidationError);
+      await assert.rejects(store.list({ queue: q, cursor: Buffer.from('[1]').toString('base64url') }), ValidationError);
+      assert.equal((await store.list({ queue: q })).jobs.length, 1);
+    });
+
+    test('log lines are cut at their maximum length, and only the newest lines are kept, numbered on', async () => {
+      const q = freshQueue();
+      const r = await add(store, q, 't');
+      await store.update([{ id: r.id, logs: [{ stream: 'log', line: 'x'.repeat(MAX_LOG_LINE_LENGTH + 100) }] }]);
+      const [long] = await store.logs(r.id, 0, 1);
+      assert.equal(long.line, 'x'.repeat(MAX_LOG_LINE_LENGTH) + '…');
+      const more = MAX_LOG_LINES + 4;
+      for (let i = 0; i < more; i += 2500) {
+        await store.update([{ id: r.id, logs: Array.from({ length: Math.min(2500, more - i) }, (_, k) => ({ stream: 'stdout' as const, line: `l${i + k}` })) }]);
+      }
+      assert.equal((await store.get(r.id))!.logCount, MAX_LOG_LINES);
+      const head = await store.logs(r.id, 0, 2);
+      assert.deepEqual(head.map((l) => [l.seq, l.line]), [[6, 'l4'], [7, 'l5']], 'the five oldest lines are gone');
+      await store.update([{ id: r.id, logs: [{ stream: 'stderr', line: 'last' }] }]);
+      const tail = await store.logs(r.id, MAX_LOG_LINES + 5, 10);
+      assert.deepEqual(tail.map((l) => [l.seq, l.line]), [[MAX_LOG_LINES + 6, 'last']], 'numbers go on past the trimmed lines');
+    });
+
     test('counts and queues report every state and the settings', async () => {
       const q = freshQueue();
       await add(store, q, 't');
@@ -605,6 +671,33 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.ok(await store.get(jobs[1].id));
       assert.equal(await store.clean({ queue: q }), 1);
       assert.ok(await store.get(jobs[2].id), 'active jobs are never cleaned');
+    });
+
+    test('clean removes more than one chunk in one call', async () => {
+      const q = freshQueue();
+      await store.enqueue(Array.from({ length: 1200 }, (_, i) => buildNewJob(q, 't', { i })));
+      const jobs = await store.claim({ ...W, queues: [q], limit: 1200 });
+      assert.equal(jobs.length, 1200);
+      await store.finish(jobs.map((j) => ({ id: j.id, token: j.token, kind: 'completed' as const, result: null })));
+      assert.equal(await store.clean({ queue: q }), 1200);
+      assert.equal((await store.counts([q]))[q].completed, 0);
+    });
+
+    test('maintain promotes, reclaims and expires more than one batch in one call', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { resultTtlMs: 100 });
+      await store.enqueue(Array.from({ length: 1500 }, () => buildNewJob(q, 't', {}, { delay: 100 })));
+      clock.advance(100);
+      assert.equal((await store.maintain()).promoted, 1500);
+      const jobs = await store.claim({ queues: [q], workerId: 'dies', limit: 1500, leaseMs: 100 });
+      assert.equal(jobs.length, 1500);
+      clock.advance(100);
+      assert.equal((await store.maintain()).reclaimed, 1500);
+      const again = await store.claim({ ...W, queues: [q], limit: 1500 });
+      await store.finish(again.map((j) => ({ id: j.id, token: j.token, kind: 'completed' as const, result: null })));
+      clock.advance(100);
+      assert.equal((await store.maintain()).expired, 1500);
+      assert.equal((await store.counts([q]))[q].completed, 0);
     });
 
     test('a completed job: result, progress 100, no lease, expiry from its own TTL or else the queue\'s', async () => {
@@ -679,6 +772,21 @@ export function runContract(backend: string, factory: StoreFactory): void {
       await waitFor(() => seen.includes('completed'));
       off();
       assert.deepEqual(seen, ['added', 'active', 'progress', 'completed']);
+    });
+
+    test('pausing and resuming a queue are events (once per change)', async () => {
+      const q = freshQueue();
+      const seen: string[] = [];
+      const off = store.subscribe((e) => {
+        if (e.queue === q) seen.push(e.type);
+      });
+      await store.configureQueue(q, { paused: true });
+      await store.configureQueue(q, { paused: true });
+      await store.configureQueue(q, { paused: false });
+      await add(store, q, 't');
+      await waitFor(() => seen.includes('added'));
+      off();
+      assert.deepEqual(seen, ['paused', 'resumed', 'added']);
     });
 
     test('workers report heartbeats and vanish after their TTL', async () => {

@@ -121,17 +121,22 @@ describe('across stores (as across processes)', () => {
     const seen: JobEvent[] = [];
     const off = store.subscribe((e) => e.queue === q && seen.push(e));
     await new Promise((r) => setTimeout(r, 50));
-    const [r] = await other.enqueue([buildNewJob(q, 't', {})]);
-    const [job] = await other.claim({ ...W, queues: [q], limit: 1 });
-    await other.finish([{ id: job.id, token: job.token, kind: 'completed', result: 7 }]);
-    await waitFor(() => seen.some((e) => e.type === 'completed'));
+    // Three writes of one job each, then one claim of all and finishes in reverse order:
+    // the subscriber must see every event, in the order the writes happened.
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await other.enqueue([buildNewJob(q, 't', { i })]))[0].id);
+    const jobs = await other.claim({ ...W, queues: [q], limit: 3 });
+    assert.deepEqual(jobs.map((j) => j.id), ids);
+    for (const job of [...jobs].reverse()) await other.finish([{ id: job.id, token: job.token, kind: 'completed', result: 7 }]);
+    await waitFor(() => seen.filter((e) => e.type === 'completed').length === 3);
     off();
+    const [a, b, c] = ids;
     assert.deepEqual(
-      seen.map((e) => [e.type, e.jobId, e.state]),
+      seen.map((e) => [e.type, e.jobId]),
       [
-        ['added', r.id, 'queued'],
-        ['active', r.id, 'active'],
-        ['completed', r.id, 'completed'],
+        ['added', a], ['added', b], ['added', c],
+        ['active', a], ['active', b], ['active', c],
+        ['completed', c], ['completed', b], ['completed', a],
       ],
     );
   });

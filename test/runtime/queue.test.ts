@@ -27,6 +27,22 @@ for (const backend of BACKENDS) {
       assert.deepEqual(await queue.counts(), { ...(await queue.counts()), queued: 2, scheduled: 1 });
     });
 
+    test('retryAll retries every failed (or canceled) job of the queue, across pages', async () => {
+      const queue = new Queue(store, freshQueue());
+      const added = await queue.addBulk(Array.from({ length: 1203 }, (_, i) => ({ name: 't', data: i })));
+      const jobs = await store.claim({ queues: [queue.name], workerId: 'w', limit: 1200, leaseMs: 60_000 });
+      await store.finish(jobs.map((j) => ({ id: j.id, token: j.token, kind: 'failed' as const, error: { message: 'x' }, next: { state: 'failed' as const } })));
+      const canceled = await store.cancel(added.slice(1200).map((r) => r.id));
+      assert.equal(canceled.length, 3);
+      assert.equal(await queue.retryAll(), 1200);
+      assert.equal(await queue.retryAll(), 0, 'nothing failed is left');
+      assert.equal(await queue.retryAll('canceled'), 3);
+      const counts = await queue.counts();
+      assert.deepEqual([counts.queued, counts.failed, counts.canceled], [1203, 0, 0]);
+      const again = await queue.getJob(jobs[0].id);
+      assert.equal(again!.attempt, 0, 'a fresh attempt count');
+    });
+
     test('bad input is refused with a ValidationError and changes nothing', async () => {
       const queue = new Queue(store, freshQueue(), { maxDataBytes: 100 });
       await assert.rejects(queue.add('', {}), ValidationError);
@@ -103,10 +119,14 @@ for (const backend of BACKENDS) {
       const other = new Queue(store, freshQueue());
       const seen: JobEvent[] = [];
       queue.on('added', (e) => seen.push(e));
-      other.on('added', () => assert.fail('an event of another queue'));
+      const foreign: JobEvent[] = [];
+      other.on('added', (e) => foreign.push(e));
       const { id } = await queue.add('t', {});
-      // Events of a networked store arrive a moment after the write.
-      for (let i = 0; i < 200 && seen.length === 0; i++) await sleep(5);
+      const { id: otherId } = await other.add('t', {});
+      // Events of a networked store arrive a moment after the write: wait for the other
+      // queue's own event, which comes after this queue's.
+      for (let i = 0; i < 400 && foreign.length === 0; i++) await sleep(5);
+      assert.deepEqual(foreign.map((e) => e.jobId), [otherId], 'each queue hears only its own jobs');
       assert.equal(seen.length, 1);
       assert.equal(seen[0].jobId, id);
       await assert.rejects(queue.waitUntilFinished(id, 50), TimeoutError);

@@ -193,11 +193,15 @@ for (const backend of BACKENDS) {
     test('a worker claims only the job types it has handlers for; "*" catches the rest', async () => {
       const { queue, worker } = setup({ handlers: { known: () => 1 } });
       const { id } = await queue.add('unknown', {}, { attempts: 3 });
+      const known = await queue.add('known');
       const w2 = new Worker(store, { queues: [queue.name], handlers: { '*': () => 1 }, maintainMs: 0 });
-      // The worker with named handlers never claims it; only a catch-all would.
+      started.push(w2);
+      // The worker with named handlers runs its own type, then finds nothing else it may take.
+      const drained = once(worker, 'drained');
       await worker.start();
-      await sleep(30);
-      assert.equal((await queue.getJob(id))!.state, 'queued');
+      assert.equal((await queue.waitUntilFinished(known.id, 5000)).state, 'completed');
+      await drained;
+      assert.equal((await queue.getJob(id))!.state, 'queued', 'after an empty claim round, the unknown type is still waiting');
       await worker.close();
       await w2.start();
       assert.equal((await queue.waitUntilFinished(id, 5000)).state, 'completed');
@@ -240,9 +244,10 @@ for (const backend of BACKENDS) {
       const { id } = await queue.add('t', {}, { attempts: 2 });
       // Claim by hand with a short lease, then let it lapse as a dead worker would.
       const [claimed] = await store.claim({ queues: [queue.name], workerId: 'dead', limit: 1, leaseMs: 10 });
-      await sleep(20);
-      await store.maintain();
+      assert.equal((await store.maintain(claimed.leaseUntil! - 1)).reclaimed, 0);
+      assert.equal((await store.maintain(claimed.leaseUntil!)).reclaimed, 1);
       const w = new Worker(store, { queues: [queue.name], handlers: { t: () => 'second' }, maintainMs: 0 });
+      started.push(w);
       await w.start();
       const job = await queue.waitUntilFinished(id, 5000);
       assert.equal(job.result, 'second');

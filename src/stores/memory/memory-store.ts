@@ -324,7 +324,9 @@ export class MemoryStore implements Store {
         this.emit({ type: 'progress', queue: job.queue, jobId: job.id, at: now, progress: job.progress, message: job.message });
       }
       if (u.logs && u.logs.length > 0) {
-        for (const l of u.logs) rec.logs.push({ seq: rec.logs.length + 1, at: now, stream: l.stream, line: truncateLine(l.line) });
+        // Numbers go on from the newest line, not from the count: trimming keeps them unique.
+        let seq = rec.logs.length > 0 ? rec.logs[rec.logs.length - 1].seq : 0;
+        for (const l of u.logs) rec.logs.push({ seq: ++seq, at: now, stream: l.stream, line: truncateLine(l.line) });
         if (rec.logs.length > MAX_LOG_LINES) rec.logs.splice(0, rec.logs.length - MAX_LOG_LINES);
         this.emit({ type: 'log', queue: job.queue, jobId: job.id, at: now });
       }

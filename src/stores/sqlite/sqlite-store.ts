@@ -47,6 +47,10 @@ export interface SqliteOptions {
   clock?: Clock;
 }
 
+/** Jobs per part (promote, reclaim, expire) in one upkeep round, and rounds per maintain() call. */
+const MAINTAIN_BATCH = 1000;
+const MAINTAIN_ROUNDS = 50;
+
 interface Row extends DocColumns {
   data: string;
   doc: string;
@@ -394,8 +398,8 @@ export class SqliteStore implements Store {
 
   private promoteDue(queues: string[] | null, now: number): number {
     const rows = (queues === null
-      ? this.st("SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT 1000").all(now)
-      : this.st(`SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ? AND queue IN (${queues.map(() => '?').join(',')}) ORDER BY run_at LIMIT 1000`).all(now, ...queues)) as { id: string }[];
+      ? this.st(`SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ? ORDER BY run_at LIMIT ${MAINTAIN_BATCH}`).all(now)
+      : this.st(`SELECT id FROM jobs WHERE state = 'scheduled' AND run_at <= ? AND queue IN (${queues.map(() => '?').join(',')}) ORDER BY run_at LIMIT ${MAINTAIN_BATCH}`).all(now, ...queues)) as { id: string }[];
     for (const { id } of rows) this.machine.due(this.loadForWrite(id)!.job, now);
     return rows.length;
   }
@@ -638,29 +642,42 @@ export class SqliteStore implements Store {
 
   // ----- upkeep -------------------------------------------------------------------------
 
+  /** Upkeep in rounds of at most MAINTAIN_BATCH jobs per part, each its own transaction, so other processes' writes interleave. */
   async maintain(now = this.clock.now()): Promise<MaintainReport> {
-    return this.tx(() => {
-      const promoted = this.promoteDue(null, now);
-      let reclaimed = 0;
-      const lapsed = this.st("SELECT id, token FROM jobs WHERE state = 'active' AND lease_until <= ? LIMIT 1000").all(now) as { id: string; token: string }[];
-      for (const { id, token } of lapsed) {
-        const job = this.loadForWrite(id)!.job;
-        if (this.machine.finish(stallOutcome(job, token, now), now)) reclaimed++;
-      }
-      let expired = 0;
-      for (const { id } of this.st('SELECT id FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT 1000').all(now) as { id: string }[]) {
-        const job = this.loadForWrite(id)?.job;
-        if (!job || !isFinished(job.state)) continue;
-        this.machine.remove(job, now);
-        expired++;
-      }
-      this.st('DELETE FROM workers WHERE until <= ?').run(now);
-      // Registrations of stores that died without unsubscribing (every commit scans these).
-      // Real time: they measure whether another process is alive, not job time.
-      this.st('DELETE FROM listeners WHERE until <= ?').run(Date.now());
-      this.st('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(EVENTS_KEPT);
-      return { promoted, reclaimed, expired };
-    });
+    const report: MaintainReport = { promoted: 0, reclaimed: 0, expired: 0 };
+    for (let round = 0; round < MAINTAIN_ROUNDS; round++) {
+      const r = await this.tx(() => this.maintainRound(now));
+      report.promoted += r.promoted;
+      report.reclaimed += r.reclaimed;
+      report.expired += r.expired;
+      if (!r.more) break;
+    }
+    return report;
+  }
+
+  private maintainRound(now: number): MaintainReport & { more: boolean } {
+    const promoted = this.promoteDue(null, now);
+    let reclaimed = 0;
+    const lapsed = this.st(`SELECT id, token FROM jobs WHERE state = 'active' AND lease_until <= ? LIMIT ${MAINTAIN_BATCH}`).all(now) as { id: string; token: string }[];
+    for (const { id, token } of lapsed) {
+      const job = this.loadForWrite(id)!.job;
+      if (this.machine.finish(stallOutcome(job, token, now), now)) reclaimed++;
+    }
+    let expired = 0;
+    const due = this.st(`SELECT id FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ${MAINTAIN_BATCH}`).all(now) as { id: string }[];
+    for (const { id } of due) {
+      const job = this.loadForWrite(id)?.job;
+      if (!job || !isFinished(job.state)) continue;
+      this.machine.remove(job, now);
+      expired++;
+    }
+    this.st('DELETE FROM workers WHERE until <= ?').run(now);
+    // Registrations of stores that died without unsubscribing (every commit scans these).
+    // Real time: they measure whether another process is alive, not job time.
+    this.st('DELETE FROM listeners WHERE until <= ?').run(Date.now());
+    this.st('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(EVENTS_KEPT);
+    const more = promoted === MAINTAIN_BATCH || lapsed.length === MAINTAIN_BATCH || due.length === MAINTAIN_BATCH;
+    return { promoted, reclaimed, expired, more };
   }
 
   async wait(queues: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {
