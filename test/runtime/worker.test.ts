@@ -218,13 +218,20 @@ for (const backend of BACKENDS) {
     });
 
     test('close() lets running jobs finish within the shutdown timeout', async () => {
-      const { queue, worker } = setup({ handlers: { t: async () => { await sleep(50); return 'finished'; } } });
+      let release!: (v: string) => void;
+      const { queue, worker } = setup({ handlers: { t: () => new Promise<string>((r) => (release = r)) } });
       const { id } = await queue.add('t');
       const active = once(worker, 'active');
       await worker.start();
       await active;
-      await worker.close(5000);
-      assert.equal((await queue.getJob(id))!.state, 'completed');
+      let closed = false;
+      const closing = worker.close(5000).then(() => (closed = true));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(closed, false, 'close waits for the running job');
+      release('finished');
+      await closing;
+      const job = (await queue.getJob(id))!;
+      assert.deepEqual([job.state, job.result], ['completed', 'finished']);
     });
 
     test('close() past its timeout aborts the job and hands it back, even on its last attempt', async () => {
