@@ -10,7 +10,7 @@ import type { EnqueueResult, Job, NewJob } from '../core/job.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
 import { canTransition, isFinished, type JobState, type TRANSITIONS } from '../core/states.ts';
 import { brokenDependencyError, dependencyVerdict, expiryFor, initialState, readyState, resetForRetry, type Next } from '../engine/transitions.ts';
-import { admit, type AdmissionView } from './rules.ts';
+import { admit, type AdmissionView } from '../engine/admission.ts';
 import type { JobEvent, Outcome } from './store.ts';
 
 export interface JobRows {
