@@ -166,7 +166,11 @@ export class Wakeups {
     }
     if (l.from === null || !this.listeners.has(l)) return;
     const othersReading = [...this.listeners].some((o) => o !== l && o.from !== null);
-    if (!othersReading || this.eventsFrom === null) this.eventsFrom = l.from;
+    // Move the read position up to this listener's start when no one needs what lies
+    // between, but never back: entries past l.from that a read (still in flight for a
+    // listener gone since) already returned are in l.buffer, and reading them again would
+    // deliver them twice.
+    if (this.eventsFrom === null || (!othersReading && compareIds(this.eventsFrom, l.from) < 0)) this.eventsFrom = l.from;
     const buffered = l.buffer;
     l.buffer = [];
     for (const [id, e] of buffered) if (compareIds(id, l.from) > 0) deliver(l, e);
