@@ -8,6 +8,7 @@ export type { HandlerFn, JobContext, Runner } from './runners/runner.ts';
 export { InlineRunner } from './runners/inline.ts';
 export type { Job, ClaimedJob, Backoff, JobError, LogLine, LogStream, EnqueueResult, ParentFailurePolicy } from './core/job.ts';
 export type { JobOptions } from './core/options.ts';
+export type { Schedule, ScheduleSpec, OverlapPolicy, CatchUpPolicy } from './core/schedule.ts';
 export type { QueueConfig } from './core/queue-config.ts';
 export { JOB_STATES, FINISHED_STATES, parseState, type JobState } from './core/states.ts';
 export {
@@ -28,7 +29,7 @@ export type { MemoryStoreOptions } from './stores/memory/memory-store.ts';
 export type { SqliteOptions } from './stores/sqlite/sqlite-store.ts';
 export type { RedisStoreOptions } from './stores/redis/redis-store.ts';
 export { openStore, type OpenStoreOptions } from './stores/open.ts';
-export { Maintainer, type MaintainerOptions } from './maintainer.ts';
+export { Maintainer, type MaintainerOptions, type UpkeepReport } from './maintainer.ts';
 export { systemClock, TestClock, type Clock, type Timer } from './core/clock.ts';
 export { createRunner } from './runners/create.ts';
 export { ThreadRunner } from './runners/thread.ts';

@@ -1,6 +1,7 @@
 /**
- * The Maintainer does a store's upkeep: promotes due jobs, reclaims expired leases,
- * applies retention, forgets silent workers (`Store.maintain`). However many processes
+ * The Maintainer does a store's upkeep: adds the jobs of due schedules (scheduler.ts),
+ * promotes due jobs, reclaims expired leases, applies retention, forgets silent workers
+ * (`Store.maintain`). However many processes
  * run one, a leadership lease held in the store lets one of them at a time do the work,
  * and the next takes over when that one falls silent. `conveyor serve` always runs one,
  * each Worker runs one unless told not to, and a library user can run one alone.
@@ -9,10 +10,19 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { every, type Clock, type Timer } from './core/clock.ts';
 import { ValidationError } from './core/errors.ts';
+import { runSchedules } from './scheduler.ts';
 import type { MaintainReport, Store } from './stores/store.ts';
 
 /** The role the maintainers of one store elect a holder for. */
 export const MAINTAINER_ROLE = 'maintainer';
+
+/** What one round did. */
+export interface UpkeepReport extends MaintainReport {
+  /** Jobs added by schedules. */
+  scheduled: number;
+  /** Schedule runs skipped (overlap, missed while nothing ran, a full queue). */
+  skipped: number;
+}
 
 export interface MaintainerOptions {
   /** How often the leader runs upkeep, and the others ask whether they lead (default 5 s). */
@@ -24,7 +34,7 @@ export interface MaintainerOptions {
   /** Told about each failed round (the next round tries again). */
   onError?: (err: Error) => void;
   /** Told after each round this maintainer ran as leader. */
-  onReport?: (report: MaintainReport) => void;
+  onReport?: (report: UpkeepReport) => void;
 }
 
 export class Maintainer {
@@ -34,9 +44,9 @@ export class Maintainer {
   private readonly leaseMs: number;
   private readonly clock: Clock;
   private readonly onError: (err: Error) => void;
-  private readonly onReport: (report: MaintainReport) => void;
+  private readonly onReport: (report: UpkeepReport) => void;
   private timer: Timer | null = null;
-  private round: Promise<MaintainReport | null> | null = null;
+  private round: Promise<UpkeepReport | null> | null = null;
   private leading = false;
 
   constructor(store: Store, options: MaintainerOptions = {}) {
@@ -65,16 +75,18 @@ export class Maintainer {
    * One round: take or renew the leadership, and if this maintainer has it, run upkeep.
    * Resolves with the report, or null when another process leads. Rounds never overlap.
    */
-  runOnce(): Promise<MaintainReport | null> {
+  runOnce(): Promise<UpkeepReport | null> {
     this.round ??= this.doRound().finally(() => (this.round = null));
     return this.round;
   }
 
-  private async doRound(): Promise<MaintainReport | null> {
+  private async doRound(): Promise<UpkeepReport | null> {
     try {
       this.leading = await this.store.lead(MAINTAINER_ROLE, this.id, this.leaseMs);
       if (!this.leading) return null;
-      const report = await this.store.maintain(this.clock.now());
+      // A tick later than two rounds counts as missed (no process did upkeep in time).
+      const ticks = await runSchedules(this.store, this.clock.now(), this.intervalMs * 2);
+      const report = { ...(await this.store.maintain(this.clock.now())), scheduled: ticks.runs, skipped: ticks.skips };
       this.onReport(report);
       return report;
     } catch (err) {

@@ -5,6 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Timer } from './core/clock.ts';
+import { buildSchedule, type Schedule, type ScheduleSpec } from './core/schedule.ts';
+import { mergeSchedule } from './engine/schedule.ts';
 import { NotFoundError, StateError, TimeoutError, ValidationError } from './core/errors.ts';
 import type { EnqueueResult, Job, LogLine } from './core/job.ts';
 import { buildNewJob, DEFAULT_LIMITS, validateJobId, validateQueueName, type JobOptions, type ValidateLimits } from './core/options.ts';
@@ -220,6 +222,57 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
 
   async settings(): Promise<QueueConfig> {
     return this.store.queueConfig(this.name);
+  }
+
+  // ----- schedules ----------------------------------------------------------------------
+
+  /**
+   * Creates or replaces a recurring job: by `cron` (in `tz`, default UTC) or `every` ms.
+   * Idempotent: every process may call it at start-up; while the timing is unchanged the
+   * schedule keeps its progress, so a restart neither repeats nor skips a run. The elected
+   * Maintainer adds one job per run, whatever the number of processes (docs/schedules.md).
+   */
+  async schedule(id: string, spec: ScheduleSpec): Promise<Schedule> {
+    const now = this.store.clock.now();
+    const fresh = buildSchedule(this.name, id, spec, now);
+    const existing = (await this.store.schedules(this.name)).find((s) => s.id === id) ?? null;
+    const merged = mergeSchedule(existing, fresh, now);
+    await this.store.saveSchedule(merged);
+    return merged;
+  }
+
+  /** Removes a schedule (jobs it already added stay); false when there was none. */
+  async unschedule(id: string): Promise<boolean> {
+    validateJobId(id, 'id');
+    return this.store.removeSchedule(this.name, id);
+  }
+
+  /** This queue's schedules, each with its next run time and progress. */
+  async schedules(): Promise<Schedule[]> {
+    return this.store.schedules(this.name);
+  }
+
+  async getSchedule(id: string): Promise<Schedule | null> {
+    validateJobId(id, 'id');
+    return (await this.store.schedules(this.name)).find((s) => s.id === id) ?? null;
+  }
+
+  /** Stops a schedule's runs until resumed; runs that fall while paused are not made up. */
+  async pauseSchedule(id: string): Promise<Schedule> {
+    return this.setSchedulePaused(id, true);
+  }
+
+  async resumeSchedule(id: string): Promise<Schedule> {
+    return this.setSchedulePaused(id, false);
+  }
+
+  private async setSchedulePaused(id: string, paused: boolean): Promise<Schedule> {
+    const existing = await this.getSchedule(id);
+    if (!existing) throw new NotFoundError(`schedule ${id} not found in queue ${this.name}`);
+    if (existing.paused === paused) return existing;
+    const merged = mergeSchedule(existing, { ...existing, paused }, this.store.clock.now());
+    await this.store.saveSchedule(merged);
+    return merged;
   }
 
   // ----- waiting ------------------------------------------------------------------------

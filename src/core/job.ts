@@ -59,6 +59,8 @@ export interface Job<Data = unknown, Result = unknown> {
   failureTtlMs: number | null;
   /** When retention removes this finished job (null: kept). */
   expiresAt: number | null;
+  /** The schedule that made this job (null: added directly). */
+  scheduleId: string | null;
   logCount: number;
 }
 
@@ -88,6 +90,8 @@ export interface NewJob {
   groupKey: string | null;
   resultTtlMs: number | null;
   failureTtlMs: number | null;
+  /** Set by the scheduler on the jobs a schedule makes. */
+  scheduleId: string | null;
 }
 
 export interface EnqueueResult {

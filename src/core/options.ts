@@ -197,6 +197,7 @@ export function buildNewJob(
     dependsOn: [...new Set(dependsOn)],
     onParentFailure: o.onParentFailure ?? 'fail',
     groupKey: o.group ?? null,
+    scheduleId: null,
     resultTtlMs: o.resultTtl === undefined ? null : duration(o.resultTtl, 'resultTtl'),
     failureTtlMs: o.failureTtl === undefined ? null : duration(o.failureTtl, 'failureTtl'),
   };

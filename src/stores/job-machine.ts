@@ -233,6 +233,7 @@ function newJob(nj: NewJob, state: JobState, now: number): Job {
     resultTtlMs: nj.resultTtlMs,
     failureTtlMs: nj.failureTtlMs,
     expiresAt: null,
+    scheduleId: nj.scheduleId,
     logCount: 0,
   };
 }

@@ -16,6 +16,7 @@ import type { ClaimedJob, EnqueueResult, Job, JobError, LogLine, LogStream, NewJ
 import type { QueueConfig } from '../core/queue-config.ts';
 import type { JobState } from '../core/states.ts';
 import type { Clock } from '../core/clock.ts';
+import type { Schedule, ScheduleProgress } from '../core/schedule.ts';
 import type { Next } from '../engine/transitions.ts';
 
 export interface ClaimRequest {
@@ -198,6 +199,19 @@ export interface Store {
   /** Job lifecycle events; returns an unsubscribe function. */
   subscribe(listener: (event: JobEvent) => void): () => void;
 
+  // ----- schedules --------------------------------------------------------------------
+  /** Creates or replaces a schedule (spec and progress as given). */
+  saveSchedule(schedule: Schedule): Promise<void>;
+  /** Schedules of a queue, or of every queue; sorted by queue, then id. */
+  schedules(queue?: string): Promise<Schedule[]>;
+  /** True when there was one to remove. */
+  removeSchedule(queue: string, id: string): Promise<boolean>;
+  /**
+   * Records a run of the scheduler: sets the progress to `next` only if it is still
+   * `expected` (compare-and-set), so of two processes ticking at once one wins.
+   */
+  advanceSchedule(queue: string, id: string, expected: ScheduleProgress, next: ScheduleProgress): Promise<boolean>;
+
   // ----- leadership -------------------------------------------------------------------
   /**
    * Takes or renews a lease on a role (e.g. 'maintainer') for `holder`, for ttlMs of the
@@ -221,4 +235,4 @@ export function emptyCounts(): StateCounts {
   return { pending: 0, scheduled: 0, deferred: 0, queued: 0, active: 0, completed: 0, failed: 0, canceled: 0 };
 }
 
-export type { ClaimedJob, EnqueueResult, Job, JobError, LogLine, NewJob, QueueConfig, JobState, Next };
+export type { ClaimedJob, EnqueueResult, Job, JobError, LogLine, NewJob, QueueConfig, JobState, Next, Schedule, ScheduleProgress };

@@ -10,6 +10,7 @@ import { TestClock } from '../../src/core/clock.ts';
 import type { ClaimedJob } from '../../src/core/job.ts';
 import { buildNewJob as buildAt, type JobOptions } from '../../src/core/options.ts';
 import { decideFailure, stallOutcome, type FailureReport } from '../../src/engine/transitions.ts';
+import { buildSchedule, progressOf } from '../../src/core/schedule.ts';
 import { DEFAULT_QUEUE_CONFIG } from '../../src/core/queue-config.ts';
 import type { JobEvent, Outcome, Store } from '../../src/stores/store.ts';
 import { NotFoundError, QueueFullError, ValidationError } from '../../src/core/errors.ts';
@@ -357,6 +358,27 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const s = (await store.get(r.id))!;
       assert.equal(s.state, 'queued');
       assert.match(s.errors[0].message, /worker slow stopped heartbeating/);
+    });
+
+    test('schedules: saved, listed by queue in id order, advanced only from the progress expected, removed', async () => {
+      const q = freshQueue();
+      const base = buildSchedule(q, 'b', { every: 1000, name: 't', data: { big: 12345678901234 } }, clock.now());
+      await store.saveSchedule({ ...base, nextRunAt: clock.now() });
+      await store.saveSchedule({ ...base, id: 'a', nextRunAt: null });
+      await store.saveSchedule({ ...base, queue: freshQueue(), nextRunAt: 5 });
+      const listed = await store.schedules(q);
+      assert.deepEqual(listed.map((x) => x.id), ['a', 'b']);
+      assert.deepEqual(listed[1], { ...base, nextRunAt: clock.now() }, 'read back as saved');
+      assert.ok((await store.schedules()).length >= 3);
+      const from = progressOf(listed[1]);
+      const next = { nextRunAt: clock.now() + 1000, runs: 1, skips: 0, lastRunAt: clock.now(), lastJobId: 'j1' };
+      assert.equal(await store.advanceSchedule(q, 'b', from, next), true);
+      assert.equal(await store.advanceSchedule(q, 'b', from, { ...next, runs: 9 }), false, 'the progress moved on: a second round loses');
+      assert.deepEqual(progressOf((await store.schedules(q))[1]), next);
+      assert.equal(await store.advanceSchedule(q, 'missing', from, next), false);
+      assert.equal(await store.removeSchedule(q, 'b'), true);
+      assert.equal(await store.removeSchedule(q, 'b'), false);
+      assert.deepEqual((await store.schedules(q)).map((x) => x.id), ['a']);
     });
 
     test('leadership: one holder at a time, renewed while it reports, taken over when it falls silent', async () => {

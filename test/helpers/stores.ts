@@ -10,11 +10,13 @@ import { join } from 'node:path';
 import { RedisStore } from '../../src/stores/redis/redis-store.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
 import type { Store } from '../../src/stores/store.ts';
+import type { Clock } from '../../src/core/clock.ts';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../redis/redis-env.ts';
 
 export interface Backend {
   name: string;
-  open(): Promise<Store>;
+  /** A fresh store, on the given clock (default: the real one). */
+  open(clock?: Clock): Promise<Store>;
 }
 
 /** Runs `cleanup` after the store closes. */
@@ -28,19 +30,19 @@ function onClose(store: Store, cleanup: () => Promise<unknown>): Store {
 }
 
 export const BACKENDS: Backend[] = [
-  { name: 'memory', open: async () => new MemoryStore() },
+  { name: 'memory', open: async (clock) => new MemoryStore(clock ? { clock } : {}) },
   {
     name: 'sqlite',
-    open: async () => {
+    open: async (clock) => {
       const dir = mkdtempSync(join(tmpdir(), 'conveyor-rt-'));
-      return onClose(SqliteStore.open(join(dir, 'test.db')), async () => rmSync(dir, { recursive: true, force: true }));
+      return onClose(SqliteStore.open(join(dir, 'test.db'), clock ? { clock } : {}), async () => rmSync(dir, { recursive: true, force: true }));
     },
   },
   {
     name: 'redis',
-    open: async () => {
+    open: async (clock) => {
       const prefix = uniquePrefix('runtime');
-      return onClose(await RedisStore.connect(REDIS_URL, { prefix }), () => dropPrefix(prefix));
+      return onClose(await RedisStore.connect(REDIS_URL, { prefix, ...(clock ? { clock } : {}) }), () => dropPrefix(prefix));
     },
   },
 ];

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { librarySource, Scripts, scriptSource, type ScriptName } from '../../src/stores/redis/scripts.ts';
 import { dropPrefix, REDIS_URL, uniquePrefix } from './redis-env.ts';
 
-const NAMES: ScriptName[] = ['enqueue', 'claim', 'extend', 'finish', 'update', 'cancel', 'remove', 'retry', 'promote', 'clean', 'configure', 'maintain', 'peek', 'lead', 'resign'];
+const NAMES: ScriptName[] = ['enqueue', 'claim', 'extend', 'finish', 'update', 'cancel', 'remove', 'retry', 'promote', 'clean', 'configure', 'maintain', 'peek', 'lead', 'resign', 'advance-schedule'];
 const redis = new Redis(REDIS_URL);
 const prefix = uniquePrefix('lua');
 after(async () => {

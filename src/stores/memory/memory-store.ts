@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import { NotFoundError } from '../../core/errors.ts';
+import { progressOf, sameProgress, type Schedule, type ScheduleProgress } from '../../core/schedule.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { isFinished, WAITING_STATES, type JobState } from '../../core/states.ts';
@@ -73,6 +74,7 @@ export class MemoryStore implements Store {
   private readonly waiters: Waiters;
   private workerInfo = new Map<string, { info: WorkerInfo; until: number }>();
   private leaders = new Map<string, { holder: string; until: number }>();
+  private scheduleMap = new Map<string, Schedule>();
 
   private readonly machine: JobMachine;
 
@@ -469,6 +471,30 @@ export class MemoryStore implements Store {
   subscribe(listener: (event: JobEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  // ----- schedules ----------------------------------------------------------------------
+
+  async saveSchedule(schedule: Schedule): Promise<void> {
+    this.scheduleMap.set(`${schedule.queue}\n${schedule.id}`, structuredClone(schedule));
+  }
+
+  async schedules(queue?: string): Promise<Schedule[]> {
+    return [...this.scheduleMap.values()]
+      .filter((s) => queue === undefined || s.queue === queue)
+      .sort((a, b) => a.queue.localeCompare(b.queue) || a.id.localeCompare(b.id))
+      .map((s) => structuredClone(s));
+  }
+
+  async removeSchedule(queue: string, id: string): Promise<boolean> {
+    return this.scheduleMap.delete(`${queue}\n${id}`);
+  }
+
+  async advanceSchedule(queue: string, id: string, expected: ScheduleProgress, next: ScheduleProgress): Promise<boolean> {
+    const s = this.scheduleMap.get(`${queue}\n${id}`);
+    if (!s || !sameProgress(s, expected)) return false;
+    Object.assign(s, progressOf(next), { updatedAt: this.clock.now() });
+    return true;
   }
 
   // ----- leadership ---------------------------------------------------------------------

@@ -60,6 +60,7 @@ export function hashToJob(h: Hash, logCount: number): Job {
     resultTtlMs: num(h.resultTtlMs),
     failureTtlMs: num(h.failureTtlMs),
     expiresAt: num(h.expiresAt),
+    scheduleId: h.scheduleId ?? null,
     logCount,
   };
 }

@@ -15,6 +15,9 @@ export class Keys {
   readonly queues: string;
   readonly workers: string;
   readonly workersUntil: string;
+  /** Hashes of schedules by `queue\nid`: their specs, and their progress (see lua/advance-schedule.lua). */
+  readonly schedules: string;
+  readonly scheduleProgress: string;
 
   constructor(prefix: string) {
     this.base = `{${prefix}}:`;
@@ -22,6 +25,8 @@ export class Keys {
     this.queues = `${this.base}queues`;
     this.workers = `${this.base}workers`;
     this.workersUntil = `${this.base}workers:until`;
+    this.schedules = `${this.base}schedules`;
+    this.scheduleProgress = `${this.base}schedules:progress`;
   }
 
   job(id: string): string {

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../../core/clock.ts';
+import { joinSchedule, progressJson, splitSchedule, type Schedule, type ScheduleProgress } from '../../core/schedule.ts';
 import { NotFoundError, QueueFullError, ValidationError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
@@ -140,6 +141,7 @@ export class RedisStore implements Store {
         j.groupKey ?? '',
         j.resultTtlMs ?? '',
         j.failureTtlMs ?? '',
+        j.scheduleId ?? '',
       );
     }
     const reply = (await this.run('enqueue', args)) as string[];
@@ -382,6 +384,32 @@ export class RedisStore implements Store {
 
   subscribe(listener: (event: JobEvent) => void): () => void {
     return this.wakeups.subscribe(listener);
+  }
+
+  // ----- schedules ----------------------------------------------------------------------
+
+  async saveSchedule(schedule: Schedule): Promise<void> {
+    const { spec, progress } = splitSchedule(schedule);
+    const field = `${schedule.queue}\n${schedule.id}`;
+    await this.redis.multi().hset(this.keys.schedules, field, spec).hset(this.keys.scheduleProgress, field, progress).exec();
+  }
+
+  async schedules(queue?: string): Promise<Schedule[]> {
+    const [specs, progress] = await Promise.all([this.redis.hgetall(this.keys.schedules), this.redis.hgetall(this.keys.scheduleProgress)]);
+    return Object.keys(specs)
+      .filter((field) => progress[field] !== undefined && (queue === undefined || field.startsWith(`${queue}\n`)))
+      .map((field) => joinSchedule(specs[field], progress[field]))
+      .sort((a, b) => a.queue.localeCompare(b.queue) || a.id.localeCompare(b.id));
+  }
+
+  async removeSchedule(queue: string, id: string): Promise<boolean> {
+    const field = `${queue}\n${id}`;
+    const replies = await this.redis.multi().hdel(this.keys.schedules, field).hdel(this.keys.scheduleProgress, field).exec();
+    return Number(replies?.[0]?.[1] ?? 0) > 0;
+  }
+
+  async advanceSchedule(queue: string, id: string, expected: ScheduleProgress, next: ScheduleProgress): Promise<boolean> {
+    return (await this.run('advance-schedule', [`${queue}\n${id}`, progressJson(expected), progressJson(next)])) === 1;
   }
 
   // ----- leadership ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { luaHeader } from './lua/header.ts';
 
-const NAMES = ['enqueue', 'claim', 'extend', 'finish', 'update', 'cancel', 'remove', 'retry', 'promote', 'clean', 'configure', 'maintain', 'peek', 'lead', 'resign'] as const;
+const NAMES = ['enqueue', 'claim', 'extend', 'finish', 'update', 'cancel', 'remove', 'retry', 'promote', 'clean', 'configure', 'maintain', 'peek', 'lead', 'resign', 'advance-schedule'] as const;
 export type ScriptName = (typeof NAMES)[number];
 
 function read(file: string): string {
@@ -61,12 +61,17 @@ const LIBRARY = `conveyor_${createHash('sha1')
   .digest('hex')
   .slice(0, 12)}`;
 
+/** Redis function names take letters, digits and underscores only. */
+function functionName(name: ScriptName): string {
+  return `${LIBRARY}_${name.replace(/-/g, '_')}`;
+}
+
 const FUNCTIONS = compose([
   [`#!lua name=${LIBRARY}\n`, null],
   [`${HEADER}\n`, 'header.ts'],
   [LIB, 'lib.lua'],
   ...NAMES.flatMap((n): [string, string | null][] => [
-    [`redis.register_function('${LIBRARY}_${n}', function(KEYS, ARGV)\nbegin(KEYS, ARGV)\n`, null],
+    [`redis.register_function('${functionName(n)}', function(KEYS, ARGV)\nbegin(KEYS, ARGV)\n`, null],
     [BODIES[n], `${n}.lua`],
     ['end)\n', null],
   ]),
@@ -141,12 +146,12 @@ export class Scripts {
       return fn.call(this.redis, key, ...args);
     }
     try {
-      return await this.redis.call('FCALL', `${LIBRARY}_${name}`, 1, key, ...args);
+      return await this.redis.call('FCALL', functionName(name), 1, key, ...args);
     } catch (err) {
       // A restarted Redis without persistence (or a FUNCTION FLUSH) forgot the library.
       if (!/function not found/i.test((err as Error)?.message ?? '')) throw err;
       await this.load();
-      return this.redis.call('FCALL', `${LIBRARY}_${name}`, 1, key, ...args);
+      return this.redis.call('FCALL', functionName(name), 1, key, ...args);
     }
   }
 }

@@ -10,7 +10,7 @@ import type { Job } from '../../core/job.ts';
 /** Fields left out while they are null. */
 const NULLABLE = [
   'runAt', 'backoff', 'timeoutMs', 'message', 'result', 'startedAt', 'finishedAt', 'workerId', 'leaseUntil',
-  'groupKey', 'resultTtlMs', 'failureTtlMs', 'expiresAt',
+  'groupKey', 'resultTtlMs', 'failureTtlMs', 'expiresAt', 'scheduleId',
 ] as const;
 
 /** Fields left out while they hold these values. */

@@ -45,6 +45,8 @@ CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, origin TEXT NOT NULL,
 -- Stores (processes) that read the events table: a transaction writes its events row only
 -- while another one is registered here and not past its 'until' (see process-feed.ts).
 CREATE TABLE IF NOT EXISTS listeners (origin TEXT PRIMARY KEY, until INTEGER NOT NULL) WITHOUT ROWID;
+-- Schedules: the spec as JSON, and the scheduler's progress as JSON (compared and set as a whole).
+CREATE TABLE IF NOT EXISTS schedules (queue TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL, progress TEXT NOT NULL, PRIMARY KEY (queue, id)) WITHOUT ROWID;
 -- Leadership leases (Store.lead): one holder per role until 'until'.
 CREATE TABLE IF NOT EXISTS leaders (role TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, info TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;

@@ -12,6 +12,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { systemClock, type Clock } from '../../core/clock.ts';
+import { joinSchedule, progressJson, splitSchedule, type Schedule, type ScheduleProgress } from '../../core/schedule.ts';
 import { ConnectionError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
@@ -690,6 +691,31 @@ export class SqliteStore implements Store {
 
   subscribe(listener: (event: JobEvent) => void): () => void {
     return this.feed.subscribe(listener);
+  }
+
+  // ----- schedules ----------------------------------------------------------------------
+
+  async saveSchedule(schedule: Schedule): Promise<void> {
+    const { spec, progress } = splitSchedule(schedule);
+    await this.tx(() => this.st('INSERT OR REPLACE INTO schedules (queue, id, spec, progress) VALUES (?, ?, ?, ?)').run(schedule.queue, schedule.id, spec, progress));
+  }
+
+  async schedules(queue?: string): Promise<Schedule[]> {
+    const rows = (queue === undefined
+      ? this.st('SELECT spec, progress FROM schedules ORDER BY queue, id').all()
+      : this.st('SELECT spec, progress FROM schedules WHERE queue = ? ORDER BY id').all(queue)) as { spec: string; progress: string }[];
+    return rows.map((r) => joinSchedule(r.spec, r.progress));
+  }
+
+  async removeSchedule(queue: string, id: string): Promise<boolean> {
+    return this.tx(() => Number(this.st('DELETE FROM schedules WHERE queue = ? AND id = ?').run(queue, id).changes) > 0);
+  }
+
+  async advanceSchedule(queue: string, id: string, expected: ScheduleProgress, next: ScheduleProgress): Promise<boolean> {
+    return this.tx(() => {
+      const r = this.st('UPDATE schedules SET progress = ? WHERE queue = ? AND id = ? AND progress = ?').run(progressJson(next), queue, id, progressJson(expected));
+      return Number(r.changes) > 0;
+    });
   }
 
   // ----- leadership ---------------------------------------------------------------------

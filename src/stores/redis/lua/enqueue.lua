@@ -13,6 +13,7 @@ for i = 0, n - 1 do
     priority = ARGV[b + 5], runAt = opt(ARGV[b + 6]), start = ARGV[b + 7] == '1', maxAttempts = ARGV[b + 8],
     backoff = opt(ARGV[b + 9]), timeoutMs = opt(ARGV[b + 10]), deps = ARGV[b + 11], policy = ARGV[b + 12],
     groupKey = opt(ARGV[b + 13]), resultTtlMs = opt(ARGV[b + 14]), failureTtlMs = opt(ARGV[b + 15]),
+    scheduleId = opt(ARGV[b + 16]),
   }
 end
 
@@ -157,7 +158,7 @@ for _, nj in ipairs(jobs) do
     if nj.deps ~= '[]' then put('dependsOn', nj.deps) end
     if nj.policy ~= 'fail' then put('onParentFailure', nj.policy) end
     put('runAt', nj.runAt); put('backoff', nj.backoff); put('timeoutMs', nj.timeoutMs); put('groupKey', nj.groupKey)
-    put('resultTtlMs', nj.resultTtlMs); put('failureTtlMs', nj.failureTtlMs)
+    put('resultTtlMs', nj.resultTtlMs); put('failureTtlMs', nj.failureTtlMs); put('scheduleId', nj.scheduleId)
     putValue(nj.id, 'data', nj.data, h)
     for _, d in ipairs(nj.depList) do
       redis.call('SADD', P .. 'children:' .. d, nj.id)

@@ -13,7 +13,7 @@ export const INLINE = 48;
 /** Most job ids one event stream entry carries. */
 export const EVENT_GROUP = 50;
 /** Values per job in an enqueue call (see RedisStore.enqueue). */
-export const ENQUEUE_FIELDS = 16;
+export const ENQUEUE_FIELDS = 17;
 /** Values per outcome in a finish call (see RedisStore.finish). */
 export const FINISH_FIELDS = 9;
 /** maintain does at most this many jobs per part per queue in one call, then says more is left. */
