@@ -19,6 +19,7 @@ import { eventRoutes } from './routes/events.ts';
 import { observabilityRoutes } from './routes/observability.ts';
 import { remoteWorkerRoutes } from './routes/remote-workers.ts';
 import { rpcRoutes } from './routes/rpc.ts';
+import { scheduleRoutes } from './routes/schedules.ts';
 import { seed003Routes } from './routes/seed003.ts';
 
 export interface ServerOptions {
@@ -60,6 +61,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   const streams = new Set<() => void>();
   apiRoutes(app, ctx);
+  scheduleRoutes(app, ctx);
   remoteWorkerRoutes(app, ctx);
   eventRoutes(app, ctx, streams);
   rpcRoutes(app, ctx);

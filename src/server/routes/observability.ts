@@ -25,6 +25,22 @@ export function observabilityRoutes(app: FastifyInstance, ctx: ServerContext): (
       for (const [queue, counts] of Object.entries(await ctx.store.counts())) for (const s of JOB_STATES) this.set({ queue, state: s }, counts[s]);
     },
   });
+  // Kept by the store with each schedule, so every server reports the same totals whichever process ran the ticks.
+  for (const [name, help, field] of [
+    ['conveyor_schedule_runs_total', 'Jobs added by each schedule', 'runs'],
+    ['conveyor_schedule_skips_total', 'Runs of each schedule skipped (overlap, missed while nothing ran, full queue)', 'skips'],
+  ] as const) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['queue', 'schedule'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const sc of await ctx.store.schedules()) this.set({ queue: sc.queue, schedule: sc.id }, sc[field]);
+      },
+    });
+  }
   const finished = new Counter({ name: 'conveyor_jobs_finished_total', help: 'Jobs finished, seen by this server', labelNames: ['queue', 'outcome'], registers: [registry] });
   const duration = new Histogram({ name: 'conveyor_job_duration_seconds', help: 'Time from start to finish', labelNames: ['queue'], buckets: [0.005, 0.05, 0.25, 1, 5, 30, 120, 600], registers: [registry] });
   const wait = new Histogram({ name: 'conveyor_job_wait_seconds', help: 'Time from creation to start', labelNames: ['queue'], buckets: [0.001, 0.01, 0.1, 1, 10, 60, 600], registers: [registry] });

@@ -3,7 +3,9 @@
  * queue_stop_job, ...). Batches are answered in order; notifications get no answer.
  */
 import type { FastifyInstance } from 'fastify';
-import { ConveyorError, ValidationError } from '../../core/errors.ts';
+import type { ScheduleSpec } from '../../core/schedule.ts';
+import { view } from './schedules.ts';
+import { ConveyorError, NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { Job } from '../../core/job.ts';
 import type { JobState } from '../../core/states.ts';
 import type { ServerContext } from '../context.ts';
@@ -118,6 +120,20 @@ function methods(ctx: ServerContext): Record<string, (p: Params) => Promise<unkn
     async queue_resume(p) {
       await ctx.queue(str(p, 'queue')).resume();
       return { queue: p.queue, paused: false };
+    },
+    async queue_schedule(p) {
+      const { queue, id, ...spec } = p;
+      if (typeof queue !== 'string' && queue !== undefined) throw new ValidationError('params.queue must be a string', 'queue');
+      return view(await ctx.queue((queue as string | undefined) ?? 'default').schedule(str(p, 'id'), spec as unknown as ScheduleSpec));
+    },
+    async queue_unschedule(p) {
+      const removed = await ctx.queue(str(p, 'queue', 'default')).unschedule(str(p, 'id'));
+      if (!removed) throw new NotFoundError(`schedule ${p.id} not found`);
+      return { id: p.id, removed: true };
+    },
+    async queue_list_schedules(p) {
+      const list = typeof p.queue === 'string' ? await ctx.queue(p.queue).schedules() : await ctx.store.schedules();
+      return { schedules: list.map(view) };
     },
   };
 }
