@@ -122,7 +122,7 @@ function methods(ctx: ServerContext): Record<string, (p: Params) => Promise<unkn
       return { queue: p.queue, paused: false };
     },
     async queue_schedule(p) {
-      const { queue, id, ...spec } = p;
+      const { queue, id: _id, ...spec } = p;
       if (typeof queue !== 'string' && queue !== undefined) throw new ValidationError('params.queue must be a string', 'queue');
       return view(await ctx.queue((queue as string | undefined) ?? 'default').schedule(str(p, 'id'), spec as unknown as ScheduleSpec));
     },
