@@ -7,6 +7,7 @@
 import { Command, CommanderError } from 'commander';
 import { register as registerJobs } from './commands/jobs.ts';
 import { register as registerQueues } from './commands/queues.ts';
+import { register as registerSchedules } from './commands/schedules.ts';
 import { register as registerServe } from './commands/serve.ts';
 import { register as registerWatch } from './commands/watch.ts';
 import { register as registerWorker } from './commands/worker.ts';
@@ -32,6 +33,7 @@ Examples:
   registerJobs(program);
   registerWatch(program);
   registerQueues(program);
+  registerSchedules(program);
   return program;
 }
 

@@ -6,6 +6,7 @@
 import type { EnqueueResult, Job, LogLine } from '../core/job.ts';
 import type { JobOptions } from '../core/options.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
+import type { Schedule, ScheduleSpec } from '../core/schedule.ts';
 import type { JobPage, ListFilter, QueueInfo, StateCounts, WorkerInfo } from '../stores/store.ts';
 
 export interface NewJobSpec {
@@ -47,6 +48,12 @@ export interface Client {
   clean(queue: string, spec: CleanSpec): Promise<number>;
   /** Takes up to `limit` waiting jobs off the queue, marks them completed and returns them. */
   drain(queue: string, limit: number): Promise<Job[]>;
+  schedule(queue: string, id: string, spec: ScheduleSpec): Promise<Schedule>;
+  /** Schedules of a queue (all queues when none given). */
+  schedules(queue?: string): Promise<Schedule[]>;
+  unschedule(queue: string, id: string): Promise<void>;
+  pauseSchedule(queue: string, id: string): Promise<Schedule>;
+  resumeSchedule(queue: string, id: string): Promise<Schedule>;
   close(): Promise<void>;
 }
 

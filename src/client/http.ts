@@ -6,6 +6,7 @@
 import { ConnectionError, ConveyorError, NotFoundError, QueueFullError, StateError, ValidationError } from '../core/errors.ts';
 import type { EnqueueResult, Job, LogLine } from '../core/job.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
+import type { Schedule, ScheduleSpec } from '../core/schedule.ts';
 import type { JobPage, ListFilter, QueueInfo, WorkerInfo } from '../stores/store.ts';
 import type { CleanSpec, Client, NewJobSpec, Stats } from './client.ts';
 
@@ -156,6 +157,26 @@ export class HttpClient implements Client {
       await this.call('POST', '/api/worker/finish', { outcomes: jobs.map((j) => ({ id: j.id, token: j.token, kind: 'completed', result: { drained: true } })) });
     }
     return jobs.map(({ token: _token, ...job }) => job);
+  }
+
+  async schedule(queue: string, id: string, spec: ScheduleSpec): Promise<Schedule> {
+    return this.call<Schedule>('PUT', `/api/queues/${enc(queue)}/schedules/${enc(id)}`, spec);
+  }
+
+  async schedules(queue?: string): Promise<Schedule[]> {
+    return (await this.call<{ schedules: Schedule[] }>('GET', queue === undefined ? '/api/schedules' : `/api/queues/${enc(queue)}/schedules`)).schedules;
+  }
+
+  async unschedule(queue: string, id: string): Promise<void> {
+    await this.call<void>('DELETE', `/api/queues/${enc(queue)}/schedules/${enc(id)}`);
+  }
+
+  async pauseSchedule(queue: string, id: string): Promise<Schedule> {
+    return this.call<Schedule>('POST', `/api/queues/${enc(queue)}/schedules/${enc(id)}/pause`);
+  }
+
+  async resumeSchedule(queue: string, id: string): Promise<Schedule> {
+    return this.call<Schedule>('POST', `/api/queues/${enc(queue)}/schedules/${enc(id)}/resume`);
   }
 
   async close(): Promise<void> {}

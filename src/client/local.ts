@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { NotFoundError } from '../core/errors.ts';
 import type { EnqueueResult, Job, LogLine } from '../core/job.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
+import type { Schedule, ScheduleSpec } from '../core/schedule.ts';
 import { Queue } from '../queue.ts';
 import type { JobPage, ListFilter, QueueInfo, Store, WorkerInfo } from '../stores/store.ts';
 import { sumCounts, type CleanSpec, type Client, type NewJobSpec, type Stats } from './client.ts';
@@ -99,5 +100,25 @@ export class LocalClient implements Client {
 
   close(): Promise<void> {
     return this.store.close();
+  }
+
+  schedule(queue: string, id: string, spec: ScheduleSpec): Promise<Schedule> {
+    return this.queue(queue).schedule(id, spec);
+  }
+
+  schedules(queue?: string): Promise<Schedule[]> {
+    return queue === undefined ? this.store.schedules() : this.queue(queue).schedules();
+  }
+
+  async unschedule(queue: string, id: string): Promise<void> {
+    if (!(await this.queue(queue).unschedule(id))) throw new NotFoundError(`schedule ${id} not found in queue ${queue}`);
+  }
+
+  pauseSchedule(queue: string, id: string): Promise<Schedule> {
+    return this.queue(queue).pauseSchedule(id);
+  }
+
+  resumeSchedule(queue: string, id: string): Promise<Schedule> {
+    return this.queue(queue).resumeSchedule(id);
   }
 }
