@@ -124,7 +124,38 @@ async function renderJobs(queue, params, append = false) {
     .map((j) => `<tr><td><a href="#/job/${encodeURIComponent(j.id)}">${esc(j.id)}</a></td><td>${esc(j.name)}</td><td class="state-${j.state}">${j.state}</td><td>${Math.round(j.progress)}%</td><td>${j.attempt}/${j.maxAttempts}</td><td>${time(j.createdAt)}</td></tr>`)
     .join('');
   $('#job-list tbody').innerHTML = (append ? $('#job-list tbody').innerHTML : '') + (rows || (append ? '' : '<tr><td colspan="6" class="dim">no jobs</td></tr>'));
+  if (!append) await renderSchedules(queue);
 }
+
+/** A run time as the schedule's zone reads it. */
+function inZone(ms, tz) {
+  return new Date(ms).toLocaleString(undefined, { timeZone: tz, weekday: 'short', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) + (tz === 'UTC' ? ' UTC' : '');
+}
+
+async function renderSchedules(queue) {
+  const { schedules } = await api(`/api/queues/${encodeURIComponent(queue)}/schedules`);
+  // The state of each schedule's last job, read once per render.
+  const last = await Promise.all(schedules.map((s) => (s.lastJobId ? api(`/api/jobs/${encodeURIComponent(s.lastJobId)}`).catch(() => null) : null)));
+  $('#schedules-box').hidden = schedules.length === 0;
+  $('#schedules tbody').innerHTML = schedules
+    .map((s, i) => {
+      const when = s.cron ? `cron <code>${esc(s.cron)}</code> ${esc(s.tz)}` : `every ${s.every >= 1000 ? `${s.every / 1000} s` : `${s.every} ms`}`;
+      const state = s.paused ? 'paused' : s.nextRunAt === null ? 'ended' : 'active';
+      const next = s.upcoming.map((t) => esc(inZone(t, s.tz))).join('<br>') || '–';
+      const job = last[i];
+      const lastRun = job ? `<a href="#/job/${encodeURIComponent(job.id)}">${time(s.lastRunAt)}</a> <span class="state-${job.state}">${job.state}</span>` : s.lastRunAt ? time(s.lastRunAt) : '–';
+      const action = s.paused ? 'resume' : 'pause';
+      return `<tr><td>${esc(s.id)}</td><td>${when}</td><td>${esc(s.name)}</td><td>${state}</td><td>${next}</td><td>${s.runs}${s.limit ? `/${s.limit}` : ''}</td><td>${s.skips}</td><td>${lastRun}</td><td>${state === 'ended' ? '' : `<button class="act" data-schedule="${esc(s.id)}" data-action="${action}" aria-label="${action} schedule ${esc(s.id)}">${action === 'pause' ? 'Pause' : 'Resume'}</button>`}</td></tr>`;
+    })
+    .join('');
+}
+
+$('#schedules').addEventListener('click', async (e) => {
+  const b = e.target.closest('button[data-schedule]');
+  if (!b) return;
+  await api(`/api/queues/${encodeURIComponent(listQueue)}/schedules/${encodeURIComponent(b.dataset.schedule)}/${b.dataset.action}`, { method: 'POST' }).catch(showError);
+  renderSchedules(listQueue).catch(showError);
+});
 
 $('#filters').addEventListener('submit', (e) => {
   e.preventDefault();

@@ -21,7 +21,7 @@ let page: Page;
 before(async () => {
   mkdirSync(shots, { recursive: true });
   console.log(`screenshots: ${shots}`);
-  server = await serve(['--db', join(dir, 'ui.db'), '--handlers', handlers, '--queues', 'images', '--token', 'ui-secret']);
+  server = await serve(['--db', join(dir, 'ui.db'), '--handlers', handlers, '--queues', 'images', '--token', 'ui-secret', '--maintain-every', '200']);
   browser = await launchBrowser();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 });
@@ -86,4 +86,33 @@ test('pause and resume a queue; search a job by text in its data', async () => {
   await page.screenshot({ path: join(shots, 'search.png'), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: join(shots, 'phone.png'), fullPage: true });
+});
+
+test("a queue's schedules: next runs in the schedule's zone, runs, the last run's job and state; pause and resume", async () => {
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const put = await fetch(`${server.url}/api/queues/images/schedules/thumbs`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer ui-secret' },
+    body: JSON.stringify({ every: 1000, name: 'resize', data: { item: 'scheduled.jpg' }, limit: 1 }),
+  });
+  assert.equal(put.status, 200);
+  await fetch(`${server.url}/api/queues/images/schedules/nightly`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer ui-secret' },
+    body: JSON.stringify({ cron: '0 3 * * *', tz: 'Europe/Berlin', name: 'resize' }),
+  });
+  await page.goto(`${server.url}/#/queue/images`);
+  const nightly = page.locator('#schedules tr', { hasText: 'nightly' });
+  await nightly.getByText('Europe/Berlin').first().waitFor();
+  assert.equal((await nightly.locator('td').nth(4).innerHTML()).split('<br>').length, 3, 'the next three runs');
+  // The one-shot schedule runs once (the server's upkeep) and its job completes; the page
+  // follows the job's events.
+  const thumbs = page.locator('#schedules tr', { hasText: 'thumbs' });
+  await thumbs.locator('.state-completed').waitFor();
+  assert.match(await thumbs.innerText(), /ended/);
+  await nightly.getByRole('button', { name: 'pause schedule nightly' }).click();
+  await nightly.getByText('paused').waitFor();
+  await page.screenshot({ path: join(shots, 'schedules.png'), fullPage: true });
+  await nightly.getByRole('button', { name: 'resume schedule nightly' }).click();
+  await nightly.getByText('active').waitFor();
 });
