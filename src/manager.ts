@@ -1,5 +1,5 @@
 /**
- * A job manager in the shape of seed 004: registered commands that run directly or through
+ * A job manager: registered commands that run directly or through
  * the queue (`useQueue`), one queue with its limits (concurrency, max size with eviction,
  * per-type limits, retention), a worker in this process, logs per stream and a health
  * report. It only composes Queue, Worker and the runners: every rule it states lives in
@@ -27,19 +27,19 @@ export interface CommandSpec extends Partial<Omit<PooledRunnerOptions, 'module'>
   handler?: HandlerFn | Runner;
   /** A handler module, run where `runner` says. */
   module?: string | URL;
-  /** Where a `module` handler runs (default "process", like seed 004's jobs). */
+  /** Where a `module` handler runs (default "process": each job in its own process). */
   runner?: RunnerKind;
-  /** Queue calls by default and answer with a job id (seed 004's `use_queue`). Default false. */
+  /** Queue calls by default and answer with a job id (`use_queue`). Default false. */
   useQueue?: boolean;
   /** Most jobs of this command this process runs at once. */
   concurrency?: number;
-  /** Most unfinished jobs of this command in the queue (seed 004's per_job_type_limits). */
+  /** Most unfinished jobs of this command in the queue (per_job_type_limits). */
   limit?: number;
   jobOptions?: CommandJobOptions;
 }
 
 export interface ManagerOptions {
-  /** A Store, or a spec for openStore: "memory" (default, seed 004's in_memory), a SQLite path, a redis:// URL. */
+  /** A Store, or a spec for openStore: "memory" (default, in memory), a SQLite path, a redis:// URL. */
   store?: Store | string;
   /** The queue's name (default "jobs"). */
   queue?: string;
@@ -48,7 +48,7 @@ export interface ManagerOptions {
   maxConcurrentJobs?: number;
   /** Most unfinished jobs in the queue (default: no limit). */
   maxQueueSize?: number | null;
-  /** At a full queue or type limit: evict the oldest waiting job (default, as seed 004), or refuse the add. */
+  /** At a full queue or type limit: evict the oldest waiting job (default), or refuse the add. */
   overflow?: QueueConfig['overflow'];
   /** How long finished jobs are kept, ms (default 6 h; 0 keeps them). */
   retentionMs?: number;
@@ -63,7 +63,7 @@ export interface ManagerOptions {
 export interface RunOptions {
   /** Overrides the command's `useQueue` for this call. */
   useQueue?: boolean;
-  /** Queued calls: add as `pending`; it runs after `queue.start(id)` (seed 004's add_job). */
+  /** Queued calls: add as `pending`; it runs after `queue.start(id)` (add_job). */
   start?: boolean;
   /** Direct calls: stops the handler. */
   signal?: AbortSignal;
@@ -234,7 +234,7 @@ export class JobManager {
     throw err;
   }
 
-  /** A job's log lines split by stream, as seed 004's get_job_logs returns them. */
+  /** A job's log lines split by stream, as get_job_logs returns them. */
   async jobLogs(jobId: string): Promise<JobLogs> {
     const out: JobLogs = { jobId, stdout: [], stderr: [], log: [], stdoutLines: 0, stderrLines: 0 };
     for (let after = 0; ; ) {

@@ -28,7 +28,7 @@ export interface BulkJob<Data = unknown> {
 }
 
 export interface ListOptions {
-  /** One state or several; the seeds' names (waiting, started, stopped...) are accepted. */
+  /** One state or several; other tools' names (waiting, started, stopped...) are accepted. */
   state?: JobState | string | (JobState | string)[];
   name?: string;
   /** Case-insensitive text in the job's id or data. */
@@ -147,7 +147,7 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
     return this.change(id, 'promote', (ids) => this.store.promote(ids));
   }
 
-  /** Starts a job added with `start: false` (seed 004's start_job). */
+  /** Starts a job added with `start: false` (the job manager's start_job). */
   start(id: string): Promise<Job<Data>> {
     return this.promote(id);
   }

@@ -1,6 +1,6 @@
 import { ConveyorError } from '../core/errors.ts';
 
-/** 2 when the store or server cannot be reached (seed 000), 1 for everything else. */
+/** 2 when the store or server cannot be reached, 1 for everything else. */
 export function exitCodeFor(err: unknown): number {
   return err instanceof ConveyorError && err.code === 'CONNECTION' ? 2 : 1;
 }

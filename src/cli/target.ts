@@ -1,6 +1,6 @@
 /**
  * Which Conveyor a command talks to, from the global flags and the environment:
- * --server (or seed 000's --host/--port/--authkey) → a server; else --redis → Redis;
+ * --server (or the Python multiprocessing-manager style --host/--port/--authkey) → a server; else --redis → Redis;
  * else --db → a SQLite file (default ./conveyor.db).
  */
 import type { Command } from 'commander';
@@ -31,9 +31,9 @@ export function addGlobalOptions(program: Command): Command {
     .option('--prefix <prefix>', 'Redis key prefix (env CONVEYOR_PREFIX; default "conveyor")')
     .option('--server <url>', 'talk to a Conveyor server, e.g. http://127.0.0.1:7700 (env CONVEYOR_SERVER)')
     .option('--token <token>', 'bearer token for --server (env CONVEYOR_TOKEN)')
-    .option('--host <host>', 'seed 000 style: server host (same as --server http://HOST:PORT)')
-    .option('--port <port>', 'seed 000 style: server port')
-    .option('--authkey <key>', 'seed 000 style: same as --token')
+    .option('--host <host>', 'server host, multiprocessing-manager style (same as --server http://HOST:PORT)')
+    .option('--port <port>', 'server port, multiprocessing-manager style')
+    .option('--authkey <key>', 'same as --token (multiprocessing-manager style)')
     .option('--json', 'print machine-readable JSON')
     .option('--verbose', 'print stack traces with errors');
 }

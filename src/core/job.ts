@@ -80,7 +80,7 @@ export interface NewJob {
   dataJson: string;
   priority: number;
   runAt: number | null;
-  /** Added without starting (seed 004's add_job): stays `pending` until promoted. */
+  /** Added without starting (a job manager's add_job): stays `pending` until promoted. */
   start: boolean;
   maxAttempts: number;
   backoff: Backoff | null;

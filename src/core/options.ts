@@ -12,7 +12,7 @@ export interface JobOptions {
   delay?: number;
   /** Run no earlier than this time (Date, epoch ms or ISO string). */
   runAt?: Date | number | string;
-  /** false: add as `pending`; it runs only after `start()`/`promote()` (seed 004's add_job). */
+  /** false: add as `pending`; it runs only after `start()`/`promote()` (a job manager's add_job). */
   start?: boolean;
   /** Total attempts including the first; default 1 (no retry). */
   attempts?: number;

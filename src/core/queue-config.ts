@@ -14,7 +14,7 @@ export interface QueueConfig {
   maxSize: number | null;
   /** What an add does when a limit is reached: refuse it, or evict the oldest waiting job. */
   overflow: 'reject' | 'evict-oldest';
-  /** Most unfinished jobs per job name (seed 004's per_job_type_limits). */
+  /** Most unfinished jobs per job name (a job manager's per_job_type_limits). */
   typeLimits: Record<string, number>;
   /** Default retention of completed jobs, ms (null: keep). */
   resultTtlMs: number | null;

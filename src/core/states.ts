@@ -17,7 +17,7 @@ export type JobState = (typeof JOB_STATES)[number];
 
 export const FINISHED_STATES: readonly JobState[] = ['completed', 'failed', 'canceled'];
 export const WAITING_STATES: readonly JobState[] = ['pending', 'scheduled', 'deferred', 'queued'];
-/** States that count against a queue's max size ("unfinished" in seed 004). */
+/** States that count against a queue's max size ("unfinished"). */
 export const UNFINISHED_STATES: readonly JobState[] = [...WAITING_STATES, 'active'];
 
 export function isJobState(value: unknown): value is JobState {
@@ -58,7 +58,7 @@ export const STATE_ALIASES: Record<string, JobState> = {
   processing: 'active',
 };
 
-/** Accepts our state names and the seeds' aliases (RQ's `started`, seed 004's `stopped`...). */
+/** Accepts our state names and other tools' aliases (RQ's `started`, a job manager's `stopped`...). */
 export function parseState(value: string): JobState | undefined {
   const v = value.trim().toLowerCase();
   if (isJobState(v)) return v;

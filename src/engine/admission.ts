@@ -20,7 +20,7 @@ export interface AdmissionView {
 
 /**
  * Checks a whole batch before anything is written: dependencies exist, and each queue's
- * max size and per-type limits hold (seed 004: refuse, or evict the oldest waiting jobs).
+ * max size and per-type limits hold (refuse, or evict the oldest waiting jobs).
  * Returns the ids to evict; throws NotFoundError / QueueFullError and then nothing changes.
  */
 export function admit(jobs: NewJob[], view: AdmissionView): string[] {

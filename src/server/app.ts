@@ -1,5 +1,5 @@
 /**
- * The Fastify app: REST, JSON-RPC, seed 003 routes, SSE, remote workers, metrics. Built
+ * The Fastify app: REST, JSON-RPC, the upload API (/queue/*), SSE, remote workers, metrics. Built
  * in-process (tests use app.inject) and started by start.ts / `conveyor serve`.
  */
 import { existsSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { observabilityRoutes } from './routes/observability.ts';
 import { remoteWorkerRoutes } from './routes/remote-workers.ts';
 import { rpcRoutes } from './routes/rpc.ts';
 import { scheduleRoutes } from './routes/schedules.ts';
-import { seed003Routes } from './routes/seed003.ts';
+import { uploadApiRoutes } from './routes/upload-api.ts';
 
 export interface ServerOptions {
   store: Store;
@@ -52,7 +52,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   // The OpenAPI document is generated from the same route schemas that validate requests.
   await app.register(swagger, {
     openapi: {
-      info: { title: 'Conveyor', version: '0.1.0', description: 'Job queue HTTP API: REST, remote workers, seed 003 routes. JSON-RPC 2.0 is at POST /rpc (docs/http-api.md).' },
+      info: { title: 'Conveyor', version: '0.1.0', description: 'Job queue HTTP API: REST, schedules, remote workers, and the upload API (/queue/submit with files, /queue/job, /queue/jobs, /queue/stats). JSON-RPC 2.0 is at POST /rpc (docs/http-api.md).' },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
       security: options.token ? [{ bearer: [] }] : [],
     },
@@ -65,7 +65,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   remoteWorkerRoutes(app, ctx);
   eventRoutes(app, ctx, streams);
   rpcRoutes(app, ctx);
-  seed003Routes(app, ctx);
+  uploadApiRoutes(app, ctx);
   const stopMetrics = observabilityRoutes(app, ctx);
   const dashboard = new URL('./dashboard.ts', import.meta.url);
   if (existsSync(dashboard)) await app.register((await import(dashboard.href)).default);

@@ -1,6 +1,6 @@
 /**
  * SharedQueue: a bounded multi-producer / multi-consumer queue of variable-size items on
- * one SharedArrayBuffer, shared by the threads of one process (seed 001 in Node's idiom).
+ * one SharedArrayBuffer, shared by the threads of one process (Python's shared_memory queue, in Node's idiom).
  *
  * Synchronous put/get block their thread with Atomics.wait (meant for worker threads: on
  * the main thread they would stall the event loop); putAsync/getAsync wait with
@@ -13,7 +13,7 @@ import { FLAG_RAW, FLAG_WRAP, H, HEADER_BYTES, HEADER_WORDS, MAGIC, RECORD_HEADE
 
 export interface CreateOptions {
   name: string;
-  /** Namespace, so runs of one program cannot collide on a name (seed 001's run_id). */
+  /** Namespace, so runs of one program cannot collide on a name (a run id). */
   runId?: string;
   /** Most items held at once (default 1024). */
   capacity?: number;
@@ -377,7 +377,7 @@ export class SharedQueue<T = unknown> {
     this.closed = true;
   }
 
-  /** Forgets the name in this thread's registry (seed 001's unlink). */
+  /** Forgets the name in this thread's registry (like shared memory's unlink). */
   unlink(): void {
     registry.delete(key(this.runId, this.name));
     this.close();

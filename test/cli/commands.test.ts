@@ -28,8 +28,8 @@ for (const target of LOCAL_TARGETS) {
   describe(`conveyor CLI on ${target.name}`, () => {
     const t = target.args;
 
-    test('enqueue items (seed 000), list, status, stats, drain', async () => {
-      const q = `seed000-${target.name}`;
+    test('enqueue items, list, status, stats, drain', async () => {
+      const q = `items-${target.name}`;
       const r = await cli([...t, 'enqueue', 'img1.jpg', 'img2.jpg', '-q', q]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /enqueued img1\.jpg → job \S+ \(queued\)/);
@@ -112,7 +112,7 @@ for (const target of LOCAL_TARGETS) {
       assert.equal(stats.queues[q], undefined, 'nothing was added');
     });
 
-    test('submit files (seed 003) stores a reference to each file', async () => {
+    test('submit files stores a reference to each file', async () => {
       const file = join(dir, `photo-${target.name}.jpg`);
       writeFileSync(file, 'jpeg bytes');
       const [r] = await cliJson<EnqueueResult[]>([...t, 'submit', file, '-q', `files-${target.name}`, '-n', 'remove-bg']);
@@ -129,7 +129,7 @@ describe('conveyor CLI: cannot connect', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /cannot reach the Conveyor server at http:\/\/127\.0\.0\.1:9 .*conveyor serve/);
     const s = await cli(['enqueue', 'a', '--host', '127.0.0.1', '--port', '9', '--authkey', 'abc']);
-    assert.equal(s.code, 2, 'seed 000 flags map onto --server');
+    assert.equal(s.code, 2, 'multiprocessing-manager style flags map onto --server');
     const redis = await cli(['stats', '--redis', 'redis://127.0.0.1:9']);
     assert.equal(redis.code, 2);
     assert.match(redis.stderr, /cannot connect to Redis/);

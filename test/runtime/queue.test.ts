@@ -93,7 +93,7 @@ for (const backend of BACKENDS) {
       await assert.rejects(queue.clean({ states: ['active'] }), ValidationError);
     });
 
-    test('getJobs accepts the seeds\' state names and pages with a cursor', async () => {
+    test('getJobs accepts other tools\' state names and pages with a cursor', async () => {
       const queue = new Queue(store, freshQueue());
       await queue.addBulk(Array.from({ length: 5 }, (_, i) => ({ name: 'n', data: { i } })));
       const page1 = await queue.getJobs({ state: 'waiting', limit: 3, order: 'asc' });

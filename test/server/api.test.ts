@@ -1,4 +1,4 @@
-/** The HTTP API in-process (app.inject) on every backend: REST, JSON-RPC, seed 003, auth, errors. */
+/** The HTTP API in-process (app.inject) on every backend: REST, JSON-RPC, the upload API, auth, errors. */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
@@ -73,7 +73,7 @@ for (const backend of BACKENDS.filter((b) => b.name !== 'memory')) {
       assert.deepEqual((await app.inject(`/api/queues/${q}`)).json().counts, before);
     });
 
-    test('JSON-RPC: seed 004 methods, batches, and every standard error code', async () => {
+    test('JSON-RPC: the job manager methods, batches, and every standard error code', async () => {
       const rpc = async (body: unknown) => (await app.inject({ method: 'POST', url: '/rpc', payload: body as object })).json();
       const jobId = `rpc-${backend.name}-${process.pid}`;
       const add = await rpc({ jsonrpc: '2.0', id: 1, method: 'queue_add_job', params: { queue: q, job_type: 'cmd', job_id: jobId, params: { x: 1 } } });

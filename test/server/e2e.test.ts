@@ -88,7 +88,7 @@ for (const target of TARGETS) {
       assert.deepEqual(done.result, { resized: 'x.png' });
     });
 
-    test('seed 003 upload: files stored under our names, traversal names harmless, limits enforced', async () => {
+    test('upload API: files stored under our names, traversal names harmless, limits enforced', async () => {
       const form = new FormData();
       form.append('images', new Blob(['one']), 'cat.jpg');
       form.append('images', new Blob(['two']), '../../../../etc/evil.sh');

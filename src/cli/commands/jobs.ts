@@ -77,7 +77,7 @@ export function register(program: Command): void {
     program
       .command('add')
       .alias('enqueue')
-      .description('add jobs: one per item given (seed 000), or one with --data')
+      .description('add jobs: one per item given, or one with --data')
       .argument('[items...]', 'items to enqueue; each becomes a job with data {item}'),
   )
     .addHelpText('after', `
@@ -90,7 +90,7 @@ Examples:
   addOptions(
     program
       .command('submit')
-      .description('submit files as jobs (seed 003): each job\'s data names its file')
+      .description('submit files as jobs: each job\'s data names its file')
       .argument('<files...>', 'files to submit'),
   )
     .addHelpText('after', `
@@ -116,7 +116,7 @@ Examples:
     .command('list')
     .description('list jobs, newest first, with filters and pages')
     .option('-q, --queue <queue>', 'only this queue')
-    .option('-s, --state <states>', 'only these states, comma-separated (queued, active, failed, ...; RQ/seed names work too)')
+    .option('-s, --state <states>', 'only these states, comma-separated (queued, active, failed, ...; RQ and BullMQ names work too)')
     .option('-n, --name <name>', 'only this job name')
     .option('--search <text>', 'text in the job id or data')
     .option('--limit <n>', 'jobs per page', '20')

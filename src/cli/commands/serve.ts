@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .option('--quiet', 'no request logs')
     .addHelpText('after', `
 The store is --db FILE (default ./conveyor.db), --redis URL, or the CONVEYOR_DB / CONVEYOR_REDIS_URL env vars.
---host/--port (seed 000 style) also set where it listens.
+--host/--port (Python multiprocessing-manager style) also set where it listens.
 
 Examples:
   $ conveyor serve                                   http://127.0.0.1:7700 on ./conveyor.db

@@ -1,5 +1,5 @@
 /**
- * JSON-RPC 2.0 at POST /rpc with seed 004's method names (queue_add_job, queue_start_job,
+ * JSON-RPC 2.0 at POST /rpc with the job manager's method names (queue_add_job, queue_start_job,
  * queue_stop_job, ...). Batches are answered in order; notifications get no answer.
  */
 import type { FastifyInstance } from 'fastify';
@@ -14,8 +14,8 @@ import { parseStates } from './api.ts';
 
 type Params = Record<string, unknown>;
 
-/** Seed 004's status names for our states. */
-const SEED_STATUS: Record<JobState, string> = {
+/** The job manager's status names for our states (running, stopped...). */
+const MANAGER_STATUS: Record<JobState, string> = {
   pending: 'pending', scheduled: 'pending', deferred: 'pending', queued: 'pending',
   active: 'running', completed: 'completed', failed: 'failed', canceled: 'stopped',
 };
@@ -26,7 +26,7 @@ function status(job: Job) {
     job_id: job.id,
     queue: job.queue,
     job_type: job.name,
-    status: SEED_STATUS[job.state],
+    status: MANAGER_STATUS[job.state],
     state: job.state,
     result: job.result,
     error: job.state === 'failed' && last ? last.message : null,
@@ -52,7 +52,7 @@ function methods(ctx: ServerContext): Record<string, (p: Params) => Promise<unkn
       const name = str(p, 'job_type', typeof p.name === 'string' ? p.name : undefined);
       const opts = { ...(p.options as object | undefined), ...(typeof p.job_id === 'string' ? { jobId: p.job_id } : {}), start: p.start === true };
       const r = await q.add(name, p.params ?? {}, opts);
-      return { job_id: r.id, status: r.state === 'pending' ? 'pending' : SEED_STATUS[r.state], duplicate: r.duplicate };
+      return { job_id: r.id, status: r.state === 'pending' ? 'pending' : MANAGER_STATUS[r.state], duplicate: r.duplicate };
     },
     async queue_start_job(p) {
       const { queue } = await jobOf(p);

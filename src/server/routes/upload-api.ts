@@ -1,5 +1,6 @@
 /**
- * Seed 003's job service routes, so its curl, Python, JavaScript and bash examples work
+ * The upload API: a job service under /queue/* (submit files, status with progress, list,
+ * stats, cancel), so clients written for that shape of service work
  * unchanged: POST /queue/submit (multipart images), GET /queue/job/:id, GET /queue/jobs,
  * GET /queue/stats, POST /queue/job/:id/cancel. Jobs go to the queue "images" (or ?queue=).
  */
@@ -41,7 +42,7 @@ function safeExt(filename: string): string {
   return /^\.[a-z0-9]{1,8}$/.test(ext) ? ext : '';
 }
 
-export function seed003Routes(app: FastifyInstance, ctx: ServerContext): void {
+export function uploadApiRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post<{ Querystring: Record<string, string> }>('/queue/submit', async (req, reply) => {
     if (!req.isMultipart()) throw new ValidationError('send the files as multipart/form-data (curl -F "images=@a.jpg")', 'images');
     const queue = ctx.queue(req.query.queue ?? 'images');
