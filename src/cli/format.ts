@@ -50,7 +50,7 @@ export function jobRow(j: Job): string[] {
 }
 export const JOB_HEADERS = ['ID', 'QUEUE', 'NAME', 'STATE', 'PROGRESS', 'ATTEMPT', 'CREATED'];
 
-export function jobDetail(j: Job): string {
+export function jobDetail(j: Job, verbose = false): string {
   const lines = [
     `${color.bold('id')}        ${j.id}`,
     `${color.bold('queue')}     ${j.queue}`,
@@ -67,8 +67,33 @@ export function jobDetail(j: Job): string {
   if (j.runAt) lines.push(`${color.bold('runs at')}   ${time(j.runAt)}`);
   if (j.dependsOn.length) lines.push(`${color.bold('after')}     ${j.dependsOn.join(', ')}`);
   if (j.result !== null) lines.push(`${color.bold('result')}    ${JSON.stringify(j.result)}`);
-  for (const e of j.errors) lines.push(`${color.red(`error #${e.attempt}`)}  ${e.message}`);
+  for (const e of j.errors) {
+    lines.push(`${color.red(`error #${e.attempt}`)}  ${e.message}`);
+    if (verbose && e.stack) lines.push(color.dim(e.stack.replace(/^/gm, '            ')));
+  }
+  if (!verbose && j.errors.some((e) => e.stack)) lines.push(color.dim('(--verbose shows the stack traces)'));
   return lines.join('\n');
+}
+
+/** Edit distance, for "did you mean" (small words only). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  }
+  return d[a.length][b.length];
+}
+
+/** ' (did you mean "x"?)' for the closest candidate within two edits, else ''. */
+export function didYouMean(word: string, candidates: readonly string[]): string {
+  let best: string | null = null;
+  let bestD = 3;
+  for (const c of candidates) {
+    const dist = distance(word.toLowerCase(), c);
+    if (dist < bestD) [best, bestD] = [c, dist];
+  }
+  return best === null ? '' : ` (did you mean "${best}"?)`;
 }
 
 export function countsLine(c: StateCounts): string {

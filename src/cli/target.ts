@@ -8,7 +8,9 @@ import { HttpClient } from '../client/http.ts';
 import { LocalClient } from '../client/local.ts';
 import type { Client } from '../client/client.ts';
 import { ConnectionError, ConveyorError } from '../core/errors.ts';
-import { openStore, storeSpecFrom } from '../stores/open.ts';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { openStore, sqlitePathOf, storeSpecFrom } from '../stores/open.ts';
 import type { Store } from '../stores/store.ts';
 
 export interface GlobalOptions {
@@ -26,6 +28,8 @@ export interface GlobalOptions {
 
 export function addGlobalOptions(program: Command): Command {
   return program
+    // Every command's --help lists these too: where a command points is always a question.
+    .configureHelp({ showGlobalOptions: true })
     .option('--db <path>', 'SQLite file to use (env CONVEYOR_DB)', undefined)
     .option('--redis <url>', 'Redis URL to use, e.g. redis://127.0.0.1:6379 (env CONVEYOR_REDIS_URL)')
     .option('--prefix <prefix>', 'Redis key prefix (env CONVEYOR_PREFIX; default "conveyor")')
@@ -67,13 +71,27 @@ export async function openClient(o: GlobalOptions, env = process.env): Promise<C
   return new LocalClient(await openTargetStore(o, env));
 }
 
-/** Runs `fn` with a client for the command's target and closes it after. */
-export async function withClient<T>(cmd: Command, fn: (client: Client, o: GlobalOptions) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with a client for the command's target and closes it after. A read-only
+ * command (`readOnly`) never creates a SQLite file: a missing one is "no such database".
+ */
+export async function withClient<T>(cmd: Command, fn: (client: Client, o: GlobalOptions) => Promise<T>, options: { readOnly?: boolean } = {}): Promise<T> {
   const o = globals(cmd);
+  if (options.readOnly && !serverUrl(o, process.env)) {
+    const path = sqlitePathOf(storeSpecFrom({ redis: o.redis, db: o.db }, process.env));
+    if (path !== null && path !== ':memory:' && !existsSync(path)) {
+      throw new ConnectionError(`no such database: ${resolve(path)} (start with \`conveyor serve\` or \`conveyor add\`, or point --db at an existing file)`);
+    }
+  }
   const client = await openClient(o);
   try {
     return await fn(client, o);
   } finally {
     await client.close();
   }
+}
+
+/** withClient for commands that only read: they never create a database file. */
+export function withReader<T>(cmd: Command, fn: (client: Client, o: GlobalOptions) => Promise<T>): Promise<T> {
+  return withClient(cmd, fn, { readOnly: true });
 }

@@ -31,9 +31,15 @@ export async function openStore(spec: string = DEFAULT_DB_PATH, options: OpenSto
     const { RedisStore } = await import('./redis/redis-store.ts');
     return RedisStore.connect(spec, { ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.clock ? { clock: options.clock } : {}) });
   }
-  const path = spec.startsWith('sqlite:') ? spec.slice('sqlite:'.length).replace(/^\/\//, '') : spec;
+  const path = sqlitePathOf(spec)!;
   const { SqliteStore } = await import('./sqlite/sqlite-store.ts');
   return SqliteStore.open(path, { ...(options.durability === undefined ? {} : { durability: options.durability }), ...(options.clock ? { clock: options.clock } : {}) });
+}
+
+/** The SQLite file a spec names, or null when it names another backend. */
+export function sqlitePathOf(spec: string): string | null {
+  if (spec === 'memory' || spec === 'memory:' || /^rediss?:\/\//i.test(spec)) return null;
+  return spec.startsWith('sqlite:') ? spec.slice('sqlite:'.length).replace(/^\/\//, '') : spec;
 }
 
 /** The store spec from the usual flags and environment, most specific first. */

@@ -55,6 +55,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly startedAt: number;
   private processed = 0;
   private failedCount = 0;
+  /** processed + failed at the last report made on going idle. */
+  private reportedCounts = 0;
   private idleResolvers: (() => void)[] = [];
   private closing: Promise<void> | null = null;
 
@@ -180,6 +182,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         continue;
       }
       this.emit('drained');
+      // Going idle: report the counts now, so `info` does not lag a heartbeat behind.
+      if (!busy && this.processed + this.failedCount !== this.reportedCounts) {
+        this.reportedCounts = this.processed + this.failedCount;
+        await this.store.reportWorker(this.info(), this.heartbeat.ttlMs).catch((err) => this.emitError(err));
+      }
       if (this.o.burst && !busy) break;
       await this.waitForWork();
     }

@@ -72,7 +72,7 @@ for (const target of LOCAL_TARGETS) {
 
     test('pause, resume, promote (start later), remove, retry --all, info', async () => {
       const q = `admin-${target.name}`;
-      const [later] = await cliJson<EnqueueResult[]>([...t, 'add', '-q', q, '--paused']);
+      const [later] = await cliJson<EnqueueResult[]>([...t, 'add', '-q', q, '-d', '{}', '--paused']);
       assert.equal(later.state, 'pending');
       assert.equal((await cli([...t, 'start', later.id])).code, 0);
       assert.equal((await cliJson<Job>([...t, 'status', later.id])).state, 'queued');
@@ -92,8 +92,8 @@ for (const target of LOCAL_TARGETS) {
       const cases: [string[], RegExp][] = [
         [['add', '-q', q, '-d', '{nope'], /--data is not valid JSON/],
         [['add', '-q', q, '--delay', 'soon'], /--delay must be a duration/],
-        [['add', '-q', 'bad queue!'], /queue must be/],
-        [['add', '-q', q, '--priority', '5000'], /priority must be an integer from -1000 to 1000/],
+        [['add', '-q', 'bad queue!', '-d', '{}'], /queue must be/],
+        [['add', '-q', q, '-d', '{}', '--priority', '5000'], /priority must be an integer from -1000 to 1000/],
         [['list', '--state', 'sleeping'], /unknown state "sleeping"/],
         [['clean', q, '--older-than', 'x'], /--older-than must be a duration/],
         [['status'], /missing required argument 'id'/],

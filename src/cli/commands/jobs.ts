@@ -5,10 +5,10 @@ import type { Command } from 'commander';
 import type { Client } from '../../client/client.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
 import type { JobOptions } from '../../core/options.ts';
-import { parseState } from '../../core/states.ts';
+import { JOB_STATES, parseState, STATE_ALIASES } from '../../core/states.ts';
 import type { JobState } from '../../core/states.ts';
-import { color, JOB_HEADERS, jobDetail, jobRow, out, parseDuration, parseIntArg, parseJson, printJson, stateColor, table, time } from '../format.ts';
-import { globals, withClient } from '../target.ts';
+import { color, didYouMean, JOB_HEADERS, jobDetail, jobRow, out, parseDuration, parseIntArg, parseJson, printJson, stateColor, table, time } from '../format.ts';
+import { globals, withClient, withReader } from '../target.ts';
 
 interface AddFlags {
   queue: string;
@@ -55,6 +55,9 @@ async function addAction(items: string[], f: AddFlags, cmd: Command, files = fal
     throw new ValidationError('--data must be a JSON object when items are given', '--data');
   }
   const opts = jobOptions(f);
+  if (items.length === 0 && f.data === undefined) {
+    throw new ValidationError('nothing to add: give items (conveyor enqueue a.jpg b.jpg) or --data JSON (conveyor add -n welcome -d \'{"to":"ada"}\')', 'items');
+  }
   if (items.length > 1 && opts.jobId) throw new ValidationError('--job-id names one job; give one item', '--job-id');
   const datas: unknown[] = items.length === 0 ? [base ?? {}] : items.map((item) => {
     if (!files) return { ...(base as object | undefined), item };
@@ -104,11 +107,11 @@ Examples:
     .argument('<id>', 'job id')
     .addHelpText('after', '\nExample:\n  $ conveyor status 550e8400-e29b-41d4-a716-446655440000 --json')
     .action((id: string, _f: unknown, cmd: Command) =>
-      withClient(cmd, async (client, o) => {
+      withReader(cmd, async (client, o) => {
         const job = await client.get(id);
         if (!job) throw new NotFoundError(`job ${id} not found`);
         if (o.json) return printJson(job);
-        out(jobDetail(job));
+        out(jobDetail(job, Boolean(o.verbose)));
       }),
     );
 
@@ -124,10 +127,10 @@ Examples:
     .option('--oldest', 'oldest first')
     .addHelpText('after', '\nExamples:\n  $ conveyor list --state failed\n  $ conveyor list -q images --search cat.jpg --json')
     .action((f: { queue?: string; state?: string; name?: string; search?: string; limit: string; cursor?: string; oldest?: boolean }, cmd: Command) =>
-      withClient(cmd, async (client, o) => {
+      withReader(cmd, async (client, o) => {
         const states = f.state?.split(',').map((s) => {
           const st = parseState(s);
-          if (!st) throw new ValidationError(`unknown state "${s}"`, '--state');
+          if (!st) throw new ValidationError(`unknown state "${s}"${didYouMean(s, [...JOB_STATES, ...Object.keys(STATE_ALIASES)])}; states: ${JOB_STATES.join(', ')}`, '--state');
           return st;
         }) as JobState[] | undefined;
         const page = await client.list({
@@ -142,7 +145,13 @@ Examples:
         if (o.json) return printJson(page);
         if (page.jobs.length === 0) return out('no jobs');
         out(table(JOB_HEADERS, page.jobs.map(jobRow)));
-        if (page.next) out(color.dim(`more: conveyor list --cursor ${page.next}`));
+        if (page.next) {
+          // The next page needs the same filters: repeat every one that was given.
+          const again = [f.queue && `-q ${quote(f.queue)}`, f.state && `--state ${quote(f.state)}`, f.name && `-n ${quote(f.name)}`, f.search && `--search ${quote(f.search)}`, f.limit !== '20' && `--limit ${f.limit}`, f.oldest && '--oldest']
+            .filter(Boolean)
+            .join(' ');
+          out(color.dim(`more: conveyor list ${again ? `${again} ` : ''}--cursor ${page.next}`));
+        }
       }),
     );
 
@@ -153,7 +162,7 @@ Examples:
     .option('--after <seq>', 'only lines after this sequence number', '0')
     .option('--stream <stream>', 'only stdout, stderr or log')
     .action((id: string, f: { after: string; stream?: string }, cmd: Command) =>
-      withClient(cmd, async (client, o) => {
+      withReader(cmd, async (client, o) => {
         let lines = await client.logs(id, parseIntArg(f.after, '--after', 0));
         if (f.stream) lines = lines.filter((l) => l.stream === f.stream);
         if (o.json) return printJson(lines);
@@ -227,4 +236,9 @@ async function eachJob(cmd: Command, ids: string[], verb: string, fn: (client: C
     }
     if (results.some((r) => !r.ok)) process.exitCode = 1;
   });
+}
+
+/** A shell word as typed: quoted when it holds anything but plain characters. */
+function quote(s: string): string {
+  return /^[\w.,:@/-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`;
 }

@@ -5,18 +5,21 @@ import { ValidationError } from '../../core/errors.ts';
 import { parseState } from '../../core/states.ts';
 import { JOB_STATES } from '../../core/states.ts';
 import { bar, color, countsLine, out, parseDuration, parseIntArg, printJson, table, time } from '../format.ts';
-import { withClient } from '../target.ts';
+import { withClient, withReader } from '../target.ts';
 
 async function renderInfo(client: Client, json: boolean): Promise<void> {
   const [queues, workers] = await Promise.all([client.queues(), client.workers()]);
   if (json) return printJson({ queues, workers });
-  const max = Math.max(1, ...queues.map((q) => q.counts.queued + q.counts.active + q.counts.scheduled + q.counts.failed));
-  out(color.bold(`Queues (${queues.length})`));
+  const waitingOf = (q: (typeof queues)[number]) => q.counts.queued + q.counts.scheduled + q.counts.deferred + q.counts.pending;
+  // Log scale: a queue of 20 next to one of 20,000 still shows a bar.
+  const max = Math.log10(1 + Math.max(1, ...queues.map(waitingOf)));
+  out(`${color.bold(`Queues (${queues.length})`)}  ${color.dim('bars: waiting jobs (queued, scheduled, deferred, pending), log scale')}`);
   for (const q of queues) {
-    const waiting = q.counts.queued + q.counts.scheduled + q.counts.deferred + q.counts.pending;
+    const waiting = waitingOf(q);
     const label = `${q.name}${q.config.paused ? color.yellow(' (paused)') : ''}`;
-    out(`${label.padEnd(24)} ${bar((waiting + q.counts.active + q.counts.failed) / max, 30)}  ${countsLine(q.counts)}`);
+    out(`${label.padEnd(24)} ${bar(Math.log10(1 + waiting) / max, 30)} ${String(waiting).padStart(7)} waiting  ${countsLine(q.counts)}`);
   }
+  out(color.dim(`updated ${time(Date.now())}`));
   out();
   out(color.bold(`Workers (${workers.length})`));
   if (workers.length === 0) return out(color.dim('no workers'));
@@ -29,7 +32,8 @@ async function renderInfo(client: Client, json: boolean): Promise<void> {
         String(w.pid),
         w.active.length > 0 ? color.cyan('busy') : 'idle',
         w.queues.join(','),
-        w.active.slice(0, 3).join(',') + (w.active.length > 3 ? `,+${w.active.length - 3}` : ''),
+        // Ids end in their random part; time-ordered ids share their start.
+        w.active.slice(0, 3).map((id) => `…${id.slice(-8)}`).join(',') + (w.active.length > 3 ? `,+${w.active.length - 3}` : ''),
         String(w.processed),
         String(w.failed),
         time(w.lastSeen),
@@ -43,7 +47,7 @@ export function register(program: Command): void {
     .command('stats')
     .description('counts per state for every queue, and totals')
     .action((_f: unknown, cmd: Command) =>
-      withClient(cmd, async (client, o) => {
+      withReader(cmd, async (client, o) => {
         const s = await client.stats();
         if (o.json) return printJson(s);
         const names = Object.keys(s.queues).sort();
@@ -58,7 +62,7 @@ export function register(program: Command): void {
     .option('--interval <seconds>', 'refresh every N seconds until Ctrl-C')
     .addHelpText('after', '\nExamples:\n  $ conveyor info\n  $ conveyor info --interval 2 --redis redis://127.0.0.1:6379')
     .action((f: { interval?: string }, cmd: Command) =>
-      withClient(cmd, async (client, o) => {
+      withReader(cmd, async (client, o) => {
         if (f.interval === undefined) return renderInfo(client, Boolean(o.json));
         const every = Number(f.interval);
         if (!(every > 0)) throw new ValidationError(`--interval must be a number of seconds > 0; got "${f.interval}"`, '--interval');
@@ -112,11 +116,12 @@ export function register(program: Command): void {
 
   program
     .command('drain')
-    .description('take waiting jobs off a queue and print their data (they are marked completed)')
+    .description('take waiting jobs off a queue and print their data; they are marked completed (kept until retention removes them), or deleted with --delete')
     .argument('[queue]', 'queue name', 'default')
     .option('--limit <n>', 'take at most this many', '1000')
-    .addHelpText('after', '\nExample:\n  $ conveyor drain            prints the items `conveyor enqueue` added')
-    .action((queue: string, f: { limit: string }, cmd: Command) =>
+    .option('--delete', 'delete the drained jobs instead of keeping them as completed')
+    .addHelpText('after', '\nExamples:\n  $ conveyor drain            prints the items `conveyor enqueue` added\n  $ conveyor drain images --delete --json')
+    .action((queue: string, f: { limit: string; delete?: boolean }, cmd: Command) =>
       withClient(cmd, async (client, o) => {
         const limit = parseIntArg(f.limit, '--limit');
         const taken = [];
@@ -124,10 +129,11 @@ export function register(program: Command): void {
           const batch = await client.drain(queue, Math.min(500, limit - taken.length));
           if (batch.length === 0) break;
           taken.push(...batch);
+          if (f.delete) for (const j of batch) await client.remove(j.id);
           if (!o.json) for (const j of batch) out(typeof (j.data as { item?: unknown })?.item === 'string' ? (j.data as { item: string }).item : JSON.stringify(j.data));
         }
         if (o.json) printJson(taken.map((j) => ({ id: j.id, name: j.name, data: j.data })));
-        else process.stderr.write(color.dim(`drained ${taken.length} job(s) from ${queue}\n`));
+        else process.stderr.write(color.dim(`drained ${taken.length} job(s) from ${queue}${f.delete ? ' (deleted)' : ' (marked completed)'}\n`));
       }),
     );
 }

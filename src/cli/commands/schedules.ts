@@ -5,7 +5,7 @@ import type { JobOptions } from '../../core/options.ts';
 import type { Schedule, ScheduleSpec } from '../../core/schedule.ts';
 import { upcoming } from '../../engine/schedule.ts';
 import { color, out, parseDuration, parseIntArg, parseJson, printJson, table } from '../format.ts';
-import { withClient } from '../target.ts';
+import { withClient, withReader } from '../target.ts';
 
 interface AddFlags {
   queue: string;
@@ -111,7 +111,7 @@ Runs happen while some process does upkeep: conveyor serve, or any conveyor work
     .description('schedules with their next 3 runs (in the schedule\'s time zone), runs, skips and state')
     .argument('[queue]', 'only this queue\'s schedules')
     .action((queue: string | undefined, _f: unknown, c: Command) =>
-      withClient(c, async (client, o) => {
+      withReader(c, async (client, o) => {
         const list = await client.schedules(queue);
         if (o.json) return printJson(list.map((s) => ({ ...s, upcoming: s.paused ? [] : upcoming(s, 3) })));
         if (list.length === 0) return out(color.dim(`no schedules${queue ? ` on ${queue}` : ''}`));

@@ -5,7 +5,7 @@ import type { Job } from '../../core/job.ts';
 import { isFinished } from '../../core/states.ts';
 import { bar, color, out, printJson, stateColor } from '../format.ts';
 import { parseDuration } from '../format.ts';
-import { withClient } from '../target.ts';
+import { withReader } from '../target.ts';
 
 function render(job: Job): string {
   const msg = job.message ? ` ${job.message}` : '';
@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .option('--every <duration>', 'how often to look', '250ms')
     .addHelpText('after', '\nExamples:\n  $ conveyor watch 550e8400-e29b-41d4-a716-446655440000\n  $ conveyor monitor $ID --server http://127.0.0.1:7700')
     .action((id: string, f: { every: string }, cmd: Command) =>
-      withClient(cmd, async (client, o) => {
+      withReader(cmd, async (client, o) => {
         const every = Math.max(20, parseDuration(f.every, '--every'));
         const tty = Boolean(process.stdout.isTTY) && !o.json;
         let last = '';

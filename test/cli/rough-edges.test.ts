@@ -1,0 +1,87 @@
+/**
+ * What a new user trips on: empty adds, read-only commands creating files, typos, paging
+ * hints that drop filters, stacks behind --verbose, readable `info`, `drain --delete`, and
+ * the target flags in every command's help.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { Command } from 'commander';
+import { buildProgram } from '../../src/cli/program.ts';
+import { cli, cliJson } from '../helpers/cli.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'conveyor-cli-edges-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('enqueue with no items and no --data is a usage error that adds nothing', async () => {
+  const db = join(dir, 'empty-add.db');
+  const r = await cli(['enqueue', '--db', db]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /nothing to add/);
+  assert.equal((await cli(['add', '-n', 'x', '-d', '{}', '--db', db])).code, 0, 'with --data it adds');
+  assert.equal((await cliJson<{ totals: { queued: number } }>(['stats', '--db', db])).totals.queued, 1);
+});
+
+test('read-only commands never create a database: a missing file is exit 2, "no such database"', async () => {
+  const db = join(dir, 'missing.db');
+  for (const argv of [['stats'], ['list'], ['status', 'x'], ['info'], ['logs', 'x'], ['watch', 'x'], ['schedule', 'list']]) {
+    const r = await cli([...argv, '--db', db]);
+    assert.equal(r.code, 2, argv.join(' '));
+    assert.match(r.stderr, /no such database: .*missing\.db/, argv.join(' '));
+  }
+  assert.equal(existsSync(db), false);
+});
+
+test('list: a state typo gets "did you mean"; the next-page hint repeats the filters', async () => {
+  const db = join(dir, 'list.db');
+  await cli(['enqueue', 'a', 'b', 'c', '-q', 'imgs', '-n', 'resize', '--db', db]);
+  const typo = await cli(['list', '--state', 'queud', '--db', db]);
+  assert.equal(typo.code, 1);
+  assert.match(typo.stderr, /unknown state "queud" \(did you mean "queued"\?\)/);
+  const page = await cli(['list', '-q', 'imgs', '--state', 'waiting', '-n', 'resize', '--limit', '2', '--db', db]);
+  const hint = /more: conveyor list (.*)$/m.exec(page.stdout)![1];
+  assert.match(hint, /^-q imgs --state waiting -n resize --limit 2 --cursor \S+$/);
+  const next = await cli(['list', ...hint.split(' '), '--db', db]);
+  assert.equal(next.stdout.trim().split('\n').length, 2, 'the rest: a header and one job');
+});
+
+test('status shows errors, and their stacks with --verbose; info names what its bars count', async () => {
+  const db = join(dir, 'status.db');
+  const [added] = await cliJson<{ id: string }[]>(['add', '-n', 'explode', '-d', '{}', '--db', db]);
+  const handlers = new URL('../fixtures/cli/jobs.ts', import.meta.url).pathname;
+  await cli(['worker', '--handlers', handlers, '--burst', '--db', db]);
+  const plain = await cli(['status', added.id, '--db', db]);
+  assert.match(plain.stdout, /error #1/);
+  assert.match(plain.stdout, /--verbose shows the stack/);
+  const verbose = await cli(['status', added.id, '--verbose', '--db', db]);
+  assert.match(verbose.stdout, /at .*jobs\.ts/);
+  const info = await cli(['info', '--db', db]);
+  assert.match(info.stdout, /bars: waiting jobs .* log scale/);
+  assert.match(info.stdout, /updated \d{4}-\d\d-\d\d/);
+});
+
+test('drain marks completed, or deletes with --delete', async () => {
+  const db = join(dir, 'drain.db');
+  await cli(['enqueue', 'x', 'y', '--db', db]);
+  const kept = await cli(['drain', '--limit', '1', '--db', db]);
+  assert.match(kept.stderr, /drained 1 job\(s\) from default \(marked completed\)/);
+  const gone = await cli(['drain', '--delete', '--db', db]);
+  assert.match(gone.stderr, /\(deleted\)/);
+  const s = await cliJson<{ totals: { completed: number; queued: number } }>(['stats', '--db', db]);
+  assert.deepEqual([s.totals.completed, s.totals.queued], [1, 0]);
+});
+
+test("every command's --help lists the target flags and --json", () => {
+  const visit = (cmd: Command, path: string): void => {
+    let text = '';
+    cmd.configureOutput({ writeOut: (s) => (text += s) });
+    cmd.outputHelp();
+    if (cmd.commands.length === 0 || path === 'conveyor') {
+      for (const flag of ['--db', '--redis', '--server', '--token', '--json']) assert.match(text, new RegExp(`${flag}\\b`), `${path} --help lacks ${flag}`);
+    }
+    for (const c of cmd.commands) visit(c, `${path} ${c.name()}`);
+  };
+  visit(buildProgram(), 'conveyor');
+});
