@@ -46,7 +46,7 @@ export function globals(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
 }
 
-function serverUrl(o: GlobalOptions, env: NodeJS.ProcessEnv): string | undefined {
+export function serverUrl(o: GlobalOptions, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (o.server) return o.server;
   if (o.host || o.port) return `http://${o.host ?? '127.0.0.1'}:${o.port ?? '7700'}`;
   if (o.db || o.redis) return undefined;

@@ -3,77 +3,25 @@
  * the same typed errors a local store throws; a server that cannot be reached is a
  * ConnectionError (CLI exit 2) that says how to start one.
  */
-import { ConnectionError, ConveyorError, NotFoundError, QueueFullError, StateError, ValidationError } from '../core/errors.ts';
 import type { EnqueueResult, Job, LogLine } from '../core/job.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
 import type { Schedule, ScheduleSpec } from '../core/schedule.ts';
+import { NotFoundError } from '../core/errors.ts';
+import { request, serverTarget, type ServerTarget } from '../stores/http/request.ts';
 import type { JobPage, ListFilter, QueueInfo, WorkerInfo } from '../stores/store.ts';
 import type { CleanSpec, Client, NewJobSpec, Stats } from './client.ts';
 
 export class HttpClient implements Client {
   readonly target: string;
-  private readonly base: string;
-  private readonly token: string | undefined;
+  private readonly server: ServerTarget;
 
   constructor(url: string, token?: string) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new ValidationError(`--server must be a URL like http://127.0.0.1:7700; got "${url}"`, 'server');
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ValidationError('--server must be an http:// or https:// URL', 'server');
-    this.base = parsed.href.replace(/\/+$/, '');
-    this.target = this.base;
-    this.token = token || undefined;
+    this.server = serverTarget(url, token);
+    this.target = this.server.base;
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(this.base + path, {
-        method,
-        headers: {
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-    } catch (err) {
-      throw new ConnectionError(`cannot reach the Conveyor server at ${this.base} (${causeOf(err)}); start it with \`conveyor serve\``, { cause: err });
-    }
-    if (res.status === 204) return undefined as T;
-    const text = await res.text();
-    let payload: unknown = null;
-    try {
-      payload = text ? JSON.parse(text) : null;
-    } catch {
-      // not JSON: reported below
-    }
-    if (res.ok) return payload as T;
-    const e = (payload as { error?: { code?: string; message?: string; field?: string } } | null)?.error;
-    const message = e?.message ?? `${res.status} ${res.statusText}`;
-    switch (res.status) {
-      case 400:
-      case 413:
-      case 415:
-        throw new ValidationError(message, e?.field);
-      case 401:
-      case 403:
-        throw new ConveyorError('UNAUTHORIZED', `the server at ${this.base} refused the token (${message}); pass --token or set CONVEYOR_TOKEN`);
-      case 404:
-        throw new NotFoundError(message);
-      case 409:
-        throw new StateError(message);
-      case 429:
-        throw new QueueFullError(message);
-      case 502:
-      case 503:
-      case 504:
-        throw new ConnectionError(`the server at ${this.base} cannot reach its store: ${message}`);
-      default:
-        throw new ConveyorError(e?.code ?? 'SERVER', `server error ${res.status}: ${message}`);
-    }
+  private call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return request<T>(this.server, method, path, body);
   }
 
   async add(queue: string, jobs: NewJobSpec[]): Promise<EnqueueResult[]> {
@@ -184,9 +132,4 @@ export class HttpClient implements Client {
 
 function enc(s: string): string {
   return encodeURIComponent(s);
-}
-
-function causeOf(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err as Error).message;
 }

@@ -4,6 +4,7 @@
  *
  *   memory                          in-process, nothing kept
  *   redis://host:port/db, rediss:// Redis (options.prefix: key prefix)
+ *   http://host:port, https://      a Conveyor server, for Workers only (options.token)
  *   sqlite:path, or any other text  a SQLite file (created when missing)
  */
 import { ValidationError } from '../core/errors.ts';
@@ -17,6 +18,8 @@ export interface OpenStoreOptions {
   durability?: 'process' | 'power';
   /** The store's time (default: the real clock); a TestClock in tests. */
   clock?: Clock;
+  /** Bearer token of a Conveyor server (http:// specs). */
+  token?: string;
 }
 
 export const DEFAULT_DB_PATH = './conveyor.db';
@@ -31,6 +34,12 @@ export async function openStore(spec: string = DEFAULT_DB_PATH, options: OpenSto
     const { RedisStore } = await import('./redis/redis-store.ts');
     return RedisStore.connect(spec, { ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.clock ? { clock: options.clock } : {}) });
   }
+  if (/^https?:\/\//i.test(spec)) {
+    const { RemoteWorkerStore } = await import('./http/remote-worker-store.ts');
+    const store = new RemoteWorkerStore(spec, options.token);
+    await store.check();
+    return store;
+  }
   const path = sqlitePathOf(spec)!;
   const { SqliteStore } = await import('./sqlite/sqlite-store.ts');
   return SqliteStore.open(path, { ...(options.durability === undefined ? {} : { durability: options.durability }), ...(options.clock ? { clock: options.clock } : {}) });
@@ -38,7 +47,7 @@ export async function openStore(spec: string = DEFAULT_DB_PATH, options: OpenSto
 
 /** The SQLite file a spec names, or null when it names another backend. */
 export function sqlitePathOf(spec: string): string | null {
-  if (spec === 'memory' || spec === 'memory:' || /^rediss?:\/\//i.test(spec)) return null;
+  if (spec === 'memory' || spec === 'memory:' || /^(rediss?|https?):\/\//i.test(spec)) return null;
   return spec.startsWith('sqlite:') ? spec.slice('sqlite:'.length).replace(/^\/\//, '') : spec;
 }
 

@@ -7,7 +7,8 @@ import { ValidationError } from '../../core/errors.ts';
 import type { HandlerFn, Runner } from '../../runners/runner.ts';
 import { Worker, type HandlerSpec } from '../../worker/worker.ts';
 import { color, parseIntArg } from '../format.ts';
-import { globals, openTargetStore } from '../target.ts';
+import { openStore } from '../../stores/open.ts';
+import { globals, openTargetStore, serverUrl } from '../target.ts';
 
 type Handlers = Record<string, HandlerFn | Runner | HandlerSpec>;
 
@@ -44,12 +45,15 @@ Handler module (jobs.ts):
 
 Examples:
   $ conveyor worker --handlers ./jobs.ts --queues images,default --concurrency 4
-  $ conveyor worker --handlers ./jobs.ts --burst --redis redis://127.0.0.1:6379`)
+  $ conveyor worker --handlers ./jobs.ts --burst --redis redis://127.0.0.1:6379
+  $ conveyor worker --handlers ./jobs.ts --server http://10.0.0.5:7700 --token s3cret   a remote worker`)
     .action(async (f: { handlers: string[]; queues: string; concurrency: string; burst?: boolean; name?: string; shutdownTimeout: string }, cmd: Command) => {
       const o = globals(cmd);
-      if (o.server || o.host || o.port) throw new ValidationError('a worker opens the store itself (--db or --redis); remote workers use the HTTP API (docs/http-api.md)', '--server');
       const handlers = await loadHandlers(f.handlers);
-      const store = await openTargetStore(o);
+      // With a server (--server, --host/--port or CONVEYOR_SERVER) it is a remote worker:
+      // jobs come over the server's API, and upkeep is the server's.
+      const server = serverUrl(o);
+      const store = server ? await openStore(server, { token: o.token ?? o.authkey ?? process.env.CONVEYOR_TOKEN ?? '' }) : await openTargetStore(o);
       const worker = new Worker(store, {
         queues: f.queues.split(',').map((q) => q.trim()).filter(Boolean),
         handlers,
@@ -57,6 +61,7 @@ Examples:
         burst: Boolean(f.burst),
         shutdownTimeoutMs: parseIntArg(f.shutdownTimeout, '--shutdown-timeout', 0),
         ...(f.name ? { name: f.name } : {}),
+        ...(server ? { maintainMs: 0 } : {}),
       });
       const log = (line: string) => process.stderr.write(`${color.dim(new Date().toISOString())} ${line}\n`);
       worker.on('completed', (job) => log(`${color.green('completed')} ${job.name} ${job.id}`));

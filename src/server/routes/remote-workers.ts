@@ -5,14 +5,15 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { validateQueueName } from '../../core/options.ts';
-import { decideFailure } from '../../engine/transitions.ts';
-import type { JobUpdate, Outcome } from '../../stores/store.ts';
+import { ValidationError } from '../../core/errors.ts';
+import { decideFailure, type Next } from '../../engine/transitions.ts';
+import type { JobUpdate, Outcome, WorkerInfo } from '../../stores/store.ts';
 import type { ServerContext } from '../context.ts';
 
 /** What a remote worker reports: a result, or an error with its retry wishes. */
 type RemoteOutcome =
   | { id: string; token: string; kind: 'completed'; result?: unknown }
-  | { id: string; token: string; kind: 'failed'; error?: { message: string; stack?: string | null }; retry?: boolean; retryDelayMs?: number };
+  | { id: string; token: string; kind: 'failed'; error?: { message: string; stack?: string | null }; retry?: boolean; retryDelayMs?: number; next?: Next };
 
 /**
  * Decides what becomes of each failed attempt, as an in-process Worker does (the engine,
@@ -24,10 +25,18 @@ async function decide(ctx: ServerContext, reports: RemoteOutcome[]): Promise<Out
   return Promise.all(
     reports.map(async (o): Promise<Outcome> => {
       if (o.kind === 'completed') return { id: o.id, token: o.token, kind: 'completed', result: o.result === undefined ? null : o.result };
+      const error = o.error ?? { message: 'failed (no message given)' };
+      // A Conveyor Worker decides for itself (its custom backoff functions run there).
+      if (o.next) {
+        if ((o.next.state === 'scheduled') !== ((o.next as { runAt?: number }).runAt !== undefined)) {
+          throw new ValidationError('next.runAt is given exactly when next.state is "scheduled"', 'next.runAt');
+        }
+        return { id: o.id, token: o.token, kind: 'failed', error, next: o.next };
+      }
       const job = await ctx.store.get(o.id);
       const report = { ...(o.retry === undefined ? {} : { retry: o.retry }), ...(o.retryDelayMs === undefined ? {} : { retryDelayMs: o.retryDelayMs }) };
       const next = job ? decideFailure(job, report, now) : ({ state: 'failed' } as const);
-      return { id: o.id, token: o.token, kind: 'failed', error: o.error ?? { message: 'failed (no message given)' }, next };
+      return { id: o.id, token: o.token, kind: 'failed', error, next };
     }),
   );
 }
@@ -97,6 +106,13 @@ export function remoteWorkerRoutes(app: FastifyInstance, ctx: ServerContext): vo
                   error: { type: 'object', properties: { message: { type: 'string' }, stack: { type: ['string', 'null'] } }, required: ['message'], additionalProperties: false },
                   retry: { type: 'boolean' },
                   retryDelayMs: { type: 'integer', minimum: 0 },
+                  next: {
+                    type: 'object',
+                    description: 'an outcome the worker decided itself (instead of retry/retryDelayMs)',
+                    properties: { state: { enum: ['failed', 'queued', 'scheduled'] }, runAt: { type: 'integer', minimum: 0 } },
+                    required: ['state'],
+                    additionalProperties: false,
+                  },
                 },
                 required: ['id', 'token', 'kind'],
                 additionalProperties: false,
@@ -141,5 +157,52 @@ export function remoteWorkerRoutes(app: FastifyInstance, ctx: ServerContext): vo
       },
     },
     async (req) => ({ applied: await ctx.store.update(req.body.updates) }),
+  );
+
+  app.post<{ Body: { info: WorkerInfo; ttlMs: number } }>(
+    '/api/worker/report',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          properties: {
+            info: {
+              type: 'object',
+              properties: {
+                id: { type: 'string', minLength: 1, maxLength: 200 },
+                name: { type: 'string', maxLength: 200 },
+                host: { type: 'string', maxLength: 200 },
+                pid: { type: 'integer' },
+                queues: { type: 'array', items: { type: 'string' }, maxItems: 100 },
+                concurrency: { type: 'integer', minimum: 1 },
+                active: { type: 'array', items: { type: 'string' }, maxItems: 10_000 },
+                startedAt: { type: 'integer' },
+                lastSeen: { type: 'integer' },
+                processed: { type: 'integer', minimum: 0 },
+                failed: { type: 'integer', minimum: 0 },
+              },
+              required: ['id', 'name', 'host', 'pid', 'queues', 'concurrency', 'active', 'startedAt', 'lastSeen', 'processed', 'failed'],
+              additionalProperties: false,
+            },
+            ttlMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+          },
+          required: ['info', 'ttlMs'],
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      await ctx.store.reportWorker(req.body.info, req.body.ttlMs);
+      return { ok: true };
+    },
+  );
+
+  app.post<{ Body: { id: string } }>(
+    '/api/worker/remove',
+    { schema: { body: { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }, required: ['id'], additionalProperties: false } } },
+    async (req) => {
+      await ctx.store.removeWorker(req.body.id);
+      return { ok: true };
+    },
   );
 }
