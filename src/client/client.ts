@@ -48,6 +48,11 @@ export interface Client {
   clean(queue: string, spec: CleanSpec): Promise<number>;
   /** Takes up to `limit` waiting jobs off the queue, marks them completed and returns them. */
   drain(queue: string, limit: number): Promise<Job[]>;
+  /**
+   * Files as one job (the upload API's shape: data {files: [{name, path, size, field}],
+   * options}): uploaded to a server's /queue/submit, or referenced where they lie locally.
+   */
+  submit(queue: string, name: string, files: string[], options: Record<string, string>): Promise<EnqueueResult>;
   schedule(queue: string, id: string, spec: ScheduleSpec): Promise<Schedule>;
   /** Schedules of a queue (all queues when none given). */
   schedules(queue?: string): Promise<Schedule[]>;

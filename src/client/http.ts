@@ -6,8 +6,10 @@
 import type { EnqueueResult, Job, LogLine } from '../core/job.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
 import type { Schedule, ScheduleSpec } from '../core/schedule.ts';
-import { NotFoundError } from '../core/errors.ts';
-import { request, serverTarget, type ServerTarget } from '../stores/http/request.ts';
+import { openAsBlob } from 'node:fs';
+import { basename } from 'node:path';
+import { ConnectionError, NotFoundError } from '../core/errors.ts';
+import { answer, authHeaders, request, serverTarget, type ServerTarget } from '../stores/http/request.ts';
 import type { JobPage, ListFilter, QueueInfo, WorkerInfo } from '../stores/store.ts';
 import type { CleanSpec, Client, NewJobSpec, Stats } from './client.ts';
 
@@ -105,6 +107,21 @@ export class HttpClient implements Client {
       await this.call('POST', '/api/worker/finish', { outcomes: jobs.map((j) => ({ id: j.id, token: j.token, kind: 'completed', result: { drained: true } })) });
     }
     return jobs.map(({ token: _token, ...job }) => job);
+  }
+
+  async submit(queue: string, name: string, files: string[], options: Record<string, string>): Promise<EnqueueResult> {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(options)) form.append(k, v);
+    for (const f of files) form.append('images', await openAsBlob(f), basename(f));
+    const query = new URLSearchParams({ queue, job_type: name });
+    let res: Response;
+    try {
+      res = await fetch(`${this.server.base}/queue/submit?${query}`, { method: 'POST', body: form, headers: authHeaders(this.server) });
+    } catch (err) {
+      throw new ConnectionError(`cannot reach the Conveyor server at ${this.server.base} (${(err as Error).message}); start it with \`conveyor serve\``, { cause: err });
+    }
+    const r = await answer<{ job_id: string }>(this.server, res);
+    return { id: r.job_id, state: 'queued', duplicate: false };
   }
 
   async schedule(queue: string, id: string, spec: ScheduleSpec): Promise<Schedule> {

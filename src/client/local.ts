@@ -1,5 +1,7 @@
 /** The Client over a store opened in this process (a SQLite file, Redis, memory). */
+import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { basename, resolve } from 'node:path';
 import { NotFoundError } from '../core/errors.ts';
 import type { EnqueueResult, Job, LogLine } from '../core/job.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
@@ -120,5 +122,10 @@ export class LocalClient implements Client {
 
   resumeSchedule(queue: string, id: string): Promise<Schedule> {
     return this.queue(queue).resumeSchedule(id);
+  }
+
+  async submit(queue: string, name: string, files: string[], options: Record<string, string>): Promise<EnqueueResult> {
+    const list = files.map((f) => ({ name: basename(f), path: resolve(f), size: statSync(f).size, field: 'images' }));
+    return this.queue(queue).add(name, { files: list, options });
   }
 }

@@ -112,13 +112,19 @@ for (const target of LOCAL_TARGETS) {
       assert.equal(stats.queues[q], undefined, 'nothing was added');
     });
 
-    test('submit files stores a reference to each file', async () => {
-      const file = join(dir, `photo-${target.name}.jpg`);
-      writeFileSync(file, 'jpeg bytes');
-      const [r] = await cliJson<EnqueueResult[]>([...t, 'submit', file, '-q', `files-${target.name}`, '-n', 'remove-bg']);
+    test('submit files makes one job naming each file where it lies, with the options', async () => {
+      const a = join(dir, `photo-${target.name}.jpg`);
+      const b = join(dir, `scan-${target.name}.png`);
+      writeFileSync(a, 'jpeg bytes');
+      writeFileSync(b, 'png!');
+      const r = await cliJson<EnqueueResult>([...t, 'submit', a, b, '-q', `files-${target.name}`, '-n', 'remove-bg', '-o', 'model=u2net']);
       const job = await cliJson<Job>([...t, 'status', r.id]);
-      assert.equal((job.data as { file: string }).file, file);
-      assert.equal((await cli([...t, 'submit', join(dir, 'nope.jpg')])).code, 1);
+      assert.equal(job.name, 'remove-bg');
+      assert.deepEqual(job.data, { files: [{ name: `photo-${target.name}.jpg`, path: a, size: 10, field: 'images' }, { name: `scan-${target.name}.png`, path: b, size: 4, field: 'images' }], options: { model: 'u2net' } });
+      const missing = await cli([...t, 'submit', join(dir, 'nope.jpg')]);
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /file not found/);
+      assert.match((await cli([...t, 'submit', a, '-o', 'novalue'])).stderr, /key=value/);
     });
   });
 }

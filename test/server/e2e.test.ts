@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -99,13 +99,34 @@ for (const target of TARGETS) {
       const job = await (await fetch(`${s.url}/api/jobs/${body.job_id}`)).json();
       for (const f of job.data.files) assert.ok(f.path.startsWith(join(dir, `up-${target.name}`)), f.path);
       assert.deepEqual(job.data.files.map((f: { path: string }) => f.path.split('/').pop()), ['1.jpg', '2.sh']);
+      assert.deepEqual(job.data.options, { model: 'u2net' }, 'query fields reach the handler');
       const status = await (await fetch(`${s.url}/queue/job/${body.job_id}`)).json();
       assert.equal(status.status, 'queued');
+      assert.equal(status.state, undefined, 'one spelling per answer: status');
       assert.deepEqual(status.progress, { processed: 0, total: 2, percent: 0 });
+      const page = await (await fetch(`${s.url}/queue/jobs?queue=uploads&limit=1`)).json();
+      const all = await (await fetch(`${s.url}/api/queues/uploads`)).json();
+      assert.equal(page.jobs.length, 1);
+      assert.equal(page.total, Object.values(all.counts as Record<string, number>).reduce((n, c) => n + c, 0), 'total counts every job of the filter');
       const none = await fetch(`${s.url}/queue/submit`, { method: 'POST', body: new FormData() });
       assert.equal(none.status, 400);
       const cancel = await fetch(`${s.url}/queue/job/${body.job_id}/cancel`, { method: 'POST' });
       assert.equal((await cancel.json()).status, 'cancelled');
+      const doc = await (await fetch(`${s.url}/openapi.json`)).json();
+      assert.ok(doc.paths['/queue/submit'].post.responses['202'], 'the 202 answer is documented');
+      assert.ok(doc.paths['/queue/jobs'].get.responses['200'].content['application/json'].schema.properties.total);
+    });
+
+    test('conveyor submit --server uploads the files: the same job as the HTTP route makes', async () => {
+      const file = join(dir, `up-${target.name}.jpg`);
+      writeFileSync(file, 'bytes');
+      const r = await cliJson<{ id: string }>(['submit', file, '-q', 'uploads', '-n', 'remove-bg', '-o', 'model=u2net', '--server', s.url]);
+      const job = await (await fetch(`${s.url}/api/jobs/${r.id}`)).json();
+      assert.equal(job.name, 'remove-bg');
+      assert.deepEqual(job.data.options, { model: 'u2net' });
+      assert.equal(job.data.files.length, 1);
+      assert.equal(job.data.files[0].name, `up-${target.name}.jpg`);
+      assert.ok(job.data.files[0].path.startsWith(join(dir, `up-${target.name}`)), 'stored by the server');
     });
 
     test('the Python standard-library worker takes and finishes jobs', async () => {

@@ -49,7 +49,7 @@ function addOptions(cmd: Command): Command {
     .option('--paused', 'add without starting (start later with `conveyor promote`)');
 }
 
-async function addAction(items: string[], f: AddFlags, cmd: Command, files = false): Promise<void> {
+async function addAction(items: string[], f: AddFlags, cmd: Command): Promise<void> {
   const base = f.data === undefined ? undefined : parseJson(f.data, '--data');
   if (base !== undefined && items.length > 0 && (base === null || typeof base !== 'object' || Array.isArray(base))) {
     throw new ValidationError('--data must be a JSON object when items are given', '--data');
@@ -59,12 +59,7 @@ async function addAction(items: string[], f: AddFlags, cmd: Command, files = fal
     throw new ValidationError('nothing to add: give items (conveyor enqueue a.jpg b.jpg) or --data JSON (conveyor add -n welcome -d \'{"to":"ada"}\')', 'items');
   }
   if (items.length > 1 && opts.jobId) throw new ValidationError('--job-id names one job; give one item', '--job-id');
-  const datas: unknown[] = items.length === 0 ? [base ?? {}] : items.map((item) => {
-    if (!files) return { ...(base as object | undefined), item };
-    const path = resolve(item);
-    if (!existsSync(path)) throw new ValidationError(`file not found: ${item}`, 'files');
-    return { ...(base as object | undefined), file: path, filename: item };
-  });
+  const datas: unknown[] = items.length === 0 ? [base ?? {}] : items.map((item) => ({ ...(base as object | undefined), item }));
   await withClient(cmd, async (client, o) => {
     const results = await client.add(f.queue, datas.map((data) => ({ name: f.name, data, opts })));
     if (o.json) return printJson(results);
@@ -90,16 +85,34 @@ Examples:
   $ conveyor add -q reports -n nightly --delay 1h --server http://127.0.0.1:7700`)
     .action((items: string[], f: AddFlags, cmd: Command) => addAction(items, f, cmd));
 
-  addOptions(
-    program
-      .command('submit')
-      .description('submit files as jobs: each job\'s data names its file')
-      .argument('<files...>', 'files to submit'),
-  )
+  program
+    .command('submit')
+    .description('submit files as one job: with --server they are uploaded (POST /queue/submit); locally the job names where they lie')
+    .argument('<files...>', 'files to submit')
+    .option('-q, --queue <queue>', 'queue to add to', 'images')
+    .option('-n, --name <name>', 'job name (its type)', 'process-images')
+    .option('-o, --option <key=value...>', 'options for the handler, e.g. -o model=u2net (the job\'s data.options)')
     .addHelpText('after', `
+The job's data is {files: [{name, path, size, field}], options}, the same as an upload to
+POST /queue/submit makes.
+
 Examples:
-  $ conveyor submit image1.jpg image2.jpg -q images -n remove-bg`)
-    .action((files: string[], f: AddFlags, cmd: Command) => addAction(files, f, cmd, true));
+  $ conveyor submit image1.jpg image2.jpg -o model=u2net
+  $ conveyor submit scan.png -q ocr -n read-text --server http://127.0.0.1:7700`)
+    .action((files: string[], f: { queue: string; name: string; option?: string[] }, cmd: Command) => {
+      const options: Record<string, string> = {};
+      for (const kv of f.option ?? []) {
+        const at = kv.indexOf('=');
+        if (at < 1) throw new ValidationError(`--option takes key=value; got "${kv}"`, '--option');
+        options[kv.slice(0, at)] = kv.slice(at + 1);
+      }
+      for (const file of files) if (!existsSync(resolve(file))) throw new ValidationError(`file not found: ${file}`, 'files');
+      return withClient(cmd, async (client, o) => {
+        const r = await client.submit(f.queue, f.name, files, options);
+        if (o.json) return printJson(r);
+        out(`submitted ${files.length} file(s) → job ${r.id} (${stateColor(r.state)}) on ${f.queue}`);
+      });
+    });
 
   program
     .command('status')

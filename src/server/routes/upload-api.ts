@@ -23,8 +23,8 @@ function view(job: Job) {
   const processed = job.state === 'completed' ? total : Math.floor((job.progress / 100) * total);
   return {
     job_id: job.id,
+    // The service's own spelling ("cancelled", "processing"); /api/jobs has Conveyor's states.
     status: STATUS[job.state],
-    state: job.state,
     progress: { processed, total, percent: job.progress },
     message: job.message,
     files_count: files.length,
@@ -36,6 +36,24 @@ function view(job: Job) {
   };
 }
 
+const jobView = {
+  type: 'object',
+  description: 'A job as the upload API shows it',
+  properties: {
+    job_id: { type: 'string' },
+    status: { type: 'string', enum: ['queued', 'processing', 'completed', 'failed', 'cancelled'], description: 'this API\'s spelling (cancelled); /api/jobs/:id gives Conveyor\'s state' },
+    progress: { type: 'object', properties: { processed: { type: 'integer' }, total: { type: 'integer' }, percent: { type: 'number' } } },
+    message: { type: ['string', 'null'] },
+    files_count: { type: 'integer' },
+    result: { description: 'what the handler returned' },
+    error: { type: ['string', 'null'], description: 'the last error message' },
+    created_at: { type: 'string', format: 'date-time' },
+    started_at: { type: ['string', 'null'], format: 'date-time' },
+    completed_at: { type: ['string', 'null'], format: 'date-time' },
+  },
+} as const;
+const idParam = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['id'] } as const;
+
 /** Only a safe extension survives from the client's file name; the rest is ours. */
 function safeExt(filename: string): string {
   const ext = extname(filename).toLowerCase();
@@ -43,7 +61,24 @@ function safeExt(filename: string): string {
 }
 
 export function uploadApiRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  app.post<{ Querystring: Record<string, string> }>('/queue/submit', async (req, reply) => {
+  app.post<{ Querystring: Record<string, string> }>(
+    '/queue/submit',
+    {
+      schema: {
+        summary: 'Submit files as one job',
+        description:
+          'multipart/form-data with one or more files (field "images"). The job\'s data is {files: [{name, path, size, field}], options}: options holds the other form fields and every query field but queue and job_type (e.g. ?model=u2net). Files are stored under generated names in the upload directory.',
+        querystring: {
+          type: 'object',
+          properties: { queue: { type: 'string', description: 'queue (default "images")' }, job_type: { type: 'string', description: 'job name (default "process-images")' } },
+          additionalProperties: { type: 'string' },
+        },
+        response: {
+          202: { description: 'Accepted: the job is queued', type: 'object', properties: { job_id: { type: 'string' }, status: { type: 'string', enum: ['queued'] }, files_count: { type: 'integer' } } },
+        },
+      },
+    },
+    async (req, reply) => {
     if (!req.isMultipart()) throw new ValidationError('send the files as multipart/form-data (curl -F "images=@a.jpg")', 'images');
     const queue = ctx.queue(req.query.queue ?? 'images');
     const name = req.query.job_type ?? 'process-images';
@@ -63,25 +98,36 @@ export function uploadApiRoutes(app: FastifyInstance, ctx: ServerContext): void 
         }
       }
       if (files.length === 0) throw new ValidationError('no files in the upload (field "images")', 'images');
-      const { model: _m, queue: _q, job_type: _j, ...options } = req.query;
+      // Every query field but the routing ones reaches the handler (?model=u2net included).
+      const { queue: _q, job_type: _j, ...options } = req.query;
       const r = await queue.add(name, { files, options: { ...options, ...fields } });
       return reply.status(202).send({ job_id: r.id, status: 'queued', files_count: files.length });
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw err;
     }
-  });
+  },
+  );
 
-  app.get<{ Params: { id: string } }>('/queue/job/:id', async (req) => view((await ctx.job(req.params.id)).job));
+  app.get<{ Params: { id: string } }>('/queue/job/:id', { schema: { summary: 'A job\'s status and progress', params: idParam, response: { 200: jobView } } }, async (req) => view((await ctx.job(req.params.id)).job));
 
   app.get<{ Querystring: { status?: string; limit?: number; queue?: string } }>(
     '/queue/jobs',
-    { schema: { querystring: { type: 'object', properties: { status: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, queue: { type: 'string' } } } } },
+    {
+      schema: {
+        summary: 'Jobs, newest first',
+        querystring: { type: 'object', properties: { status: { type: 'string', description: 'queued, processing, completed, failed, cancelled (or Conveyor\'s names)' }, limit: { type: 'integer', minimum: 1, maximum: 1000 }, queue: { type: 'string' } } },
+        response: { 200: { type: 'object', properties: { jobs: { type: 'array', items: jobView }, total: { type: 'integer', description: 'jobs matching the filter, all pages' }, next: { type: ['string', 'null'] } } } },
+      },
+    },
     async (req) => {
       const s = req.query.status === 'processing' ? 'active' : req.query.status === 'cancelled' ? 'canceled' : req.query.status;
       const states = parseStates(s);
       const page = await ctx.store.list({ ...(req.query.queue ? { queue: req.query.queue } : {}), ...(states ? { states } : {}), limit: req.query.limit ?? 50 });
-      return { jobs: page.jobs.map(view), total: page.jobs.length, next: page.next };
+      // total: every job the filter matches, not this page's length.
+      const counts = await ctx.store.counts(req.query.queue ? [req.query.queue] : undefined);
+      const total = Object.values(counts).reduce((n, c) => n + (states ?? (Object.keys(c) as (keyof typeof c)[])).reduce((m, st) => m + c[st], 0), 0);
+      return { jobs: page.jobs.map(view), total, next: page.next };
     },
   );
 
@@ -99,7 +145,7 @@ export function uploadApiRoutes(app: FastifyInstance, ctx: ServerContext): void 
     };
   });
 
-  app.post<{ Params: { id: string } }>('/queue/job/:id/cancel', async (req) => {
+  app.post<{ Params: { id: string } }>('/queue/job/:id/cancel', { schema: { summary: 'Cancel a job', params: idParam, response: { 200: jobView } } }, async (req) => {
     const { queue } = await ctx.job(req.params.id);
     return view(await queue.cancel(req.params.id, 'cancelled by request'));
   });
