@@ -147,9 +147,9 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
     return this.change(id, 'promote', (ids) => this.store.promote(ids));
   }
 
-  /** Starts a job added with `start: false` (the job manager's start_job). */
+  /** Starts a job added with `start: false` (the job manager's start_job): promote, said as start. */
   start(id: string): Promise<Job<Data>> {
-    return this.promote(id);
+    return this.change(id, 'promote', (ids) => this.store.promote(ids), 'start');
   }
 
   /** Deletes the job in any state; a running job is stopped first. */
@@ -170,13 +170,14 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
     }
   }
 
-  private async change(id: string, op: keyof typeof TRANSITIONS, apply: (ids: string[]) => Promise<string[]>): Promise<Job<Data>> {
+  /** Applies an operation to one job; a job in the wrong state is a StateError in the caller's words (`verb`). */
+  private async change(id: string, op: keyof typeof TRANSITIONS, apply: (ids: string[]) => Promise<string[]>, verb: string = op): Promise<Job<Data>> {
     const before = await this.mustGet(id);
     const changed = await apply([id]);
     if (changed.length === 0) {
       const now = await this.mustGet(id);
       const allowed = TRANSITIONS[op].join(', ');
-      throw new StateError(`cannot ${op} job ${id}: it is ${now.state} (${op} applies to ${allowed} jobs)`);
+      throw new StateError(`cannot ${verb} job ${id}: it is ${now.state} (${verb} applies to ${allowed} jobs)`);
     }
     return (await this.getJob(id)) ?? before;
   }

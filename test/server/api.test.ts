@@ -89,8 +89,14 @@ for (const backend of BACKENDS.filter((b) => b.name !== 'memory')) {
       assert.equal(stop.result.status, 'stopped');
       const logs = await rpc({ jsonrpc: '2.0', id: 3, method: 'queue_get_job_logs', params: { job_id: jobId } });
       assert.deepEqual([logs.result.stdout_lines, logs.result.stderr_lines], [0, 0]);
+      const again = await rpc({ jsonrpc: '2.0', id: 9, method: 'queue_start_job', params: { job_id: jobId } });
+      assert.match(again.error.message, /^cannot start job .*: it is canceled \(start applies to pending, scheduled jobs\)/, 'says start, not promote');
+      await store.reportWorker({ id: `w-${q}`, name: 'w', host: 'h', pid: 1, queues: [q], concurrency: 7, active: [], startedAt: 0, lastSeen: 0, processed: 0, failed: 0 }, 60_000);
       const health = await rpc({ jsonrpc: '2.0', id: 4, method: 'queue_health' });
       assert.equal(health.result.status, 'healthy');
+      assert.equal(health.result.registry_path, store.location);
+      assert.ok(health.result.max_concurrent_jobs >= 7, 'the concurrency of the workers reporting');
+      await store.removeWorker(`w-${q}`);
       assert.equal((await rpc({ jsonrpc: '2.0', id: 5, method: 'queue_delete_job', params: { job_id: jobId } })).result.status, 'deleted');
       const parse = await app.inject({ method: 'POST', url: '/rpc', headers: { 'content-type': 'application/json' }, payload: '{nope' });
       assert.equal(parse.json().error.code, -32700);

@@ -95,6 +95,7 @@ function methods(ctx: ServerContext): Record<string, (p: Params) => Promise<unkn
     },
     async queue_health() {
       const counts = Object.values(await ctx.store.counts());
+      const workers = await ctx.store.workers();
       const sum = (s: JobState) => counts.reduce((n, c) => n + c[s], 0);
       const total = counts.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
       return {
@@ -107,7 +108,11 @@ function methods(ctx: ServerContext): Record<string, (p: Params) => Promise<unkn
         failed_jobs: sum('failed'),
         stopped_jobs: sum('canceled'),
         store: { kind: ctx.store.kind, location: ctx.store.location },
-        workers: (await ctx.store.workers()).length,
+        // The job manager's names: where jobs are kept, and how many can run at once (the
+        // concurrency of every worker reporting now).
+        registry_path: ctx.store.location,
+        max_concurrent_jobs: workers.reduce((n, w) => n + w.concurrency, 0),
+        workers: workers.length,
       };
     },
     async queue_stats() {
