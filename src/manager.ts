@@ -17,6 +17,7 @@ import type { HandlerFn, JobContext, Runner } from './runners/runner.ts';
 import { InlineRunner } from './runners/inline.ts';
 import { openStore } from './stores/open.ts';
 import type { StateCounts, Store } from './stores/store.ts';
+import { readManagerConfig } from './manager-config.ts';
 import { Worker, type WorkerOptions } from './worker/worker.ts';
 
 /** Job options a command may fix for all its jobs. */
@@ -39,6 +40,11 @@ export interface CommandSpec extends Partial<Omit<PooledRunnerOptions, 'module'>
 }
 
 export interface ManagerOptions {
+  /**
+   * A JSON file with these settings (module paths relative to it; docs/job-types.md).
+   * Options given here as well win over the file's.
+   */
+  config?: string;
   /** A Store, or a spec for openStore: "memory" (default, in memory), a SQLite path, a redis:// URL. */
   store?: Store | string;
   /** The queue's name (default "jobs"). */
@@ -137,8 +143,12 @@ export class JobManager {
   }
 
   /** Opens the store, applies the limits to the queue, registers the commands and starts working. */
-  static async open(options: ManagerOptions = {}): Promise<JobManager> {
-    if (options === null || typeof options !== 'object') throw new ValidationError('manager options must be an object', 'options');
+  static async open(given: ManagerOptions = {}): Promise<JobManager> {
+    if (given === null || typeof given !== 'object') throw new ValidationError('manager options must be an object', 'options');
+    const { config, ...explicit } = given;
+    if (config !== undefined && typeof config !== 'string') throw new ValidationError('config must be the path of a JSON file', 'config');
+    const fromFile = config === undefined ? {} : readManagerConfig(config);
+    const options: ManagerOptions = { ...fromFile, ...explicit, commands: { ...fromFile.commands, ...explicit.commands } };
     validateQueueName(options.queue ?? 'jobs');
     const limits = checkLimits(options);
     const commands = Object.entries(options.commands ?? {});

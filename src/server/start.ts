@@ -26,6 +26,8 @@ export interface StartOptions {
   uploadDir?: string;
   /** How often upkeep runs while this server is the elected maintainer (default 5 s). */
   maintainMs?: number;
+  /** Runs on close once requests have stopped, before the store closes (a job manager's worker). */
+  beforeStoreClose?: () => Promise<void>;
 }
 
 export interface RunningServer {
@@ -63,6 +65,7 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
       closing ??= (async () => {
         await app.close();
         await worker?.close();
+        await o.beforeStoreClose?.();
         await maintainer.stop();
         await o.store.close();
       })();

@@ -1,5 +1,5 @@
 /**
- * Seed 004's manager rules on the Queue/Worker API, on every backend: add without start,
+ * The job manager's rules on the Queue/Worker API, on every backend: add without start,
  * max concurrent jobs, max queue size with eviction (or refusal), per-type limits,
  * retention, run-or-queue, logs per stream, health, graceful shutdown.
  */

@@ -1,6 +1,9 @@
 /** `conveyor serve`: the HTTP API, JSON-RPC, events, metrics and built-in workers. */
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ValidationError } from '../../core/errors.ts';
+import { JobManager } from '../../manager.ts';
+import { storeSpecFrom } from '../../stores/open.ts';
 import { startServer } from '../../server/start.ts';
 import { color, parseIntArg } from '../format.ts';
 import { globals, openTargetStore } from '../target.ts';
@@ -16,6 +19,7 @@ interface ServeFlags {
   quiet?: boolean;
   uploads?: string;
   maintainEvery: string;
+  config?: string;
 }
 
 export function register(program: Command): void {
@@ -25,6 +29,7 @@ export function register(program: Command): void {
     .option('--bind <host>', 'address to listen on (env CONVEYOR_HOST); beyond loopback a --token is required', undefined)
     .option('--listen <port>', 'port (env CONVEYOR_PORT; default 7700; 0 picks a free one)')
     .option('--handlers <modules...>', 'handler modules to run with built-in workers')
+    .option('--config <file>', 'run a job manager from a JSON file: store, queue, limits, retention, job types and their runners (docs/job-types.md)')
     .option('-q, --queues <queues>', 'queues the built-in workers take jobs from', 'default')
     .option('-c, --concurrency <n>', 'built-in workers: jobs at once', '10')
     .option('--shutdown-timeout <ms>', 'on SIGTERM/SIGINT, wait this long for running jobs', '30000')
@@ -45,8 +50,11 @@ Examples:
       const host = f.bind ?? o.host ?? env.CONVEYOR_HOST ?? '127.0.0.1';
       const port = parseIntArg(f.listen ?? o.port ?? env.CONVEYOR_PORT ?? '7700', '--listen', 0);
       const token = o.token ?? o.authkey ?? env.CONVEYOR_TOKEN;
+      if (f.config && f.handlers) throw new ValidationError('give either --config (a job manager) or --handlers, not both', '--config');
       const handlers = f.handlers ? await loadHandlers(f.handlers) : undefined;
-      const store = await openTargetStore({ ...o, server: undefined });
+      // With --config the job manager opens the store (the file's, unless --db/--redis say) and runs the job types.
+      const manager = f.config ? await JobManager.open({ config: f.config, ...(o.db || o.redis ? { store: storeSpecFrom({ redis: o.redis, db: o.db }) } : {}) }) : null;
+      const store = manager ? manager.store : await openTargetStore({ ...o, server: undefined });
       const server = await startServer({
         store,
         host,
@@ -59,7 +67,9 @@ Examples:
         logger: f.quiet ? false : { level: 'info' },
         uploadDir: resolve(f.uploads ?? env.CONVEYOR_UPLOAD_DIR ?? './conveyor-uploads'),
         maintainMs: parseIntArg(f.maintainEvery, '--maintain-every'),
+        ...(manager ? { beforeStoreClose: () => manager.close() } : {}),
       }).catch(async (err) => {
+        await manager?.close();
         await store.close();
         throw err;
       });
