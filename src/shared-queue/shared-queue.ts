@@ -41,6 +41,11 @@ export interface SharedQueueMetrics {
   putWaits: number;
   getWaits: number;
   recoveredLocks: number;
+  /** The same figures under the names Python's shared-memory queue metrics use. */
+  queue_size: number;
+  queue_capacity: number;
+  queue_utilization_percent: number;
+  queue_item_size_bytes: number;
 }
 
 export interface WaitOptions {
@@ -88,6 +93,10 @@ export class SharedQueue<T = unknown> {
   static create<T = unknown>(options: CreateOptions): SharedQueue<T> {
     if (!options || typeof options.name !== 'string' || options.name.length === 0) throw new SharedQueueError('INVALID', 'a SharedQueue needs a name');
     const runId = options.runId ?? '';
+    // Replacing a live queue's registration would orphan the items in it.
+    if (registry.has(key(runId, options.name))) {
+      throw new SharedQueueError('EXISTS', `a SharedQueue "${options.name}"${runId ? ` in run "${runId}"` : ''} exists in this thread: connect() to it, or unlink() it before creating a new one`);
+    }
     const capacity = positiveInt(options.capacity ?? 1024, 'capacity', 1 << 24);
     const maxItemBytes = positiveInt(options.maxItemBytes ?? 4096, 'maxItemBytes', 1 << 26);
     const ringBytes = ringBytesFor(capacity, maxItemBytes);
@@ -369,6 +378,10 @@ export class SharedQueue<T = unknown> {
       putWaits: u(H.PUT_WAITS),
       getWaits: u(H.GET_WAITS),
       recoveredLocks: u(H.RECOVERED),
+      queue_size: size,
+      queue_capacity: this.capacity,
+      queue_utilization_percent: Math.round((size / this.capacity) * 10_000) / 100,
+      queue_item_size_bytes: this.maxItemBytes,
     };
   }
 

@@ -141,3 +141,41 @@ test('stress: 4 producers and 4 consumers move 1,000,000 items exactly once, in 
   assert.equal(total, producers * perProducer);
   await Promise.all([...ps, ...consumers].map((w) => w.terminate()));
 });
+
+test('create refuses a name+run that exists in this thread; unlink frees it; connect is how to share it', () => {
+  const nm = name();
+  const q = SharedQueue.create<number>({ name: nm, runId: 'r1' });
+  q.putNowait(1);
+  assert.throws(() => SharedQueue.create({ name: nm, runId: 'r1' }), (err: unknown) => err instanceof SharedQueueError && /exists in this thread/.test((err as Error).message));
+  const other = SharedQueue.create<number>({ name: nm, runId: 'r2' });
+  assert.equal(other.size(), 0, 'another run id is another queue');
+  assert.equal(SharedQueue.connect<number>(nm, 'r1').getNowait(), 1, 'the first queue kept its item');
+  q.unlink();
+  assert.equal(SharedQueue.create({ name: nm, runId: 'r1' }).size(), 0);
+});
+
+test('items that would not arrive as sent (functions, symbols) are refused with SharedQueueError', () => {
+  const q = SharedQueue.create<unknown>({ name: name(), capacity: 8 });
+  const bad: [unknown, RegExp][] = [
+    [() => 1, /item is a function/],
+    [{ a: 1, cb: () => 1 }, /item\.cb is a function/],
+    [[1, [2, Symbol('x')]], /item\[1\]\[1\] is a symbol/],
+    [{ [Symbol('k')]: 1 }, /symbol keys/],
+    [new Map([['k', () => 1]]), /function/],
+  ];
+  for (const [item, why] of bad) {
+    assert.throws(() => q.putNowait(item), (err: unknown) => err instanceof SharedQueueError && why.test((err as Error).message), String(why));
+  }
+  assert.equal(q.size(), 0, 'nothing was added');
+  const fine = { when: new Date(0), tags: new Set(['a']), n: 1n, nested: { list: [1, 'two', null] } };
+  q.putNowait(fine);
+  assert.deepEqual(q.getNowait(), fine);
+});
+
+test("metrics also answer to the shared-memory queue's names", () => {
+  const q = SharedQueue.create<number>({ name: name(), capacity: 8, maxItemBytes: 128 });
+  q.putBatch([1, 2]);
+  const m = q.metrics();
+  assert.deepEqual([m.queue_size, m.queue_capacity, m.queue_utilization_percent, m.queue_item_size_bytes], [2, 8, 25, 128]);
+  assert.equal(m.size, m.queue_size);
+});
