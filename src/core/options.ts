@@ -44,7 +44,18 @@ const NAME_RE = /^[A-Za-z0-9_][A-Za-z0-9_.:@/-]{0,127}$/;
 const ID_FORBIDDEN = /[\s\u0000-\u001f\u007f{}]/;
 const MAX_TTL = 10 * 365 * 24 * 3600 * 1000;
 
+/**
+ * Names that are JavaScript's own object keys: as a queue or job name they would vanish
+ * from (or poison) every object keyed by name, in this process or a client's.
+ */
+const RESERVED = new Set(['__proto__', 'constructor', 'prototype']);
+
+function reserved(name: string, field: string): void {
+  if (RESERVED.has(name)) throw new ValidationError(`${field} "${name}" is reserved (__proto__, constructor and prototype cannot name a queue or a job type)`, field);
+}
+
 export function validateQueueName(queue: unknown, field = 'queue'): string {
+  if (typeof queue === 'string') reserved(queue, field);
   if (typeof queue !== 'string' || !NAME_RE.test(queue)) {
     throw new ValidationError(
       `${field} must be 1-128 characters of letters, digits and _ . : @ / - (starting with a letter, digit or _); got ${describe(queue)}`,
@@ -55,6 +66,7 @@ export function validateQueueName(queue: unknown, field = 'queue'): string {
 }
 
 export function validateJobName(name: unknown): string {
+  if (typeof name === 'string') reserved(name, 'name');
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
     throw new ValidationError(
       `job name must be 1-128 characters of letters, digits and _ . : @ / - (starting with a letter, digit or _); got ${describe(name)}`,

@@ -12,8 +12,10 @@ import { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Store } from '../stores/store.ts';
 import { installAuth } from './auth.ts';
+import { installGuard } from './request-guard.ts';
+import { redacting } from './log-redaction.ts';
 import { ServerContext } from './context.ts';
-import { errorBody, errorHandler } from './http-errors.ts';
+import { errorBody, errorHandler, parseJsonBody } from './http-errors.ts';
 import { apiRoutes } from './routes/api.ts';
 import { eventRoutes } from './routes/events.ts';
 import { observabilityRoutes } from './routes/observability.ts';
@@ -29,24 +31,38 @@ export interface ServerOptions {
   uploadDir?: string;
   /** Largest upload per file, bytes (default 50 MiB). */
   maxFileBytes?: number;
+  /** Largest upload per request, all files together, bytes (default 200 MiB). */
+  maxUploadBytes?: number;
   /** Largest JSON body, bytes (default 2 MiB). */
   bodyLimit?: number;
   logger?: boolean | object;
+  /** Host names accepted besides IP literals and localhost (docs/security.md). */
+  allowedHosts?: string[];
 }
 
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: options.logger ?? false,
+    logger: options.logger ? redacting(options.logger) : false,
     bodyLimit: options.bodyLimit ?? 2 * 1024 * 1024,
   });
-  const ctx = new ServerContext(options.store, options.uploadDir ?? join(tmpdir(), 'conveyor-uploads'));
+  const ctx = new ServerContext(options.store, options.uploadDir ?? join(tmpdir(), 'conveyor-uploads'), options.maxUploadBytes);
   // Query strings and path params arrive as text and are coerced to their schema's types;
   // bodies are JSON and must already have the right types ({"name": 7} is refused).
   const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false });
   const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   app.setErrorHandler(errorHandler);
+  // JSON bodies by our own parser, so a refusal says what is refused.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
   app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
+  installGuard(app, options.allowedHosts ? { allowedHosts: options.allowedHosts } : {});
   installAuth(app, options.token);
   await app.register(multipart, { limits: { fileSize: options.maxFileBytes ?? 50 * 1024 * 1024, files: 100, fields: 50, fieldSize: 10_000 } });
   // The OpenAPI document is generated from the same route schemas that validate requests.

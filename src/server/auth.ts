@@ -1,5 +1,7 @@
 /** Bearer-token auth: constant-time comparison; /health stays open for load balancers. */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { errorBody } from './http-errors.ts';
 
@@ -11,8 +13,9 @@ export function installAuth(app: FastifyInstance, token: string | undefined): vo
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0];
     if (path === '/health' || path === '/' || path === '/openapi.json' || path.startsWith('/docs') || path.startsWith('/dashboard')) return;
+    // The header only: a token in a query string ends up in logs, histories and proxies.
     const header = req.headers.authorization ?? '';
-    const given = header.startsWith('Bearer ') ? header.slice(7) : typeof (req.query as Record<string, unknown>)?.token === 'string' && path === '/api/events' ? String((req.query as Record<string, unknown>).token) : '';
+    const given = header.startsWith('Bearer ') ? header.slice(7) : '';
     // Hashing first makes both sides the same length, so the comparison leaks nothing.
     if (!given || !timingSafeEqual(digest(given), expected)) {
       return reply.status(401).header('www-authenticate', 'Bearer').send(errorBody('UNAUTHORIZED', 'missing or wrong token'));
@@ -20,6 +23,19 @@ export function installAuth(app: FastifyInstance, token: string | undefined): vo
   });
 }
 
-export function isLoopback(host: string): boolean {
-  return host === '127.0.0.1' || host === '::1' || host === 'localhost' || host.startsWith('127.');
+/** True when every address the host name resolves to is a loopback address (a name is not trusted by its spelling). */
+export async function isLoopback(host: string): Promise<boolean> {
+  const literal = host.replace(/^\[|\]$/g, '');
+  if (isIP(literal)) return isLoopbackAddress(literal);
+  let addresses: { address: string }[];
+  try {
+    addresses = await lookup(literal, { all: true });
+  } catch {
+    return false;
+  }
+  return addresses.length > 0 && addresses.every((a) => isLoopbackAddress(a.address));
+}
+
+function isLoopbackAddress(ip: string): boolean {
+  return ip === '::1' || /^127\.\d+\.\d+\.\d+$/.test(ip) || /^::ffff:127\./i.test(ip);
 }

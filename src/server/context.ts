@@ -8,11 +8,14 @@ export class ServerContext {
   readonly store: Store;
   readonly startedAt = Date.now();
   readonly uploadDir: string;
+  /** Most bytes of all files of one upload. */
+  readonly maxUploadBytes: number;
   private readonly queues = new Map<string, Queue>();
 
-  constructor(store: Store, uploadDir: string) {
+  constructor(store: Store, uploadDir: string, maxUploadBytes = 200 * 1024 * 1024) {
     this.store = store;
     this.uploadDir = uploadDir;
+    this.maxUploadBytes = maxUploadBytes;
   }
 
   /** A Queue for the name (validated by Queue's constructor). */

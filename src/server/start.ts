@@ -24,8 +24,12 @@ export interface StartOptions {
   shutdownTimeoutMs?: number;
   logger?: boolean | object;
   uploadDir?: string;
+  /** Largest upload per request, all files together, bytes. */
+  maxUploadBytes?: number;
   /** How often upkeep runs while this server is the elected maintainer (default 5 s). */
   maintainMs?: number;
+  /** Host names accepted in requests besides IP literals, localhost and the bound name. */
+  allowedHosts?: string[];
   /** Runs on close once requests have stopped, before the store closes (a job manager's worker). */
   beforeStoreClose?: () => Promise<void>;
 }
@@ -37,10 +41,18 @@ export interface RunningServer {
 
 export async function startServer(o: StartOptions): Promise<RunningServer> {
   const host = o.host ?? '127.0.0.1';
-  if (!isLoopback(host) && !o.token) {
+  if (!o.token && !(await isLoopback(host))) {
     throw new ValidationError(`refusing to listen on ${host} without a token: pass --token (or CONVEYOR_TOKEN), or bind to 127.0.0.1`, 'token');
   }
-  const app = await buildServer({ store: o.store, ...(o.token ? { token: o.token } : {}), ...(o.logger === undefined ? {} : { logger: o.logger }), ...(o.uploadDir ? { uploadDir: o.uploadDir } : {}) });
+  const app = await buildServer({
+    store: o.store,
+    ...(o.token ? { token: o.token } : {}),
+    ...(o.logger === undefined ? {} : { logger: o.logger }),
+    ...(o.uploadDir ? { uploadDir: o.uploadDir } : {}),
+    ...(o.maxUploadBytes ? { maxUploadBytes: o.maxUploadBytes } : {}),
+    // The name the server was bound to is its own.
+    allowedHosts: [...(o.allowedHosts ?? []), host],
+  });
   const maintainer = new Maintainer(o.store, { intervalMs: o.maintainMs ?? 5_000, onError: (err) => app.log.warn({ err }, 'upkeep failed (retrying next round)') });
   maintainer.start();
   let worker: Worker | null = null;

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,7 +179,11 @@ for (const target of TARGETS) {
             const path = paths[Math.floor(Math.random() * paths.length)];
             const method = path === '/api/queues/sweep' ? 'PATCH' : path === '/api/jobs' ? 'GET' : 'POST';
             const url = method === 'GET' ? `${s.url}${path}?state=${encodeURIComponent(junk())}&limit=${Math.random() > 0.5 ? -1 : 'x'}` : `${s.url}${path}`;
-            const res = await fetch(url, { method, headers: { 'content-type': Math.random() > 0.9 ? 'text/plain' : 'application/json' }, ...(method === 'GET' ? {} : { body: junk() }) });
+            // Some come as garbled multipart, some from a foreign page (Origin), some plain text.
+            const roll = Math.random();
+            const type = roll > 0.9 ? 'text/plain' : roll > 0.8 ? 'multipart/form-data; boundary=zz' : 'application/json';
+            const origin: Record<string, string> = Math.random() > 0.85 ? { origin: 'https://evil.example' } : {};
+            const res = await fetch(url, { method, headers: { 'content-type': type, ...origin }, ...(method === 'GET' ? {} : { body: roll > 0.8 && roll <= 0.9 ? `--zz\r\n${junk()}` : junk() }) });
             await res.arrayBuffer();
             assert.ok(res.status >= 400 && res.status < 500, `${method} ${path} answered ${res.status}`);
             checked++;
@@ -186,6 +191,19 @@ for (const target of TARGETS) {
         );
       }
       assert.equal(checked, 2000);
+      // And requests whose Host is a foreign name (DNS rebinding): refused, like the rest.
+      for (let i = 0; i < 20; i++) {
+        const { status } = await new Promise<{ status: number }>((resolve, reject) => {
+          const u = new URL(s.url);
+          const req = httpRequest({ host: u.hostname, port: u.port, path: '/api/queues', headers: { host: `rebind-${i}.example:${u.port}` } }, (res) => {
+            res.resume();
+            resolve({ status: res.statusCode! });
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        assert.equal(status, 421);
+      }
       assert.equal(await (await fetch(`${s.url}/api/stats`)).text(), before);
       assert.equal((await fetch(`${s.url}/health`)).status, 200);
     });

@@ -20,6 +20,8 @@ interface ServeFlags {
   uploads?: string;
   maintainEvery: string;
   config?: string;
+  allowHost?: string[];
+  maxUploadMb: string;
 }
 
 export function register(program: Command): void {
@@ -34,7 +36,9 @@ export function register(program: Command): void {
     .option('-c, --concurrency <n>', 'built-in workers: jobs at once', '10')
     .option('--shutdown-timeout <ms>', 'on SIGTERM/SIGINT, wait this long for running jobs', '30000')
     .option('--uploads <dir>', 'where uploaded files are kept (env CONVEYOR_UPLOAD_DIR; default ./conveyor-uploads)')
+    .option('--max-upload-mb <n>', 'largest upload per request, all files together, in MiB', '200')
     .option('--maintain-every <ms>', 'upkeep interval (promote due jobs, reclaim expired leases, retention) while this process is the elected maintainer', '5000')
+    .option('--allow-host <names...>', 'host names browsers may use to reach this server besides IP addresses and localhost (env CONVEYOR_ALLOWED_HOSTS, comma-separated; * allows any)')
     .option('--quiet', 'no request logs')
     .addHelpText('after', `
 The store is --db FILE (default ./conveyor.db), --redis URL, or the CONVEYOR_DB / CONVEYOR_REDIS_URL env vars.
@@ -66,7 +70,9 @@ Examples:
         shutdownTimeoutMs: parseIntArg(f.shutdownTimeout, '--shutdown-timeout', 0),
         logger: f.quiet ? false : { level: 'info' },
         uploadDir: resolve(f.uploads ?? env.CONVEYOR_UPLOAD_DIR ?? './conveyor-uploads'),
+        maxUploadBytes: parseIntArg(f.maxUploadMb, '--max-upload-mb') * 1024 * 1024,
         maintainMs: parseIntArg(f.maintainEvery, '--maintain-every'),
+        allowedHosts: f.allowHost ?? (env.CONVEYOR_ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim()).filter(Boolean),
         ...(manager ? { beforeStoreClose: () => manager.close() } : {}),
       }).catch(async (err) => {
         await manager?.close();

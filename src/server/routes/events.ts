@@ -6,9 +6,9 @@ import type { ServerContext } from '../context.ts';
 const HEARTBEAT_MS = 15_000;
 
 export function eventRoutes(app: FastifyInstance, ctx: ServerContext, open: Set<() => void>): void {
-  app.get<{ Querystring: { queue?: string; job?: string; token?: string } }>(
+  app.get<{ Querystring: { queue?: string; job?: string } }>(
     '/api/events',
-    { schema: { querystring: { type: 'object', properties: { queue: { type: 'string' }, job: { type: 'string' }, token: { type: 'string' } }, additionalProperties: false } } },
+    { schema: { querystring: { type: 'object', properties: { queue: { type: 'string' }, job: { type: 'string' } }, additionalProperties: false } } },
     (req, reply) => {
       const { queue, job } = req.query;
       reply.hijack();

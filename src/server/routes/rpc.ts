@@ -44,6 +44,37 @@ function str(p: Params, key: string, fallback?: string): string {
   return v;
 }
 
+/** Each method's params: anything else is refused (-32602), as REST refuses unknown fields. */
+const PARAMS: Record<string, readonly string[] | null> = {
+  queue_add_job: ['queue', 'job_type', 'name', 'job_id', 'params', 'options', 'start'],
+  queue_start_job: ['job_id'],
+  queue_stop_job: ['job_id', 'reason'],
+  queue_delete_job: ['job_id'],
+  queue_retry_job: ['job_id'],
+  queue_get_job_status: ['job_id'],
+  queue_get_job_logs: ['job_id'],
+  queue_list_jobs: ['queue', 'status', 'state', 'job_type', 'limit', 'cursor'],
+  queue_health: [],
+  queue_stats: [],
+  queue_pause: ['queue'],
+  queue_resume: ['queue'],
+  // The schedule spec's own fields are checked by buildSchedule, by name.
+  queue_schedule: null,
+  queue_unschedule: ['queue', 'id'],
+  queue_list_schedules: ['queue'],
+};
+
+function checkParams(method: string, p: Params): void {
+  const known = PARAMS[method];
+  if (!known) return;
+  for (const k of Object.keys(p)) {
+    if (!known.includes(k)) throw new ValidationError(`unknown field "${k}" for ${method}${known.length ? ` (it takes ${known.join(', ')})` : ' (it takes none)'}`, k);
+  }
+  if (p.options !== undefined && (p.options === null || typeof p.options !== 'object' || Array.isArray(p.options))) throw new ValidationError('options must be an object of job options', 'options');
+  if (p.start !== undefined && typeof p.start !== 'boolean') throw new ValidationError('start must be true or false', 'start');
+  if (p.limit !== undefined && (!Number.isInteger(p.limit) || (p.limit as number) < 1 || (p.limit as number) > 1000)) throw new ValidationError('limit must be an integer from 1 to 1000', 'limit');
+}
+
 function methods(ctx: ServerContext): Record<string, (p: Params) => Promise<unknown>> {
   const jobOf = async (p: Params) => ctx.job(str(p, 'job_id'));
   return {
@@ -165,6 +196,7 @@ export function rpcRoutes(app: FastifyInstance, ctx: ServerContext): void {
       return fail({ code: -32602, message: 'Invalid params: params must be an object' });
     }
     try {
+      checkParams(m.method, (m.params ?? {}) as Params);
       const result = await fn((m.params ?? {}) as Params);
       return m.id === undefined ? null : { jsonrpc: '2.0', id, result };
     } catch (err) {
@@ -177,6 +209,7 @@ export function rpcRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   // Our own parser, so malformed JSON becomes a JSON-RPC -32700 rather than an HTTP 400.
   app.register(async (scope) => {
+    scope.removeContentTypeParser('application/json');
     scope.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
     scope.post('/rpc', async (req, reply) => {
       let payload: unknown;

@@ -4,13 +4,15 @@
  * unchanged: POST /queue/submit (multipart images), GET /queue/job/:id, GET /queue/jobs,
  * GET /queue/stats, POST /queue/job/:id/cancel. Jobs go to the queue "images" (or ?queue=).
  */
-import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { extname, join } from 'node:path';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { newJobId } from '../../core/job-id.ts';
 import type { FastifyInstance } from 'fastify';
-import { ValidationError } from '../../core/errors.ts';
+import { ConveyorError, ValidationError } from '../../core/errors.ts';
+import { httpStatusOf } from '../http-errors.ts';
 import type { Job } from '../../core/job.ts';
 import type { ServerContext } from '../context.ts';
 import { parseStates } from './api.ts';
@@ -54,13 +56,72 @@ const jobView = {
 } as const;
 const idParam = { type: 'object', properties: { id: { type: 'string', minLength: 1, maxLength: 256 } }, required: ['id'] } as const;
 
+class PayloadTooLarge extends ConveyorError {
+  constructor(message: string) {
+    super('TOO_LARGE', message);
+  }
+}
+
+/** Reads and drops the rest of a request body, up to `max` bytes (then the connection is cut). */
+function discard(stream: NodeJS.ReadableStream & { destroy(): void }, max: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = () => resolve();
+    stream.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > max) {
+        stream.destroy();
+        done();
+      }
+    });
+    stream.once('end', done);
+    stream.once('close', done);
+    stream.once('error', done);
+    stream.resume();
+  });
+}
+
+/** Passes a file through, charging its bytes to the whole upload's budget. */
+function charge(used: { bytes: number }, max: number): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      used.bytes += chunk.length;
+      if (used.bytes > max) done(new PayloadTooLarge(`the upload is larger than ${max} bytes in all files`));
+      else done(null, chunk);
+    },
+  });
+}
+
 /** Only a safe extension survives from the client's file name; the rest is ours. */
 function safeExt(filename: string): string {
   const ext = extname(filename).toLowerCase();
   return /^\.[a-z0-9]{1,8}$/.test(ext) ? ext : '';
 }
 
+/**
+ * Uploaded files go with their job: removed when it is (by a user or by retention), and a
+ * sweep at start and every hour removes folders whose job no longer exists (removed while
+ * no server was listening).
+ */
+function removeFilesWithJobs(app: FastifyInstance, ctx: ServerContext): void {
+  const drop = (id: string) => rm(join(ctx.uploadDir, id), { recursive: true, force: true }).catch(() => {});
+  const unsubscribe = ctx.store.subscribe((e) => {
+    if (e.type === 'removed' && e.jobId && !/[/\\]|^\.\.?$/.test(e.jobId)) void drop(e.jobId);
+  });
+  const sweep = async () => {
+    const names = await readdir(ctx.uploadDir).catch(() => [] as string[]);
+    for (const id of names) if ((await ctx.store.get(id).catch(() => undefined)) === null) await drop(id);
+  };
+  void sweep();
+  const timer = setInterval(() => void sweep(), 3_600_000).unref();
+  app.addHook('onClose', async () => {
+    clearInterval(timer);
+    unsubscribe();
+  });
+}
+
 export function uploadApiRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  removeFilesWithJobs(app, ctx);
   app.post<{ Querystring: Record<string, string> }>(
     '/queue/submit',
     {
@@ -82,15 +143,18 @@ export function uploadApiRoutes(app: FastifyInstance, ctx: ServerContext): void 
     if (!req.isMultipart()) throw new ValidationError('send the files as multipart/form-data (curl -F "images=@a.jpg")', 'images');
     const queue = ctx.queue(req.query.queue ?? 'images');
     const name = req.query.job_type ?? 'process-images';
-    const dir = join(ctx.uploadDir, randomUUID());
+    // The files live in a folder named after their job, so removing the job can remove them.
+    const jobId = newJobId();
+    const dir = join(ctx.uploadDir, jobId);
     await mkdir(dir, { recursive: true });
     const files: { name: string; path: string; size: number; field: string }[] = [];
     const fields: Record<string, string> = {};
+    const used = { bytes: 0 };
     try {
       for await (const part of req.parts()) {
         if (part.type === 'file') {
           const path = join(dir, `${files.length + 1}${safeExt(part.filename ?? '')}`);
-          await pipeline(part.file, createWriteStream(path));
+          await pipeline(part.file, charge(used, ctx.maxUploadBytes), createWriteStream(path));
           if (part.file.truncated) throw new ValidationError(`file ${files.length + 1} is larger than the upload limit`, part.fieldname);
           files.push({ name: (part.filename ?? '').slice(0, 255), path, size: part.file.bytesRead, field: part.fieldname });
         } else if (typeof part.value === 'string') {
@@ -100,10 +164,14 @@ export function uploadApiRoutes(app: FastifyInstance, ctx: ServerContext): void 
       if (files.length === 0) throw new ValidationError('no files in the upload (field "images")', 'images');
       // Every query field but the routing ones reaches the handler (?model=u2net included).
       const { queue: _q, job_type: _j, ...options } = req.query;
-      const r = await queue.add(name, { files, options: { ...options, ...fields } });
+      const r = await queue.add(name, { files, options: { ...options, ...fields } }, { jobId });
       return reply.status(202).send({ job_id: r.id, status: 'queued', files_count: files.length });
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
+      // Read (and drop) what the client still sends, up to the limit again, so it hears the 413.
+      if (err instanceof PayloadTooLarge) await discard(req.raw, ctx.maxUploadBytes);
+      // A garbled body (the multipart parser's own errors carry no HTTP status) is the client's.
+      if (!(err instanceof ConveyorError) && httpStatusOf(err) >= 500) throw new ValidationError(`the multipart body is malformed: ${(err as Error).message}`, 'images');
       throw err;
     }
   },
