@@ -7,10 +7,10 @@ import type { Command } from 'commander';
 import { HttpClient } from '../client/http.ts';
 import { LocalClient } from '../client/local.ts';
 import type { Client } from '../client/client.ts';
-import { ConnectionError, ConveyorError } from '../core/errors.ts';
+import { ConnectionError, ConveyorError, ValidationError } from '../core/errors.ts';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { openStore, sqlitePathOf, storeSpecFrom } from '../stores/open.ts';
+import { openStore, openStoreWaiting, sqlitePathOf, storeSpecFrom, type WaitForStore } from '../stores/open.ts';
 import type { Store } from '../stores/store.ts';
 
 export interface GlobalOptions {
@@ -53,12 +53,15 @@ export function serverUrl(o: GlobalOptions, env: NodeJS.ProcessEnv = process.env
   return env.CONVEYOR_SERVER || undefined;
 }
 
-/** Opens the store the flags name (for commands that need a store, like `worker`). */
-export async function openTargetStore(o: GlobalOptions, env = process.env): Promise<Store> {
+/**
+ * Opens the store the flags name (for commands that need a store, like `worker`). With
+ * `wait`, a store that cannot be reached yet is waited for (serve and worker).
+ */
+export async function openTargetStore(o: GlobalOptions, env = process.env, wait?: WaitForStore): Promise<Store> {
   const spec = storeSpecFrom({ redis: o.redis, db: o.db }, env);
   const prefix = o.prefix ?? env.CONVEYOR_PREFIX;
   try {
-    return await openStore(spec, prefix === undefined ? {} : { prefix });
+    return wait ? await openStoreWaiting(spec, prefix === undefined ? {} : { prefix }, wait) : await openStore(spec, prefix === undefined ? {} : { prefix });
   } catch (err) {
     if (err instanceof ConveyorError) throw err;
     throw new ConnectionError(`cannot open the store ${spec}: ${(err as Error).message}`, { cause: err });
@@ -94,4 +97,14 @@ export async function withClient<T>(cmd: Command, fn: (client: Client, o: Global
 /** withClient for commands that only read: they never create a database file. */
 export function withReader<T>(cmd: Command, fn: (client: Client, o: GlobalOptions) => Promise<T>): Promise<T> {
   return withClient(cmd, fn, { readOnly: true });
+}
+
+/** What serve and worker do while their store cannot be reached: say so, and wait (`--wait-for-store` bounds it). */
+export function waitingFor(flag: string | undefined): WaitForStore {
+  const maxMs = flag === undefined ? undefined : Number(flag);
+  if (maxMs !== undefined && !(Number.isInteger(maxMs) && maxMs >= 0)) throw new ValidationError(`--wait-for-store must be ms >= 0; got "${flag}"`, '--wait-for-store');
+  return {
+    ...(maxMs === undefined ? {} : { maxMs }),
+    onWait: (err, next) => process.stderr.write(`conveyor: waiting for the store: ${err.message} (retrying in ${next} ms)\n`),
+  };
 }

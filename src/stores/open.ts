@@ -7,7 +7,7 @@
  *   http://host:port, https://      a Conveyor server, for Workers only (options.token)
  *   sqlite:path, or any other text  a SQLite file (created when missing)
  */
-import { ValidationError } from '../core/errors.ts';
+import { ConnectionError, ValidationError } from '../core/errors.ts';
 import type { Clock } from '../core/clock.ts';
 import type { Store } from './store.ts';
 
@@ -43,6 +43,33 @@ export async function openStore(spec: string = DEFAULT_DB_PATH, options: OpenSto
   const path = sqlitePathOf(spec)!;
   const { SqliteStore } = await import('./sqlite/sqlite-store.ts');
   return SqliteStore.open(path, { ...(options.durability === undefined ? {} : { durability: options.durability }), ...(options.clock ? { clock: options.clock } : {}) });
+}
+
+export interface WaitForStore {
+  /** Give up after this long (default: never). */
+  maxMs?: number;
+  /** Told about each failed try and how long until the next. */
+  onWait?: (err: Error, retryInMs: number) => void;
+}
+
+/**
+ * openStore, waiting for a store that cannot be reached yet (a Redis or server still
+ * starting, a network blip) with backoff from 100 ms to 5 s. Other errors (a bad spec, a
+ * refused token) fail at once; so does the last try past `maxMs`.
+ */
+export async function openStoreWaiting(spec: string, options: OpenStoreOptions = {}, wait: WaitForStore = {}): Promise<Store> {
+  const started = Date.now();
+  let delay = 100;
+  for (;;) {
+    try {
+      return await openStore(spec, options);
+    } catch (err) {
+      if (!(err instanceof ConnectionError) || (wait.maxMs !== undefined && Date.now() - started + delay > wait.maxMs)) throw err;
+      wait.onWait?.(err, delay);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(5_000, delay * 2);
+    }
+  }
 }
 
 /** The SQLite file a spec names, or null when it names another backend. */

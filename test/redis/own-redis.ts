@@ -42,7 +42,12 @@ export class OwnRedis {
     return r;
   }
 
-  private async launch(): Promise<void> {
+  /** A port and a data directory, with no server yet: `launch()` starts it (a Redis that is late). */
+  static async reserve(extra: string[] = []): Promise<OwnRedis> {
+    return new OwnRedis(mkdtempSync(join(tmpdir(), 'conveyor-redis-')), await sparePort(), extra);
+  }
+
+  async launch(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'];
     args.push('--dir', this.dir, '--logfile', join(this.dir, 'redis.log'), ...this.extra);
     this.proc = spawn('redis-server', args, { stdio: 'ignore' });

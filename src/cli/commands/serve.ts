@@ -6,7 +6,7 @@ import { JobManager } from '../../manager.ts';
 import { storeSpecFrom } from '../../stores/open.ts';
 import { startServer } from '../../server/start.ts';
 import { color, parseIntArg } from '../format.ts';
-import { globals, openTargetStore } from '../target.ts';
+import { globals, openTargetStore, waitingFor } from '../target.ts';
 import { loadHandlers } from './worker.ts';
 
 interface ServeFlags {
@@ -22,6 +22,7 @@ interface ServeFlags {
   config?: string;
   allowHost?: string[];
   maxUploadMb: string;
+  waitForStore?: string;
 }
 
 export function register(program: Command): void {
@@ -39,6 +40,7 @@ export function register(program: Command): void {
     .option('--max-upload-mb <n>', 'largest upload per request, all files together, in MiB', '200')
     .option('--maintain-every <ms>', 'upkeep interval (promote due jobs, reclaim expired leases, retention) while this process is the elected maintainer', '5000')
     .option('--allow-host <names...>', 'host names browsers may use to reach this server besides IP addresses and localhost (env CONVEYOR_ALLOWED_HOSTS, comma-separated; * allows any)')
+    .option('--wait-for-store <ms>', 'give up if the store cannot be reached this long at start (default: wait, saying so)')
     .option('--quiet', 'no request logs')
     .addHelpText('after', `
 The store is --db FILE (default ./conveyor.db), --redis URL, or the CONVEYOR_DB / CONVEYOR_REDIS_URL env vars.
@@ -58,7 +60,7 @@ Examples:
       const handlers = f.handlers ? await loadHandlers(f.handlers) : undefined;
       // With --config the job manager opens the store (the file's, unless --db/--redis say) and runs the job types.
       const manager = f.config ? await JobManager.open({ config: f.config, ...(o.db || o.redis ? { store: storeSpecFrom({ redis: o.redis, db: o.db }) } : {}) }) : null;
-      const store = manager ? manager.store : await openTargetStore({ ...o, server: undefined });
+      const store = manager ? manager.store : await openTargetStore({ ...o, server: undefined }, process.env, waitingFor(f.waitForStore));
       const server = await startServer({
         store,
         host,

@@ -7,8 +7,8 @@ import { ValidationError } from '../../core/errors.ts';
 import type { HandlerFn, Runner } from '../../runners/runner.ts';
 import { Worker, type HandlerSpec } from '../../worker/worker.ts';
 import { color, parseIntArg } from '../format.ts';
-import { openStore } from '../../stores/open.ts';
-import { globals, openTargetStore, serverUrl } from '../target.ts';
+import { openStoreWaiting } from '../../stores/open.ts';
+import { globals, openTargetStore, serverUrl, waitingFor } from '../target.ts';
 
 type Handlers = Record<string, HandlerFn | Runner | HandlerSpec>;
 
@@ -39,6 +39,7 @@ export function register(program: Command): void {
     .option('--burst', 'exit once the queues are empty')
     .option('--name <name>', 'name shown by `conveyor info`')
     .option('--shutdown-timeout <ms>', 'on Ctrl-C/SIGTERM, wait this long for running jobs', '30000')
+    .option('--wait-for-store <ms>', 'give up if the store (or server) cannot be reached this long at start (default: wait, saying so)')
     .addHelpText('after', `
 Handler module (jobs.ts):
   export async function resize(job, ctx) { ctx.progress(50, 'half way'); return { ok: true }; }
@@ -47,13 +48,14 @@ Examples:
   $ conveyor worker --handlers ./jobs.ts --queues images,default --concurrency 4
   $ conveyor worker --handlers ./jobs.ts --burst --redis redis://127.0.0.1:6379
   $ conveyor worker --handlers ./jobs.ts --server http://10.0.0.5:7700 --token s3cret   a remote worker`)
-    .action(async (f: { handlers: string[]; queues: string; concurrency: string; burst?: boolean; name?: string; shutdownTimeout: string }, cmd: Command) => {
+    .action(async (f: { handlers: string[]; queues: string; concurrency: string; burst?: boolean; name?: string; shutdownTimeout: string; waitForStore?: string }, cmd: Command) => {
       const o = globals(cmd);
       const handlers = await loadHandlers(f.handlers);
       // With a server (--server, --host/--port or CONVEYOR_SERVER) it is a remote worker:
       // jobs come over the server's API, and upkeep is the server's.
       const server = serverUrl(o);
-      const store = server ? await openStore(server, { token: o.token ?? o.authkey ?? process.env.CONVEYOR_TOKEN ?? '' }) : await openTargetStore(o);
+      const wait = waitingFor(f.waitForStore);
+      const store = server ? await openStoreWaiting(server, { token: o.token ?? o.authkey ?? process.env.CONVEYOR_TOKEN ?? '' }, wait) : await openTargetStore(o, process.env, wait);
       const worker = new Worker(store, {
         queues: f.queues.split(',').map((q) => q.trim()).filter(Boolean),
         handlers,
