@@ -21,6 +21,7 @@ export {
   TimeoutError,
   AbortedError,
   UnrecoverableError,
+  StorageError,
 } from './core/errors.ts';
 export type { Store, JobEvent, JobEventType, JobPage, StateCounts, QueueInfo, WorkerInfo, MaintainReport } from './stores/store.ts';
 // Backends load only when opened (openStore), so `import 'conveyor'` never loads ioredis or

@@ -1,8 +1,8 @@
 import { ConveyorError } from '../core/errors.ts';
 
-/** 2 when the store or server cannot be reached, 1 for everything else. */
+/** 2 when the store or server cannot be reached or cannot keep writes, 1 for everything else. */
 export function exitCodeFor(err: unknown): number {
-  return err instanceof ConveyorError && err.code === 'CONNECTION' ? 2 : 1;
+  return err instanceof ConveyorError && ['CONNECTION', 'STORAGE_LOST', 'STORAGE_FULL'].includes(err.code) ? 2 : 1;
 }
 
 /** Errors go to stderr as one line; the stack only with --verbose. */

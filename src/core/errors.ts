@@ -50,6 +50,17 @@ export class ConnectionError extends ConveyorError {
 }
 
 /** A job's handler ran past its timeout. */
+/**
+ * The store cannot keep writes: its file was removed or replaced under it (STORAGE_LOST),
+ * or its disk is full (STORAGE_FULL). Nothing was acknowledged that was not kept.
+ */
+export class StorageError extends ConveyorError {
+  constructor(code: 'STORAGE_LOST' | 'STORAGE_FULL', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'StorageError';
+  }
+}
+
 export class TimeoutError extends ConveyorError {
   constructor(message: string) {
     super('TIMEOUT', message);

@@ -15,6 +15,8 @@ const STATUS: Record<string, number> = {
   CONNECTION: 503,
   TIMEOUT: 408,
   TOO_LARGE: 413,
+  STORAGE_LOST: 503,
+  STORAGE_FULL: 507,
 };
 
 export function errorBody(code: string, message: string, field?: string) {

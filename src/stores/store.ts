@@ -228,6 +228,9 @@ export interface Store {
   removeWorker(id: string): Promise<void>;
   workers(): Promise<WorkerInfo[]>;
 
+  /** What keeps the store from working now (file removed, disk full, server unreachable), or null. */
+  problem(): Promise<string | null>;
+
   close(): Promise<void>;
 }
 

@@ -7,6 +7,8 @@ import type { ServerContext } from '../context.ts';
 export function observabilityRoutes(app: FastifyInstance, ctx: ServerContext): () => void {
   app.get('/health', async (_req, reply) => {
     try {
+      const problem = await ctx.store.problem();
+      if (problem) return reply.status(503).send({ status: 'degraded', store: { kind: ctx.store.kind, location: ctx.store.location }, problem });
       const queues = await ctx.store.queues();
       return { status: 'ok', store: { kind: ctx.store.kind, location: ctx.store.location }, queues: queues.length, workers: (await ctx.store.workers()).length, uptimeMs: Date.now() - ctx.startedAt };
     } catch (err) {

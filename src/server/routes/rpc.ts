@@ -129,8 +129,10 @@ function methods(ctx: ServerContext): Record<string, (p: Params) => Promise<unkn
       const workers = await ctx.store.workers();
       const sum = (s: JobState) => counts.reduce((n, c) => n + c[s], 0);
       const total = counts.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
+      const problem = await ctx.store.problem();
       return {
-        status: 'healthy',
+        status: problem ? 'unhealthy' : 'healthy',
+        ...(problem ? { error: problem } : {}),
         running: true,
         total_jobs: total,
         pending_jobs: sum('pending') + sum('queued') + sum('scheduled') + sum('deferred'),

@@ -105,6 +105,13 @@ export class RemoteWorkerStore implements Store {
 
   async resign(): Promise<void> {}
 
+  async problem(): Promise<string | null> {
+    return this.check().then(
+      () => null,
+      (err: Error) => err.message,
+    );
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.stream?.abort();

@@ -526,6 +526,10 @@ export class MemoryStore implements Store {
     return [...this.workerInfo.values()].filter((w) => w.until > now).map((w) => structuredClone(w.info));
   }
 
+  async problem(): Promise<string | null> {
+    return null;
+  }
+
   async close(): Promise<void> {
     this.waiters.closeAll();
     this.listeners.clear();

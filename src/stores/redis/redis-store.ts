@@ -412,6 +412,15 @@ export class RedisStore implements Store {
     return (await this.run('advance-schedule', [`${queue}\n${id}`, progressJson(expected), progressJson(next)])) === 1;
   }
 
+  async problem(): Promise<string | null> {
+    try {
+      await this.redis.ping();
+      return null;
+    } catch (err) {
+      return `Redis at ${this.location} does not answer: ${(err as Error).message}`;
+    }
+  }
+
   // ----- leadership ---------------------------------------------------------------------
 
   async lead(role: string, holder: string, ttlMs: number): Promise<boolean> {

@@ -13,7 +13,7 @@ import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import { joinSchedule, progressJson, splitSchedule, type Schedule, type ScheduleProgress } from '../../core/schedule.ts';
-import { ConnectionError, NotFoundError, ValidationError } from '../../core/errors.ts';
+import { ConnectionError, NotFoundError, StorageError, ValidationError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { isFinished, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
@@ -87,10 +87,17 @@ export class SqliteStore implements Store {
   /** The rowid the next new job takes (set as each enqueue call starts). */
   private nextRowid = 0;
 
+  /** The file's identity at open: a write is acknowledged only while the path still names it. */
+  private readonly fileId: { dev: number; ino: number } | null;
+  /** The last write refused for a full disk (cleared by the next commit that succeeds). */
+  private full: string | null = null;
+
   private constructor(path: string, db: DatabaseSync, clock: Clock) {
     this.location = path;
     this.db = db;
     this.clock = clock;
+    const st = path === ':memory:' ? null : statSync(path);
+    this.fileId = st ? { dev: st.dev, ino: st.ino } : null;
     this.machine = new JobMachine(this.rows());
     this.feed = new ProcessFeed({ st: (sql) => this.st(sql), version: () => this.version(), origin: this.origin, clock });
   }
@@ -190,10 +197,29 @@ export class SqliteStore implements Store {
       } catch {
         // the savepoint is already gone
       }
-      return Promise.reject(err as Error);
+      return Promise.reject(this.storageError(err));
     }
     const group = this.group;
     return new Promise<T>((resolve, reject) => group.push({ resolve: () => resolve(out), reject }));
+  }
+
+  /** Why the path no longer names the file this store writes, or null. */
+  private lost(): string | null {
+    if (this.fileId === null) return null;
+    try {
+      const st = statSync(this.location);
+      return st.ino === this.fileId.ino && st.dev === this.fileId.dev ? null : `the database file ${this.location} was replaced by another file`;
+    } catch {
+      return `the database file ${this.location} was removed (or its folder)`;
+    }
+  }
+
+  /** SQLite's "disk is full" as a StorageError naming the file; other errors as they are. */
+  private storageError(err: unknown): unknown {
+    const message = (err as Error)?.message ?? '';
+    if (!/database or disk is full|SQLITE_FULL/i.test(message)) return err;
+    this.full = `the disk holding ${this.location} is full`;
+    return new StorageError('STORAGE_FULL', `${this.full}: free space, then try again (nothing of this write was kept)`, { cause: err });
   }
 
   /** Commits the open transaction, then settles its calls and emits their events. */
@@ -204,6 +230,9 @@ export class SqliteStore implements Store {
     const events = this.pending;
     this.pending = [];
     try {
+      // Before acknowledging anything: writes to a file that was removed would be lost.
+      const lost = this.lost();
+      if (lost) throw new StorageError('STORAGE_LOST', `${lost}; refusing writes (restart with a database file in place)`);
       // One row for the whole transaction's events: a row per event doubled the rows a
       // claim or finish batch writes.
       // Only while another store reads them: a process alone on its file (the common case)
@@ -217,9 +246,11 @@ export class SqliteStore implements Store {
       } catch {
         // the transaction is already gone
       }
-      for (const c of group) c.reject(err);
+      const mapped = this.storageError(err);
+      for (const c of group) c.reject(mapped);
       return;
     }
+    this.full = null;
     for (const c of group) c.resolve();
     for (const e of events) this.feed.deliver(e);
   }
@@ -747,6 +778,10 @@ export class SqliteStore implements Store {
 
   async workers(): Promise<WorkerInfo[]> {
     return (this.st('SELECT info FROM workers WHERE until > ? ORDER BY id').all(this.clock.now()) as { info: string }[]).map((r) => JSON.parse(r.info) as WorkerInfo);
+  }
+
+  async problem(): Promise<string | null> {
+    return this.lost() ?? this.full;
   }
 
   async close(): Promise<void> {
