@@ -29,7 +29,7 @@ export type { Store, JobEvent, JobEventType, JobPage, StateCounts, QueueInfo, Wo
 export type { MemoryStoreOptions } from './stores/memory/memory-store.ts';
 export type { SqliteOptions } from './stores/sqlite/sqlite-store.ts';
 export type { RedisStoreOptions } from './stores/redis/redis-store.ts';
-export { openStore, type OpenStoreOptions } from './stores/open.ts';
+export { openStore, openStoreWaiting, type OpenStoreOptions, type WaitForStore } from './stores/open.ts';
 export { Maintainer, type MaintainerOptions, type UpkeepReport } from './maintainer.ts';
 export { systemClock, TestClock, type Clock, type Timer } from './core/clock.ts';
 export { createRunner } from './runners/create.ts';
