@@ -35,7 +35,7 @@ function unfaithful(v: unknown, path: string, depth: number): void {
   }
 }
 
+/** `bytes` is the reader's own copy (taken under the lock): raw items are views of it. */
 export function decode(bytes: Uint8Array, raw: boolean): unknown {
-  // Copy out of shared memory: the slot may be reused as soon as the lock is released.
-  return raw ? bytes.slice() : packr.unpack(bytes);
+  return raw ? bytes : packr.unpack(bytes);
 }

@@ -32,6 +32,9 @@ export const H = {
   /** Locks taken over from a thread that died holding one. */
   RECOVERED: 15,
   MAGIC: 16,
+  /** Threads asleep in Atomics.wait for items / for room: a put or get wakes them only if any. */
+  GET_SLEEPERS: 17,
+  PUT_SLEEPERS: 18,
 } as const;
 
 export const HEADER_WORDS = 24;

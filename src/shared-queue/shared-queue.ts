@@ -56,6 +56,8 @@ export interface WaitOptions {
 }
 
 const registry = new Map<string, SharedQueueHandle>();
+/** Checks of the futex word before sleeping on it (~1-2 µs). */
+const SPINS = 2000;
 const key = (runId: string, name: string) => `${runId}\u0000${name}`;
 
 function positiveInt(v: unknown, field: string, max: number): number {
@@ -71,7 +73,8 @@ export class SharedQueue<T = unknown> {
   private readonly buffer: SharedArrayBuffer;
   private readonly h: Int32Array;
   private readonly bytes: Uint8Array;
-  private readonly view: DataView;
+  /** The ring as 32-bit words: record headers are read and written through it (no DataView calls). */
+  private readonly words: Int32Array;
   private readonly ringBytes: number;
   private readonly tag = lockTag();
   private closed = false;
@@ -86,7 +89,7 @@ export class SharedQueue<T = unknown> {
     this.maxItemBytes = this.h[H.MAX_ITEM];
     this.ringBytes = this.h[H.RING_BYTES];
     this.bytes = new Uint8Array(this.buffer, HEADER_BYTES, this.ringBytes);
-    this.view = new DataView(this.buffer, HEADER_BYTES, this.ringBytes);
+    this.words = new Int32Array(this.buffer, HEADER_BYTES, this.ringBytes >> 2);
   }
 
   /** Creates a queue and registers it under (runId, name) in this thread. */
@@ -148,34 +151,78 @@ export class SharedQueue<T = unknown> {
     });
   }
 
-  private write(e: Encoded): void {
-    const h = this.h;
-    let tail = h[H.TAIL];
-    const size = recordSize(e.bytes.length);
-    if (tail + size > this.ringBytes) {
-      if (this.ringBytes - tail >= RECORD_HEADER) this.view.setUint32(tail + 4, FLAG_WRAP, true);
-      tail = 0;
+  /**
+   * A batch's records laid out as they go into the ring ([length][flags][payload, padded]),
+   * built before the lock is taken: under it, a batch that fits before the ring's end is
+   * one set().
+   */
+  private stage(encoded: Encoded[]): Uint8Array {
+    let size = 0;
+    for (const e of encoded) size += recordSize(e.bytes.length);
+    const staged = new Uint8Array(size);
+    const words = new Int32Array(staged.buffer);
+    let at = 0;
+    for (const e of encoded) {
+      words[at >> 2] = e.bytes.length;
+      words[(at >> 2) + 1] = e.raw ? FLAG_RAW : 0;
+      staged.set(e.bytes, at + RECORD_HEADER);
+      at += recordSize(e.bytes.length);
     }
-    this.view.setUint32(tail, e.bytes.length, true);
-    this.view.setUint32(tail + 4, e.raw ? FLAG_RAW : 0, true);
-    this.bytes.set(e.bytes, tail + RECORD_HEADER);
-    // Publish: the cursor, then the count, each one store.
-    Atomics.store(h, H.TAIL, tail + size);
-    Atomics.add(h, H.COUNT, 1);
+    return staged;
   }
 
-  private read(): unknown {
+  /** Copies staged records in at the tail (callers hold the lock); returns the new tail. */
+  private write(staged: Uint8Array): number {
+    let tail = this.h[H.TAIL];
+    if (tail + staged.length <= this.ringBytes) {
+      this.bytes.set(staged, tail);
+      return tail + staged.length;
+    }
+    // The batch crosses the ring's end: record by record, wrapping where one does not fit.
+    const src = new Int32Array(staged.buffer);
+    for (let at = 0; at < staged.length; ) {
+      const size = recordSize(src[at >> 2]);
+      if (tail + size > this.ringBytes) {
+        if (this.ringBytes - tail >= RECORD_HEADER) this.words[(tail >> 2) + 1] = FLAG_WRAP;
+        tail = 0;
+      }
+      this.bytes.set(staged.subarray(at, at + size), tail);
+      tail += size;
+      at += size;
+    }
+    return tail;
+  }
+
+  /**
+   * Takes n records off the head (callers hold the lock) as one private copy per contiguous
+   * run, so they are decoded after the lock is released. Returns the copies and where each
+   * record lies in them.
+   */
+  private take(n: number): { runs: Uint8Array[]; at: Int32Array } {
     const h = this.h;
+    const runs: Uint8Array[] = [];
+    // Per record: run index, offset in the run, length, flags.
+    const at = new Int32Array(n * 4);
     let head = h[H.HEAD];
-    if (this.ringBytes - head < RECORD_HEADER || this.view.getUint32(head + 4, true) === FLAG_WRAP) head = 0;
-    const len = this.view.getUint32(head, true);
-    const flags = this.view.getUint32(head + 4, true);
-    const item = decode(this.bytes.subarray(head + RECORD_HEADER, head + RECORD_HEADER + len), (flags & FLAG_RAW) !== 0);
-    // Clear the flag word so a stale WRAP marker is never read after the ring wraps.
-    this.view.setUint32(head + 4, 0, true);
-    Atomics.store(h, H.HEAD, head + recordSize(len));
-    Atomics.sub(h, H.COUNT, 1);
-    return item;
+    let runStart = head;
+    for (let i = 0; i < n; i++) {
+      if (this.ringBytes - head < RECORD_HEADER || this.words[(head >> 2) + 1] === FLAG_WRAP) {
+        if (head > runStart) runs.push(this.bytes.slice(runStart, head));
+        // Clear the marker, so it is never read again once the ring has wrapped.
+        if (this.ringBytes - head >= RECORD_HEADER) this.words[(head >> 2) + 1] = 0;
+        head = 0;
+        runStart = 0;
+      }
+      const len = this.words[head >> 2];
+      at[i * 4] = runs.length;
+      at[i * 4 + 1] = head - runStart + RECORD_HEADER;
+      at[i * 4 + 2] = len;
+      at[i * 4 + 3] = this.words[(head >> 2) + 1];
+      head += recordSize(len);
+    }
+    if (head > runStart) runs.push(this.bytes.slice(runStart, head));
+    Atomics.store(h, H.HEAD, head);
+    return { runs, at };
   }
 
   /**
@@ -190,11 +237,11 @@ export class SharedQueue<T = unknown> {
     let n = 0;
     // The ring never fills in bytes (one record of slack), so head === tail means empty.
     while (pos !== tail && n <= this.capacity) {
-      if (this.ringBytes - pos < RECORD_HEADER || this.view.getUint32(pos + 4, true) === FLAG_WRAP) {
+      if (this.ringBytes - pos < RECORD_HEADER || this.words[(pos >> 2) + 1] === FLAG_WRAP) {
         pos = 0;
         continue;
       }
-      pos += recordSize(this.view.getUint32(pos, true));
+      pos += recordSize(this.words[pos >> 2]);
       n++;
     }
     Atomics.store(h, H.COUNT, n);
@@ -205,36 +252,50 @@ export class SharedQueue<T = unknown> {
   }
 
   /** Writes all or nothing; false when there is no room for all of them. */
-  private tryPut(encoded: Encoded[]): boolean {
+  private tryPut(encoded: Encoded[], staged: Uint8Array): boolean {
     this.checkOpen();
+    if (Atomics.load(this.h, H.COUNT) + encoded.length > this.capacity) return false;
     this.lock();
     try {
       if (this.h[H.COUNT] + encoded.length > this.capacity) return false;
-      for (const e of encoded) this.write(e);
+      // Publish once per batch: the cursor, then the count (a recount repairs a thread that
+      // died between the two).
+      Atomics.store(this.h, H.TAIL, this.write(staged));
+      Atomics.add(this.h, H.COUNT, encoded.length);
       Atomics.add(this.h, H.TOTAL_PUT, encoded.length);
     } finally {
       release(this.h, this.tag);
     }
     Atomics.add(this.h, H.PUT_SEQ, 1);
-    Atomics.notify(this.h, H.PUT_SEQ);
+    if (Atomics.load(this.h, H.GET_SLEEPERS) > 0) Atomics.notify(this.h, H.PUT_SEQ);
     return true;
   }
 
   private tryGet(max: number): unknown[] {
     this.checkOpen();
     if (Atomics.load(this.h, H.COUNT) === 0) return [];
-    const out: unknown[] = [];
+    let taken: { runs: Uint8Array[]; at: Int32Array };
+    let n: number;
     this.lock();
     try {
-      const n = Math.min(max, this.h[H.COUNT]);
-      for (let i = 0; i < n; i++) out.push(this.read());
+      n = Math.min(max, this.h[H.COUNT]);
+      taken = this.take(n);
+      Atomics.sub(this.h, H.COUNT, n);
       Atomics.add(this.h, H.TOTAL_GOT, n);
     } finally {
       release(this.h, this.tag);
     }
+    // Decoded outside the lock, from this thread's own copy: raw items are views of it.
+    const out: unknown[] = new Array(n);
+    const { runs, at } = taken;
+    for (let i = 0; i < n; i++) {
+      const run = runs[at[i * 4]];
+      const off = at[i * 4 + 1];
+      out[i] = decode(run.subarray(off, off + at[i * 4 + 2]), (at[i * 4 + 3] & FLAG_RAW) !== 0);
+    }
     if (out.length > 0) {
       Atomics.add(this.h, H.GET_SEQ, 1);
-      Atomics.notify(this.h, H.GET_SEQ);
+      if (Atomics.load(this.h, H.PUT_SLEEPERS) > 0) Atomics.notify(this.h, H.GET_SEQ);
     }
     return out;
   }
@@ -245,21 +306,31 @@ export class SharedQueue<T = unknown> {
 
   // ----- blocking helpers ----------------------------------------------------------------
 
-  /** Retries `attempt` until it succeeds or the deadline passes, sleeping on a futex word. */
+  /**
+   * Retries `attempt` until it succeeds or the deadline passes. Between tries it watches
+   * the word for a short spin (a hand-off between two running threads takes well under a
+   * microsecond; a futex sleep and wake-up takes several), then sleeps on it, counted in
+   * `sleepersWord` so the other side wakes it only when someone sleeps.
+   */
   private blockUntil<R>(attempt: () => R | undefined, word: number, waitsWord: number, opts: WaitOptions, fail: () => Error): R {
     const first = attempt();
     if (first !== undefined) return first;
     if (opts.block === false) throw fail();
     if (!canBlock) throw new SharedQueueError('CANNOT_BLOCK', 'this thread cannot block: use putAsync/getAsync, or block: false');
     const deadline = opts.timeout === undefined ? Infinity : Date.now() + checkTimeout(opts.timeout);
+    const sleepers = word === H.PUT_SEQ ? H.GET_SLEEPERS : H.PUT_SLEEPERS;
     Atomics.add(this.h, waitsWord, 1);
     for (;;) {
       const seq = Atomics.load(this.h, word);
       const r = attempt();
       if (r !== undefined) return r;
+      for (let spin = 0; spin < SPINS && Atomics.load(this.h, word) === seq; spin++);
+      if (Atomics.load(this.h, word) !== seq) continue;
       const left = deadline - Date.now();
       if (left <= 0) throw fail();
+      Atomics.add(this.h, sleepers, 1);
       Atomics.wait(this.h, word, seq, Math.min(left, 1000));
+      Atomics.sub(this.h, sleepers, 1);
     }
   }
 
@@ -268,6 +339,7 @@ export class SharedQueue<T = unknown> {
     if (first !== undefined) return first;
     if (opts.block === false) throw fail();
     const deadline = opts.timeout === undefined ? Infinity : Date.now() + checkTimeout(opts.timeout);
+    const sleepers = word === H.PUT_SEQ ? H.GET_SLEEPERS : H.PUT_SLEEPERS;
     Atomics.add(this.h, waitsWord, 1);
     for (;;) {
       const seq = Atomics.load(this.h, word);
@@ -275,6 +347,7 @@ export class SharedQueue<T = unknown> {
       if (r !== undefined) return r;
       const left = deadline - Date.now();
       if (left <= 0) throw fail();
+      Atomics.add(this.h, sleepers, 1);
       const w = Atomics.waitAsync(this.h, word, seq, Math.min(left, 1000));
       if (w.async) {
         // waitAsync alone does not keep Node alive: a timer does, for as long as we wait.
@@ -282,6 +355,7 @@ export class SharedQueue<T = unknown> {
         await w.value;
         clearTimeout(keepAlive);
       }
+      Atomics.sub(this.h, sleepers, 1);
     }
   }
 
@@ -290,7 +364,8 @@ export class SharedQueue<T = unknown> {
   /** Adds an item, waiting for room (worker threads). */
   put(item: T, opts: WaitOptions = {}): void {
     const encoded = this.encodeAll([item]);
-    this.blockUntil(() => (this.tryPut(encoded) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full());
+    const staged = this.stage(encoded);
+    this.blockUntil(() => (this.tryPut(encoded, staged) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full());
   }
 
   putNowait(item: T): void {
@@ -299,20 +374,23 @@ export class SharedQueue<T = unknown> {
 
   async putAsync(item: T, opts: WaitOptions = {}): Promise<void> {
     const encoded = this.encodeAll([item]);
-    await this.waitUntil(() => (this.tryPut(encoded) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full());
+    const staged = this.stage(encoded);
+    await this.waitUntil(() => (this.tryPut(encoded, staged) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full());
   }
 
   /** Adds all items at once or none: waits until there is room for all of them. */
   putBatch(items: readonly T[], opts: WaitOptions = {}): void {
     const encoded = this.checkBatch(items);
     if (encoded.length === 0) return;
-    this.blockUntil(() => (this.tryPut(encoded) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full(`no room for ${encoded.length} items`));
+    const staged = this.stage(encoded);
+    this.blockUntil(() => (this.tryPut(encoded, staged) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full(`no room for ${encoded.length} items`));
   }
 
   async putBatchAsync(items: readonly T[], opts: WaitOptions = {}): Promise<void> {
     const encoded = this.checkBatch(items);
     if (encoded.length === 0) return;
-    await this.waitUntil(() => (this.tryPut(encoded) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full(`no room for ${encoded.length} items`));
+    const staged = this.stage(encoded);
+    await this.waitUntil(() => (this.tryPut(encoded, staged) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full(`no room for ${encoded.length} items`));
   }
 
   private checkBatch(items: readonly T[]): Encoded[] {
