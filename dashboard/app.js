@@ -120,12 +120,73 @@ async function renderJobs(queue, params, append = false) {
   if (gen !== listGen) return;
   nextCursor = page.next;
   $('#more').hidden = !page.next;
-  const rows = page.jobs
-    .map((j) => `<tr><td><a href="#/job/${encodeURIComponent(j.id)}">${esc(j.id)}</a></td><td>${esc(j.name)}</td><td class="state-${j.state}">${j.state}</td><td>${Math.round(j.progress)}%</td><td>${j.attempt}/${j.maxAttempts}</td><td>${time(j.createdAt)}</td></tr>`)
-    .join('');
-  $('#job-list tbody').innerHTML = (append ? $('#job-list tbody').innerHTML : '') + (rows || (append ? '' : '<tr><td colspan="6" class="dim">no jobs</td></tr>'));
+  const rows = page.jobs.map(jobRow).join('');
+  if (append) {
+    $('#job-list tbody').insertAdjacentHTML('beforeend', rows);
+    pagesLoaded++;
+  } else {
+    $('#job-list tbody').innerHTML = rows || '<tr><td colspan="6" class="dim">no jobs</td></tr>';
+    pagesLoaded = 1;
+    newJobs = 0;
+    showNew();
+  }
+  // Filters and pages in the URL (without a navigation), so a reload or a shared link shows the same.
+  const hash = new URLSearchParams();
+  if (filters.state) hash.set('state', filters.state);
+  if (filters.text) hash.set('text', filters.text);
+  if (pagesLoaded > 1) hash.set('pages', String(pagesLoaded));
+  history.replaceState(null, '', `#/queue/${encodeURIComponent(queue)}${hash.size ? `?${hash}` : ''}`);
   if (!append) await renderSchedules(queue);
 }
+
+function jobRow(j) {
+  return `<tr data-id="${esc(j.id)}"><td><a href="#/job/${encodeURIComponent(j.id)}">${esc(j.id)}</a></td><td>${esc(j.name)}</td><td class="state-${j.state}">${j.state}</td><td>${Math.round(j.progress)}%</td><td>${j.attempt}/${j.maxAttempts}</td><td>${time(j.createdAt)}</td></tr>`;
+}
+
+let pagesLoaded = 0;
+let newJobs = 0;
+
+function showNew() {
+  $('#new-jobs').hidden = newJobs === 0;
+  $('#new-jobs').textContent = `${newJobs} new — show`;
+}
+
+/**
+ * Live events on the job list never replace what the user has loaded: rows on screen are
+ * updated in place, and jobs added since are counted in a "N new — show" button.
+ */
+const dirtyRows = new Set();
+let rowTimer = null;
+let schedulesTimer = null;
+function onListEvent(e) {
+  if (e.queue !== listQueue) return;
+  // The schedules table (last run's state) follows its queue's events, at most twice a second.
+  schedulesTimer ??= setTimeout(() => {
+    schedulesTimer = null;
+    renderSchedules(listQueue).catch(showError);
+  }, 500);
+  if (e.type === 'added') {
+    newJobs++;
+    showNew();
+    return;
+  }
+  if (!e.jobId || !document.querySelector(`#job-list tr[data-id="${CSS.escape(e.jobId)}"]`)) return;
+  dirtyRows.add(e.jobId);
+  rowTimer ??= setTimeout(async () => {
+    rowTimer = null;
+    const ids = [...dirtyRows];
+    dirtyRows.clear();
+    for (const id of ids) {
+      const row = document.querySelector(`#job-list tr[data-id="${CSS.escape(id)}"]`);
+      if (!row) continue;
+      const job = await api(`/api/jobs/${encodeURIComponent(id)}`).catch(() => null);
+      if (job) row.outerHTML = jobRow(job);
+      else row.classList.add('gone');
+    }
+  }, 150);
+}
+
+$('#new-jobs').addEventListener('click', () => renderJobs(listQueue, null).catch(showError));
 
 /** A run time as the schedule's zone reads it. */
 function inZone(ms, tz) {
@@ -167,14 +228,14 @@ $('#more').addEventListener('click', () => renderJobs(listQueue, null, true).cat
 $('#retry-all').addEventListener('click', async () => {
   if (!confirm(`Retry every failed job in ${listQueue}?`)) return;
   await api(`/api/queues/${encodeURIComponent(listQueue)}/retry-all`, { method: 'POST', body: '{}' }).catch(showError);
-  refresh();
+  renderJobs(listQueue, null).catch(showError);
 });
 $('#clean').addEventListener('click', async () => {
   const hours = prompt(`Remove completed, failed and canceled jobs of ${listQueue} finished at least how many hours ago?`, '24');
   if (hours === null || !(Number(hours) >= 0)) return;
   const r = await api(`/api/queues/${encodeURIComponent(listQueue)}/clean`, { method: 'POST', body: JSON.stringify({ olderThan: Number(hours) * 3_600_000 }) }).catch(showError);
   if (r) alert(`Removed ${r.removed} job(s).`);
-  refresh();
+  renderJobs(listQueue, null).catch(showError);
 });
 $('#add-form').addEventListener('submit', async (e) => {
   e.preventDefault();
@@ -246,8 +307,15 @@ function route() {
   $('#job').hidden = parts[0] !== 'job';
   openJob = null;
   showError(null);
-  const work = parts[0] === 'queue' ? renderJobs(decodeURIComponent(parts[1]), new URLSearchParams(query)) : parts[0] === 'job' ? renderJob(decodeURIComponent(parts[1])) : renderOverview();
+  const work = parts[0] === 'queue' ? openQueue(decodeURIComponent(parts[1]), new URLSearchParams(query)) : parts[0] === 'job' ? renderJob(decodeURIComponent(parts[1])) : renderOverview();
   work.catch(showError);
+}
+
+/** A queue's page as its link says: filters, and as many pages as were loaded. */
+async function openQueue(queue, params) {
+  await renderJobs(queue, params);
+  const pages = Math.min(20, Number(params.get('pages') ?? 1));
+  for (let p = 1; p < pages && nextCursor; p++) await renderJobs(queue, null, true);
 }
 
 let pending = null;
@@ -256,7 +324,7 @@ function refresh() {
   if (pending) return;
   pending = setTimeout(() => {
     pending = null;
-    const work = !$('#overview').hidden ? renderOverview() : !$('#jobs').hidden ? renderJobs(listQueue, null) : openJob ? renderJob(openJob.id) : Promise.resolve();
+    const work = !$('#overview').hidden ? renderOverview() : openJob ? renderJob(openJob.id) : Promise.resolve();
     work.catch(showError);
   }, 150);
 }
@@ -284,7 +352,8 @@ async function startEvents() {
         const data = chunk.split('\n').find((l) => l.startsWith('data: '));
         if (!data) continue;
         const e = JSON.parse(data.slice(6));
-        if (!openJob || e.jobId === openJob.id || !$('#overview').hidden || !$('#jobs').hidden) refresh();
+        if (!$('#jobs').hidden) onListEvent(e);
+        else if (!openJob || e.jobId === openJob.id || !$('#overview').hidden) refresh();
       }
     }
   } catch {

@@ -116,3 +116,38 @@ test("a queue's schedules: next runs in the schedule's zone, runs, the last run'
   await nightly.getByRole('button', { name: 'resume schedule nightly' }).click();
   await nightly.getByText('active').waitFor();
 });
+
+test('paging while jobs run: page 3 stays loaded through live events; rows update in place; new jobs wait behind "N new"', async () => {
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const r = await fetch(`${server.url}/api/queues/images/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer ui-secret' },
+    body: JSON.stringify({ jobs: Array.from({ length: 160 }, (_, i) => ({ name: 'slow', data: { ms: 250, i } })) }),
+  });
+  assert.equal(r.status, 201);
+  await page.goto(`${server.url}/#/`);
+  await page.goto(`${server.url}/#/queue/images`);
+  await page.waitForFunction(() => document.querySelectorAll('#job-list tbody tr').length === 50);
+  await page.getByRole('button', { name: 'Next page' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#job-list tbody tr').length === 100);
+  await page.getByRole('button', { name: 'Next page' }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#job-list tbody tr').length === 150);
+  assert.match(page.url(), /pages=3/, 'the page is in the URL');
+  const firstId = await page.locator('#job-list tbody tr').first().getAttribute('data-id');
+  // Five seconds of live events: the worker finishes jobs (some of them on screen), and two more are added.
+  const running = page.locator('#job-list tbody tr .state-completed');
+  const addMore = fetch(`${server.url}/api/queues/images/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer ui-secret' },
+    body: JSON.stringify({ jobs: [{ name: 'resize', data: { item: 'late-1.jpg' } }, { name: 'resize', data: { item: 'late-2.jpg' } }] }),
+  });
+  await addMore;
+  await page.getByRole('button', { name: '2 new — show' }).waitFor();
+  await running.first().waitFor({ timeout: 10_000 });
+  await page.waitForTimeout(5_000);
+  assert.equal(await page.locator('#job-list tbody tr').count(), 150, 'still three pages');
+  assert.equal(await page.locator('#job-list tbody tr').first().getAttribute('data-id'), firstId, 'nothing moved under the user');
+  await page.getByRole('button', { name: /new — show/ }).click();
+  await page.waitForFunction(() => document.querySelectorAll('#job-list tbody tr').length === 50);
+  assert.match(await page.locator('#job-list tbody tr').first().innerText(), /resize/, 'the newest job on top after "show"');
+});
