@@ -111,7 +111,16 @@ async function renderJobs(queue, params, append = false) {
   const { queues } = await api('/api/queues');
   if (gen !== listGen) return;
   $('#f-queue').innerHTML = queues.map((q) => `<option ${q.name === queue ? 'selected' : ''}>${esc(q.name)}</option>`).join('');
-  $('#jobs-title').textContent = `Jobs in ${queue}`;
+  const info = queues.find((q) => q.name === queue);
+  $('#jobs-title').textContent = info ? `Jobs in ${queue}` : 'Queue not found';
+  $('#queue-notfound').hidden = Boolean(info);
+  $('#queue-notfound').textContent = info ? '' : `There is no queue named "${queue}": no job has been added to it and it has no settings.`;
+  $('#paused-banner').hidden = !info?.config.paused;
+  for (const el of ['#filters', '#job-list', '#schedules-box', '#add']) $(el).hidden = !info;
+  if (!info) {
+    $('#more').hidden = true;
+    return;
+  }
   const q = new URLSearchParams({ queue, limit: '50', order: filters.order });
   if (filters.state) q.set('state', filters.state);
   if (filters.text) q.set('text', filters.text);
@@ -186,6 +195,11 @@ function onListEvent(e) {
   }, 150);
 }
 
+$('#paused-resume').addEventListener('click', async () => {
+  await api(`/api/queues/${encodeURIComponent(listQueue)}/resume`, { method: 'POST' }).catch(showError);
+  renderJobs(listQueue, null).catch(showError);
+});
+
 $('#new-jobs').addEventListener('click', () => renderJobs(listQueue, null).catch(showError));
 
 /** A run time as the schedule's zone reads it. */
@@ -252,10 +266,32 @@ $('#add-form').addEventListener('submit', async (e) => {
 
 let openJob = null;
 
+/** Which actions a job's state allows (the server's transitions); Remove always. */
+const ACTIONS = {
+  retry: ['failed', 'canceled'],
+  cancel: ['pending', 'scheduled', 'deferred', 'queued', 'active'],
+  promote: ['pending', 'scheduled'],
+};
+
 async function renderJob(id) {
-  const [job, logs] = await Promise.all([api(`/api/jobs/${encodeURIComponent(id)}`), api(`/api/jobs/${encodeURIComponent(id)}/logs`)]);
+  let job;
+  let logs;
+  try {
+    [job, logs] = await Promise.all([api(`/api/jobs/${encodeURIComponent(id)}`), api(`/api/jobs/${encodeURIComponent(id)}/logs`)]);
+  } catch (err) {
+    // Never the previous job's data under this id.
+    openJob = null;
+    $('#j-id').textContent = id;
+    $('#j-notfound').hidden = false;
+    $('#j-notfound').textContent = /not found/i.test(err.message) ? `There is no job with this id: it never existed, or it was removed.` : err.message;
+    $('#job-details').hidden = true;
+    return;
+  }
+  $('#j-notfound').hidden = true;
+  $('#job-details').hidden = false;
   openJob = job;
   $('#j-id').textContent = job.id;
+  for (const b of document.querySelectorAll('#job .actions button')) b.hidden = b.dataset.act !== 'remove' && !ACTIONS[b.dataset.act].includes(job.state);
   const meta = {
     queue: `<a href="#/queue/${encodeURIComponent(job.queue)}">${esc(job.queue)}</a>`,
     name: esc(job.name),

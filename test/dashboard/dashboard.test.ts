@@ -151,3 +151,23 @@ test('paging while jobs run: page 3 stays loaded through live events; rows updat
   await page.waitForFunction(() => document.querySelectorAll('#job-list tbody tr').length === 50);
   assert.match(await page.locator('#job-list tbody tr').first().innerText(), /resize/, 'the newest job on top after "show"');
 });
+
+test('a wrong job id and an unknown queue say not found; a job shows only the actions its state allows; a paused queue says so', async () => {
+  const { id } = await add('images', 'resize', { item: 'actions.jpg' });
+  await page.goto(`${server.url}/#/job/${id}`);
+  await page.locator('#j-state', { hasText: 'completed' }).waitFor();
+  const visible = async () => (await page.locator('#job .actions button:visible').allInnerTexts()).sort();
+  assert.deepEqual(await visible(), ['Remove'], 'a completed job can only be removed');
+  await page.goto(`${server.url}/#/job/no-such-job-id`);
+  await page.getByText('There is no job with this id').waitFor();
+  assert.equal(await page.locator('#job-details').isVisible(), false, 'no stale data of the previous job');
+  await page.goto(`${server.url}/#/queue/no-such-queue`);
+  await page.getByText('There is no queue named "no-such-queue"').waitFor();
+  assert.equal(await page.locator('#job-list').isVisible(), false);
+  await fetch(`${server.url}/api/queues/images/pause`, { method: 'POST', headers: { authorization: 'Bearer ui-secret' } });
+  await page.goto(`${server.url}/#/queue/images`);
+  await page.locator('#paused-banner').getByText('This queue is paused').waitFor();
+  await page.screenshot({ path: join(shots, 'paused-queue.png'), fullPage: true });
+  await page.locator('#paused-banner').getByRole('button', { name: 'Resume' }).click();
+  await page.locator('#paused-banner').waitFor({ state: 'hidden' });
+});
