@@ -45,6 +45,12 @@ export interface WorkerOptions {
   idleMs?: number;
   /** Default: the store's clock. */
   clock?: Clock;
+  /**
+   * How a worker on several queues takes from them: 'fair' (default) starts each claim at
+   * the next queue in turn, so a deep queue cannot starve the others; 'strict' always tries
+   * them in the order given (the first queue drains first).
+   */
+  queueOrder?: 'fair' | 'strict';
 }
 
 /** A job type's runner and its own concurrency (null: only the worker's applies). */
@@ -64,6 +70,7 @@ export interface ResolvedOptions {
   burst: boolean;
   shutdownTimeoutMs: number;
   backoffStrategies: Record<string, BackoffFn>;
+  queueOrder: 'fair' | 'strict';
 }
 
 export function resolveOptions(options: WorkerOptions): ResolvedOptions {
@@ -96,7 +103,14 @@ export function resolveOptions(options: WorkerOptions): ResolvedOptions {
     burst: options.burst ?? false,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
     backoffStrategies: options.backoffStrategies ?? {},
+    queueOrder: queueOrderOf(options.queueOrder),
   };
+}
+
+function queueOrderOf(v: unknown): 'fair' | 'strict' {
+  if (v === undefined) return 'fair';
+  if (v !== 'fair' && v !== 'strict') throw new ValidationError('queueOrder must be "fair" or "strict"', 'queueOrder');
+  return v;
 }
 
 export function isRunner(v: unknown): v is Runner {

@@ -131,15 +131,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   // ----- the claim loop -----------------------------------------------------------------
 
+  /** Where the next fair claim starts in the queue list. */
+  private nextQueue = 0;
+
+  /** The queues in the order this claim tries them: rotated each claim when fair. */
+  private claimOrder(): string[] {
+    const qs = this.o.queues;
+    if (this.o.queueOrder === 'strict' || qs.length === 1) return qs;
+    const start = this.nextQueue++ % qs.length;
+    return [...qs.slice(start), ...qs.slice(0, start)];
+  }
+
   /** Claims for `free` slots; null when every type this worker handles is at its own limit. */
   private async claimFor(free: number): Promise<ClaimedJob[] | null> {
     const requests = claimRequests(this.o.runners, this.executor.byName, free);
     if (requests.length === 0) return null;
+    const queues = this.claimOrder();
     const jobs: ClaimedJob[] = [];
     for (const r of requests) {
       const limit = Math.min(r.limit, free - jobs.length);
       if (limit <= 0) break;
-      jobs.push(...(await this.store.claim({ queues: this.o.queues, workerId: this.id, limit, leaseMs: this.o.leaseMs, names: r.names })));
+      jobs.push(...(await this.store.claim({ queues, workerId: this.id, limit, leaseMs: this.o.leaseMs, names: r.names })));
     }
     return jobs;
   }

@@ -263,6 +263,23 @@ for (const backend of BACKENDS) {
       await w.close();
     });
 
+    test('several queues: fair by default (a deep queue cannot starve the others); strict drains them in order', async () => {
+      for (const order of ['fair', 'strict'] as const) {
+        const deep = new Queue(store, freshQueue('deep'));
+        const shallow = new Queue(store, freshQueue('shallow'));
+        await deep.addBulk(Array.from({ length: 20 }, () => ({ name: 't' })));
+        await shallow.addBulk(Array.from({ length: 5 }, () => ({ name: 't' })));
+        const seen: string[] = [];
+        const worker = new Worker(store, { queues: [deep.name, shallow.name], concurrency: 1, burst: true, maintainMs: 0, queueOrder: order, handlers: { t: (job) => void seen.push(job.queue === deep.name ? 'd' : 's') } });
+        started.push(worker);
+        await worker.run();
+        assert.equal(seen.length, 25);
+        if (order === 'fair') assert.equal(seen.slice(0, 10).join(''), 'dsdsdsdsds', 'claims alternate while both have work');
+        else assert.equal(seen.join(''), 'd'.repeat(20) + 's'.repeat(5), 'strict: the first queue drains first');
+      }
+      assert.throws(() => new Worker(store, { queues: ['q'], handlers: { t: () => 1 }, queueOrder: 'random' as never }), /queueOrder/);
+    });
+
     test('bad worker options are refused', () => {
       assert.throws(() => new Worker(store, { queues: [], handlers: { t: () => 1 } }), ValidationError);
       assert.throws(() => new Worker(store, { queues: ['q'], handlers: {} }), ValidationError);

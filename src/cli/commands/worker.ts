@@ -37,6 +37,7 @@ export function register(program: Command): void {
     .option('-q, --queues <queues>', 'queues to take jobs from, comma-separated', 'default')
     .option('-c, --concurrency <n>', 'jobs at once', '10')
     .option('--burst', 'exit once the queues are empty')
+    .option('--strict-order', 'take from the queues in the order given (default: fair, each claim starts at the next queue)')
     .option('--name <name>', 'name shown by `conveyor info`')
     .option('--shutdown-timeout <ms>', 'on Ctrl-C/SIGTERM, wait this long for running jobs', '30000')
     .option('--wait-for-store <ms>', 'give up if the store (or server) cannot be reached this long at start (default: wait, saying so)')
@@ -48,7 +49,7 @@ Examples:
   $ conveyor worker --handlers ./jobs.ts --queues images,default --concurrency 4
   $ conveyor worker --handlers ./jobs.ts --burst --redis redis://127.0.0.1:6379
   $ conveyor worker --handlers ./jobs.ts --server http://10.0.0.5:7700 --token s3cret   a remote worker`)
-    .action(async (f: { handlers: string[]; queues: string; concurrency: string; burst?: boolean; name?: string; shutdownTimeout: string; waitForStore?: string }, cmd: Command) => {
+    .action(async (f: { handlers: string[]; queues: string; concurrency: string; burst?: boolean; name?: string; shutdownTimeout: string; waitForStore?: string; strictOrder?: boolean }, cmd: Command) => {
       const o = globals(cmd);
       const handlers = await loadHandlers(f.handlers);
       // With a server (--server, --host/--port or CONVEYOR_SERVER) it is a remote worker:
@@ -64,6 +65,7 @@ Examples:
         shutdownTimeoutMs: parseIntArg(f.shutdownTimeout, '--shutdown-timeout', 0),
         ...(f.name ? { name: f.name } : {}),
         ...(server ? { maintainMs: 0 } : {}),
+        ...(f.strictOrder ? { queueOrder: 'strict' as const } : {}),
       });
       const log = (line: string) => process.stderr.write(`${color.dim(new Date().toISOString())} ${line}\n`);
       worker.on('completed', (job) => log(`${color.green('completed')} ${job.name} ${job.id}`));
