@@ -116,7 +116,8 @@ async function renderJobs(queue, params, append = false) {
   $('#queue-notfound').hidden = Boolean(info);
   $('#queue-notfound').textContent = info ? '' : `There is no queue named "${queue}": no job has been added to it and it has no settings.`;
   $('#paused-banner').hidden = !info?.config.paused;
-  for (const el of ['#filters', '#job-list', '#schedules-box', '#add']) $(el).hidden = !info;
+  for (const el of ['#filters', '#job-list', '#schedules-box', '#add', '#state-tabs']) $(el).hidden = !info;
+  if (info) renderTabs(info.counts, filters.state);
   if (!info) {
     $('#more').hidden = true;
     return;
@@ -148,6 +149,23 @@ async function renderJobs(queue, params, append = false) {
   if (!append) await renderSchedules(queue);
 }
 
+const TAB_STATES = ['queued', 'active', 'scheduled', 'pending', 'deferred', 'failed', 'completed', 'canceled'];
+
+/** One tab per state with its count; the current filter is the selected tab. */
+function renderTabs(counts, current) {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  const tab = (state, label, n) =>
+    `<button type="button" class="tab${current === state ? ' on' : ''}" data-state="${state}" aria-pressed="${current === state}">${label} <span class="count">${n}</span></button>`;
+  $('#state-tabs').innerHTML = tab('', 'all', total) + TAB_STATES.filter((s) => counts[s] > 0 || current === s).map((s) => tab(s, s, counts[s])).join('');
+}
+
+$('#state-tabs').addEventListener('click', (e) => {
+  const b = e.target.closest('button[data-state]');
+  if (!b) return;
+  $('#f-state').value = b.dataset.state;
+  renderJobs(listQueue, null).catch(showError);
+});
+
 function jobRow(j) {
   return `<tr data-id="${esc(j.id)}"><td><a href="#/job/${encodeURIComponent(j.id)}">${esc(j.id)}</a></td><td>${esc(j.name)}</td><td class="state-${j.state}">${j.state}</td><td>${Math.round(j.progress)}%</td><td>${j.attempt}/${j.maxAttempts}</td><td>${time(j.createdAt)}</td></tr>`;
 }
@@ -173,6 +191,9 @@ function onListEvent(e) {
   schedulesTimer ??= setTimeout(() => {
     schedulesTimer = null;
     renderSchedules(listQueue).catch(showError);
+    api(`/api/queues/${encodeURIComponent(listQueue)}`)
+      .then((q) => renderTabs(q.counts, $('#f-state').value))
+      .catch(showError);
   }, 500);
   if (e.type === 'added') {
     newJobs++;

@@ -171,3 +171,20 @@ test('a wrong job id and an unknown queue say not found; a job shows only the ac
   await page.locator('#paused-banner').getByRole('button', { name: 'Resume' }).click();
   await page.locator('#paused-banner').waitFor({ state: 'hidden' });
 });
+
+test('state tabs with counts: all, and each state that has jobs; a tab filters the list', async () => {
+  await page.goto(`${server.url}/#/`);
+  await page.goto(`${server.url}/#/queue/images`);
+  const counts = (await (await fetch(`${server.url}/api/queues/images`, { headers: { authorization: 'Bearer ui-secret' } })).json()).counts as Record<string, number>;
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  await page.locator('#state-tabs button[data-state=""]', { hasText: `all ${total}` }).waitFor();
+  await page.locator('#state-tabs button[data-state="completed"]', { hasText: `completed ${counts.completed}` }).waitFor();
+  const { id } = await add('images', 'explode', {});
+  await page.locator('#state-tabs button[data-state="failed"]').waitFor();
+  await page.locator('#state-tabs button[data-state="failed"]').click();
+  await page.locator('#state-tabs button.on[data-state="failed"]').waitFor();
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#job-list tbody tr td:nth-child(3)')).every((td) => td.textContent === 'failed'));
+  assert.ok(await page.locator(`#job-list tr[data-id="${id}"]`).count(), 'the failed job is listed');
+  assert.match(page.url(), /state=failed/);
+  await page.screenshot({ path: join(shots, 'state-tabs.png'), fullPage: false });
+});
