@@ -59,11 +59,11 @@ async function renderOverview() {
       return `<tr data-queue="${esc(q.name)}"><td><a href="#/queue/${encodeURIComponent(q.name)}">${esc(q.name)}</a>${q.config.paused ? ' <span class="badge">paused</span>' : ''}</td>
         <td class="c-waiting">${waiting}</td><td class="c-active">${c.active}</td><td>${c.scheduled}</td><td class="c-completed">${c.completed}</td>
         <td class="c-failed"><a href="#/queue/${encodeURIComponent(q.name)}?state=failed">${c.failed}</a></td><td>${c.canceled}</td>
-        <td><button class="act" data-toggle="${esc(q.name)}" data-paused="${q.config.paused}">${q.config.paused ? 'Resume' : 'Pause'}</button></td></tr>`;
+        <td><button class="act" data-toggle="${esc(q.name)}" data-paused="${q.config.paused}" aria-label="${q.config.paused ? 'Resume' : 'Pause'} queue ${esc(q.name)}">${q.config.paused ? 'Resume' : 'Pause'}</button></td></tr>`;
     })
     .join('') || '<tr><td colspan="8" class="dim">no queues yet</td></tr>';
   $('#workers tbody').innerHTML = workers
-    .map((w) => `<tr><td>${esc(w.name)}</td><td>${esc(w.host)}:${w.pid}</td><td>${w.active.length ? 'busy' : 'idle'}</td><td>${w.active.map((id) => `<a href="#/job/${encodeURIComponent(id)}">${esc(id.slice(0, 8))}</a>`).join(' ')}</td><td>${w.processed}</td><td>${w.failed}</td><td>${time(w.lastSeen)}</td></tr>`)
+    .map((w) => `<tr><td>${esc(w.name)}</td><td>${esc(w.host)}:${w.pid}</td><td>${w.active.length ? 'busy' : 'idle'}</td><td>${w.active.map((id) => `<a href="#/job/${encodeURIComponent(id)}" title="${esc(id)}">…${esc(id.slice(-8))}</a>`).join(' ')}</td><td>${w.processed}</td><td>${w.failed}</td><td>${time(w.lastSeen)}</td></tr>`)
     .join('') || '<tr><td colspan="7" class="dim">no workers</td></tr>';
   renderChart(history.minutes);
 }
@@ -328,12 +328,15 @@ async function renderJob(id) {
   };
   $('#j-meta').innerHTML = Object.entries(meta).map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('');
   $('#j-bar').style.width = `${job.progress}%`;
+  $('#j-progress').setAttribute('aria-valuenow', String(Math.round(job.progress)));
   $('#j-message').textContent = job.message ? `${Math.round(job.progress)}% · ${job.message}` : `${Math.round(job.progress)}%`;
   $('#j-data').textContent = JSON.stringify(job.data, null, 2);
   $('#j-result').textContent = job.result === null ? '–' : JSON.stringify(job.result, null, 2);
   $('#j-errors').innerHTML = job.errors.map((e) => `<div class="err"><strong>attempt ${e.attempt}</strong> · ${time(e.at)}<br>${esc(e.message)}<pre>${esc(e.stack ?? '')}</pre></div>`).join('') || '<p class="dim">none</p>';
   $('#j-out').textContent = logs.lines.filter((l) => l.stream !== 'stderr').map((l) => l.line).join('\n');
   $('#j-err').textContent = logs.lines.filter((l) => l.stream === 'stderr').map((l) => l.line).join('\n');
+  // An inline handler's console output is not captured: say so rather than show empty panes.
+  $('#j-nolog').hidden = logs.lines.length > 0;
 }
 
 document.querySelector('#job .actions').addEventListener('click', async (e) => {

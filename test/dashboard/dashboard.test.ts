@@ -188,3 +188,17 @@ test('state tabs with counts: all, and each state that has jobs; a tab filters t
   assert.match(page.url(), /state=failed/);
   await page.screenshot({ path: join(shots, 'state-tabs.png'), fullPage: false });
 });
+
+test('accessible names and states: per-queue buttons, the progress bar, a job without output says so', async () => {
+  const { id } = await add('images', 'resize', { item: 'a11y.jpg' });
+  await page.goto(`${server.url}/#/`);
+  await page.getByRole('button', { name: 'Pause queue images' }).waitFor();
+  await page.goto(`${server.url}/#/job/${id}`);
+  await page.locator('#j-state', { hasText: 'completed' }).waitFor();
+  assert.equal(await page.getByRole('progressbar').getAttribute('aria-valuenow'), '100');
+  assert.equal(await page.locator('#j-nolog').isVisible(), false, 'this job logged a line');
+  const { id: quiet } = await add('images', 'flaky', {});
+  await page.goto(`${server.url}/#/job/${quiet}`);
+  await page.locator('#j-state').waitFor();
+  await page.getByText('No output captured').waitFor();
+});
