@@ -85,7 +85,7 @@ export class Maintainer {
       this.leading = await this.store.lead(MAINTAINER_ROLE, this.id, this.leaseMs);
       if (!this.leading) return null;
       // A tick later than two rounds counts as missed (no process did upkeep in time).
-      const ticks = await runSchedules(this.store, this.clock.now(), this.intervalMs * 2);
+      const ticks = await runSchedules(this.store, this.clock.now(), this.intervalMs * 2, this.onError);
       const report = { ...(await this.store.maintain(this.clock.now())), scheduled: ticks.runs, skipped: ticks.skips };
       this.onReport(report);
       return report;

@@ -4,7 +4,7 @@
  * derived from the schedule and the tick (a second add of it is a no-op), and a round's
  * progress is recorded with a compare-and-set (Store.advanceSchedule).
  */
-import { QueueFullError } from './core/errors.ts';
+import { ConnectionError, QueueFullError } from './core/errors.ts';
 import { buildNewJob } from './core/options.ts';
 import { progressOf, type Schedule } from './core/schedule.ts';
 import { isFinished } from './core/states.ts';
@@ -18,14 +18,23 @@ export interface ScheduleRound {
   skips: number;
 }
 
-/** One round over every schedule due at `now`; a tick older than graceMs counts as missed. */
-export async function runSchedules(store: Store, now: number, graceMs: number): Promise<ScheduleRound> {
+/**
+ * One round over every schedule due at `now`; a tick older than graceMs counts as missed.
+ * One schedule's failure (say, a job its spec can no longer make) is reported and does not
+ * stop the others; a store that cannot be reached ends the round.
+ */
+export async function runSchedules(store: Store, now: number, graceMs: number, onError: (err: Error) => void = () => {}): Promise<ScheduleRound> {
   const round: ScheduleRound = { runs: 0, skips: 0 };
   for (const s of await store.schedules()) {
     if (s.paused || s.nextRunAt === null || s.nextRunAt > now) continue;
-    const r = await runOne(store, s, now, graceMs);
-    round.runs += r.runs;
-    round.skips += r.skips;
+    try {
+      const r = await runOne(store, s, now, graceMs);
+      round.runs += r.runs;
+      round.skips += r.skips;
+    } catch (err) {
+      if (err instanceof ConnectionError) throw err;
+      onError(new Error(`schedule ${s.id} of queue ${s.queue}: ${(err as Error).message}`, { cause: err }));
+    }
   }
   return round;
 }

@@ -12,6 +12,7 @@ import { tickJobId } from '../../src/engine/schedule.ts';
 import { Maintainer } from '../../src/maintainer.ts';
 import { Queue } from '../../src/queue.ts';
 import { runSchedules } from '../../src/scheduler.ts';
+import { MemoryStore } from '../../src/stores/memory/memory-store.ts';
 import type { Store } from '../../src/stores/store.ts';
 import { freshQueue } from '../contract/contract.ts';
 import { BACKENDS } from '../helpers/stores.ts';
@@ -137,3 +138,19 @@ for (const backend of BACKENDS) {
     });
   });
 }
+
+test('a schedule that can no longer make its job is reported; the others still run', async () => {
+  const clock = new TestClock(T0);
+  const store = new MemoryStore({ clock });
+  const q = new Queue(store, 'sched-errors');
+  await q.schedule('good', { every: 1000, name: 'ok' });
+  // Written as an older version might have: a job name that is now refused.
+  const [good] = await q.schedules();
+  await store.saveSchedule({ ...good, id: 'bad', name: 'constructor' });
+  const errors: Error[] = [];
+  const round = await runSchedules(store, clock.now(), 400, (e) => errors.push(e));
+  assert.equal(round.runs, 1, 'the good one ran');
+  assert.equal(errors.length, 1);
+  assert.match(errors[0].message, /schedule bad of queue sched-errors: name "constructor" is reserved/);
+  await store.close();
+});
