@@ -61,6 +61,8 @@ export interface Job<Data = unknown, Result = unknown> {
   expiresAt: number | null;
   /** The schedule that made this job (null: added directly). */
   scheduleId: string | null;
+  /** Not started by then: canceled with message "expired" (null: no limit). */
+  startBy: number | null;
   logCount: number;
 }
 
@@ -92,6 +94,8 @@ export interface NewJob {
   failureTtlMs: number | null;
   /** Set by the scheduler on the jobs a schedule makes. */
   scheduleId: string | null;
+  /** Latest start (expiresIn / expiresAt): not started by then, it ends canceled ("expired"). */
+  startBy: number | null;
 }
 
 export interface EnqueueResult {

@@ -30,6 +30,10 @@ export interface JobOptions {
   resultTtl?: number;
   /** Keep the failed job this long, then remove it (RQ's failure_ttl). */
   failureTtl?: number;
+  /** Not started within this many ms of the add: the job ends canceled, message "expired" (never run, not failed). */
+  expiresIn?: number;
+  /** Not started by this time (Date, epoch ms or ISO string): canceled as "expired". */
+  expiresAt?: Date | number | string;
 }
 
 export interface ValidateLimits {
@@ -141,6 +145,20 @@ function opt<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V 
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
+/** The latest start (expiresIn / expiresAt), or null; it must leave room after the run time. */
+function startByOf(opts: JobOptions, now: number, runAt: number | null): number | null {
+  if (opts.expiresIn !== undefined && opts.expiresAt !== undefined) throw new ValidationError('give either expiresIn or expiresAt, not both', 'expiresAt');
+  let t: number | null = null;
+  if (opts.expiresIn !== undefined) t = now + duration(opts.expiresIn, 'expiresIn');
+  else if (opts.expiresAt !== undefined && opts.expiresAt !== null) {
+    const v = opts.expiresAt instanceof Date ? opts.expiresAt.getTime() : typeof opts.expiresAt === 'string' ? Date.parse(opts.expiresAt) : opts.expiresAt;
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new ValidationError(`expiresAt must be a date, epoch ms or ISO string; got ${describe(opts.expiresAt)}`, 'expiresAt');
+    t = Math.round(v);
+  }
+  if (t !== null && t <= Math.max(now, runAt ?? 0)) throw new ValidationError('the job would expire before it can start: expiresIn/expiresAt must be after now and after its delay or runAt', opts.expiresIn !== undefined ? 'expiresIn' : 'expiresAt');
+  return t;
+}
+
 function runAtOf(opts: JobOptions, now: number): number | null {
   if (opts.runAt !== undefined && opts.delay !== undefined) throw new ValidationError('give either delay or runAt, not both', 'runAt');
   if (opts.delay !== undefined) {
@@ -155,7 +173,7 @@ function runAtOf(opts: JobOptions, now: number): number | null {
 
 const KNOWN_OPTIONS = new Set<string>([
   'jobId', 'priority', 'delay', 'runAt', 'start', 'attempts', 'backoff', 'timeout', 'dependsOn',
-  'onParentFailure', 'group', 'resultTtl', 'failureTtl',
+  'onParentFailure', 'group', 'resultTtl', 'failureTtl', 'expiresIn', 'expiresAt',
 ]);
 
 /** Turns a producer's (name, data, options) into a NewJob, or throws a ValidationError. */
@@ -210,6 +228,7 @@ export function buildNewJob(
     onParentFailure: o.onParentFailure ?? 'fail',
     groupKey: o.group ?? null,
     scheduleId: null,
+    startBy: startByOf(o, now, runAtOf(o, now)),
     resultTtlMs: o.resultTtl === undefined ? null : duration(o.resultTtl, 'resultTtl'),
     failureTtlMs: o.failureTtl === undefined ? null : duration(o.failureTtl, 'failureTtl'),
   };

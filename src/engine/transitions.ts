@@ -60,6 +60,9 @@ export function stallOutcome(
   return { id: job.id, token, kind: 'failed', error: { message: stallMessage(job.workerId), stack: null }, next: decideStall(job), stalledAt: now };
 }
 
+/** The cancel message of a job not started by its latest start (expiresIn / expiresAt). */
+export const EXPIRED = 'expired';
+
 /** What a dependency's state means for a job waiting on it. */
 export function dependencyVerdict(parent: JobState | undefined, policy: ParentFailurePolicy): 'done' | 'wait' | 'broken' {
   if (parent === 'completed') return 'done';

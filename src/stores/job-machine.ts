@@ -234,6 +234,7 @@ function newJob(nj: NewJob, state: JobState, now: number): Job {
     failureTtlMs: nj.failureTtlMs,
     expiresAt: null,
     scheduleId: nj.scheduleId,
+    startBy: nj.startBy,
     logCount: 0,
   };
 }

@@ -175,6 +175,32 @@ export function runContract(backend: string, factory: StoreFactory): void {
       await timing;
     });
 
+    test('expiry: a job not started by its latest start ends canceled "expired" (at claim, or by maintain); one started in time runs', async () => {
+      const q = freshQueue();
+      const idle = freshQueue();
+      const seen: JobEvent[] = [];
+      const off = store.subscribe((e) => (e.queue === q || e.queue === idle) && e.type === 'canceled' && seen.push(e));
+      const late = await add(store, q, 't', { n: 1 }, { expiresIn: 100 });
+      const onTime = await add(store, q, 't', { n: 2 }, { expiresIn: 10_000 });
+      const pending = await add(store, idle, 't', {}, { start: false, expiresIn: 100 });
+      const delayed = await add(store, idle, 't', {}, { delay: 50, expiresIn: 100 });
+      assert.equal((await store.get(late.id))!.startBy, clock.now() + 100);
+      clock.advance(99);
+      assert.equal((await store.maintain()).promoted, 1, 'the delayed job comes due at 50; nothing has expired yet');
+      clock.advance(1);
+      const got = await store.claim({ ...W, queues: [q], limit: 5 });
+      assert.deepEqual(got.map((j) => j.id), [onTime.id], 'the expired job is not handed out');
+      const l = (await store.get(late.id))!;
+      assert.deepEqual([l.state, l.message, l.attempt, l.errors.length], ['canceled', 'expired', 0, 0], 'never run, not failed');
+      await store.maintain();
+      for (const id of [pending.id, delayed.id]) assert.deepEqual([(await store.get(id))!.state, (await store.get(id))!.message], ['canceled', 'expired']);
+      await waitFor(() => seen.length >= 3);
+      off();
+      assert.deepEqual(seen.map((e) => e.message), ['expired', 'expired', 'expired']);
+      assert.equal((await store.counts([idle]))[idle].canceled, 2);
+      assert.throws(() => buildNewJob(q, 't', {}, { delay: 500, expiresIn: 100 }), /expire before it can start/);
+    });
+
     test('pending jobs wait for promote (start) and then run', async () => {
       const q = freshQueue();
       const r = await add(store, q, 't', {}, { start: false });

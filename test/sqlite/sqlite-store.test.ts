@@ -183,3 +183,25 @@ test('settings another store changes apply at once; a returned config cannot cha
   await a.close();
   await b.close();
 });
+
+test('a file from before expiry (no start_by column) gains it at open; its jobs and new expiring ones work', async () => {
+  const file = join(dir, 'before-expiry.db');
+  const a = SqliteStore.open(file);
+  const [old] = await a.enqueue([buildNewJob('q', 't', { n: 1 })]);
+  await a.close();
+  const { DatabaseSync } = await import('node:sqlite');
+  const raw = new DatabaseSync(file);
+  raw.exec('DROP INDEX jobs_start_by; ALTER TABLE jobs DROP COLUMN start_by');
+  raw.close();
+  const b = SqliteStore.open(file);
+  const check = new DatabaseSync(file);
+  const cols = (check.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map((c) => c.name);
+  check.close();
+  assert.ok(cols.includes('start_by'), 'the column is back');
+  assert.equal((await b.get(old.id))!.startBy, null);
+  const [fresh] = await b.enqueue([buildNewJob('q', 't', { n: 2 }, { expiresIn: 60_000 })]);
+  assert.ok((await b.get(fresh.id))!.startBy! > Date.now());
+  const claimed = await b.claim({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 1000 });
+  assert.deepEqual(claimed.map((j) => j.id), [old.id, fresh.id]);
+  await b.close();
+});

@@ -10,7 +10,7 @@ import { progressOf, sameProgress, type Schedule, type ScheduleProgress } from '
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { isFinished, WAITING_STATES, type JobState } from '../../core/states.ts';
-import { stallOutcome, startAttempt } from '../../engine/transitions.ts';
+import { EXPIRED, stallOutcome, startAttempt } from '../../engine/transitions.ts';
 import { JobMachine, type JobRows } from '../job-machine.ts';
 import { clampProgress, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, truncateLine } from '../rules.ts';
 import {
@@ -66,6 +66,8 @@ export class MemoryStore implements Store {
   private queuesByName = new Map<string, QueueState>();
   private scheduled = new MinHeap();
   private expiring = new MinHeap();
+  /** Waiting jobs' latest starts (expiresIn / expiresAt). */
+  private deadlines = new MinHeap();
   private dependents = new Map<string, Set<string>>();
   private seq = 0;
   private readonly tokenBase = `${randomUUID()}:`;
@@ -124,6 +126,7 @@ export class MemoryStore implements Store {
       insert: (job, dataJson) => {
         const rec: Rec = { job, dataJson, token: null, readySeq: 0, createdSeq: ++this.seq, logs: [] };
         this.jobs.set(job.id, rec);
+        if (job.startBy !== null) this.deadlines.push(job.startBy, job.id);
         this.q(job.queue).counts[job.state]++;
         this.enter(rec);
       },
@@ -279,6 +282,10 @@ export class MemoryStore implements Store {
         if (budget <= 0) return 'stop';
         const rec = this.jobs.get(id);
         if (!rec || rec.job.state !== 'queued' || rec.readySeq !== seq) return 'stale';
+        if (rec.job.startBy !== null && rec.job.startBy <= now) {
+          this.machine.cancel([id], EXPIRED, now);
+          return 'stale';
+        }
         if (names && !names.has(rec.job.name)) return false;
         if (groupLimit !== null && rec.job.groupKey !== null && (q.groups.get(rec.job.groupKey) ?? 0) >= groupLimit) return false;
         // Unique per claim is all a fencing token needs here: a counter, not a UUID per job.
@@ -443,6 +450,11 @@ export class MemoryStore implements Store {
   // ----- upkeep -------------------------------------------------------------------------
 
   async maintain(now = this.clock.now()): Promise<MaintainReport> {
+    while (this.deadlines.size > 0 && this.deadlines.peekKey()! <= now) {
+      const id = this.deadlines.pop()!;
+      const rec = this.jobs.get(id);
+      if (rec && (WAITING_STATES as readonly string[]).includes(rec.job.state)) this.machine.cancel([id], EXPIRED, now);
+    }
     const promoted = this.promoteDue(null, now);
     let reclaimed = 0;
     for (const q of this.queuesByName.values()) {

@@ -61,6 +61,7 @@ export function hashToJob(h: Hash, logCount: number): Job {
     failureTtlMs: num(h.failureTtlMs),
     expiresAt: num(h.expiresAt),
     scheduleId: h.scheduleId ?? null,
+    startBy: num(h.startBy),
     logCount,
   };
 }

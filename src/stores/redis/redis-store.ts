@@ -142,6 +142,7 @@ export class RedisStore implements Store {
         j.resultTtlMs ?? '',
         j.failureTtlMs ?? '',
         j.scheduleId ?? '',
+        j.startBy ?? '',
       );
     }
     const reply = (await this.run('enqueue', args)) as string[];

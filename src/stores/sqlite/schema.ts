@@ -22,7 +22,9 @@ CREATE TABLE IF NOT EXISTS jobs (
   finished_at INTEGER,
   log_count INTEGER NOT NULL DEFAULT 0,
   data TEXT NOT NULL,
-  doc TEXT NOT NULL
+  doc TEXT NOT NULL,
+  -- Latest start (expiresIn/expiresAt); files from before get it by ALTER TABLE at open.
+  start_by INTEGER
 );
 -- Serves claim: the next ready jobs of a queue by priority, then arrival.
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (queue, state, priority DESC, ready_seq);
@@ -59,3 +61,9 @@ export const EVENTS_KEPT = 10_000;
 /** A listener registration lasts this long unless renewed (every LISTEN_RENEW_MS). */
 export const LISTEN_TTL_MS = 60_000;
 export const LISTEN_RENEW_MS = 15_000;
+
+/** What files written before need: columns added since, and their indexes. */
+export const MIGRATIONS = (columns: Set<string>): string[] => [
+  ...(columns.has('start_by') ? [] : ['ALTER TABLE jobs ADD COLUMN start_by INTEGER']),
+  'CREATE INDEX IF NOT EXISTS jobs_start_by ON jobs (start_by) WHERE start_by IS NOT NULL',
+];

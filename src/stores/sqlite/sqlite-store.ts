@@ -17,7 +17,7 @@ import { ConnectionError, NotFoundError, StorageError, ValidationError } from '.
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { isFinished, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
-import { stallOutcome, startAttempt } from '../../engine/transitions.ts';
+import { EXPIRED, stallOutcome, startAttempt } from '../../engine/transitions.ts';
 import { JobMachine, type JobRows } from '../job-machine.ts';
 import { clampProgress, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, truncateLine } from '../rules.ts';
 import {
@@ -38,7 +38,7 @@ import {
 } from '../store.ts';
 import { decodeDoc, DOC_COLUMNS, encodeDoc, type DocColumns } from './doc.ts';
 import { ProcessFeed } from './process-feed.ts';
-import { EVENTS_KEPT, SCHEMA } from './schema.ts';
+import { EVENTS_KEPT, MIGRATIONS, SCHEMA } from './schema.ts';
 
 export interface SqliteOptions {
   /** 'process' (default): WAL + synchronous=NORMAL, survives kill -9 of any process. 'power': synchronous=FULL, survives power loss. */
@@ -125,6 +125,8 @@ export class SqliteStore implements Store {
       db.exec('PRAGMA cache_size = -8192');
       db.exec('BEGIN IMMEDIATE');
       db.exec(SCHEMA);
+      const columns = new Set((db.prepare('PRAGMA table_info(jobs)').all() as { name: string }[]).map((c) => c.name));
+      for (const sql of MIGRATIONS(columns)) db.exec(sql);
       db.exec('COMMIT');
     } catch (err) {
       try {
@@ -370,8 +372,8 @@ export class SqliteStore implements Store {
         // (all three only order jobs).
         const seq = ++this.nextRowid;
         this.st(
-          'INSERT INTO jobs (rowid, id, queue, name, state, priority, created_seq, ready_seq, run_at, group_key, created_at, data, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        ).run(seq, job.id, job.queue, job.name, job.state, job.priority, seq, seq, job.runAt, job.groupKey, job.createdAt, dataJson, encodeDoc(job));
+          'INSERT INTO jobs (rowid, id, queue, name, state, priority, created_seq, ready_seq, run_at, group_key, created_at, start_by, data, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        ).run(seq, job.id, job.queue, job.name, job.state, job.priority, seq, seq, job.runAt, job.groupKey, job.createdAt, job.startBy, dataJson, encodeDoc(job));
         this.announce(job);
       },
       delete: (job) => {
@@ -446,6 +448,9 @@ export class SqliteStore implements Store {
         if (out.length >= req.limit) break;
         const q = this.st('SELECT config, rate_start, rate_count FROM queues WHERE name = ?').get(queue) as { config: string; rate_start: number; rate_count: number } | undefined;
         if (!q) continue;
+        // Ready jobs past their latest start end canceled ("expired"), never claimed.
+        const late = this.st("SELECT id FROM jobs WHERE start_by <= ? AND queue = ? AND state = 'queued' LIMIT 1000").all(now, queue) as { id: string }[];
+        if (late.length > 0) this.machine.cancel(late.map((r) => r.id), EXPIRED, now);
         const cfg = { ...DEFAULT_QUEUE_CONFIG, ...(JSON.parse(q.config) as QueueConfig) };
         if (cfg.paused) continue;
         let budget = req.limit - out.length;
@@ -688,6 +693,8 @@ export class SqliteStore implements Store {
   }
 
   private maintainRound(now: number): MaintainReport & { more: boolean } {
+    const late = this.st(`SELECT id FROM jobs WHERE start_by <= ? AND state IN ('pending', 'scheduled', 'deferred', 'queued') LIMIT ${MAINTAIN_BATCH}`).all(now) as { id: string }[];
+    if (late.length > 0) this.machine.cancel(late.map((r) => r.id), EXPIRED, now);
     const promoted = this.promoteDue(null, now);
     let reclaimed = 0;
     const lapsed = this.st(`SELECT id, token FROM jobs WHERE state = 'active' AND lease_until <= ? LIMIT ${MAINTAIN_BATCH}`).all(now) as { id: string; token: string }[];
@@ -708,7 +715,7 @@ export class SqliteStore implements Store {
     // Real time: they measure whether another process is alive, not job time.
     this.st('DELETE FROM listeners WHERE until <= ?').run(Date.now());
     this.st('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(EVENTS_KEPT);
-    const more = promoted === MAINTAIN_BATCH || lapsed.length === MAINTAIN_BATCH || due.length === MAINTAIN_BATCH;
+    const more = late.length === MAINTAIN_BATCH || promoted === MAINTAIN_BATCH || lapsed.length === MAINTAIN_BATCH || due.length === MAINTAIN_BATCH;
     return { promoted, reclaimed, expired, more };
   }
 

@@ -56,6 +56,10 @@ for _, q in ipairs(queues) do
           if not j or j.state ~= 'queued' then
             -- At once, not deferred: later entries shift down and pos stays right.
             redis.call('ZREM', rkey, id)
+          elseif j.startBy and j.startBy <= NOW then
+            -- Its removal from the ready set is deferred (in setState): step over it.
+            pos = pos + 1
+            expire(id, j)
           elseif (names and not names[j.name])
             or (glimit and j.groupKey and tonumber(redis.call('HGET', gk, j.groupKey) or '0') >= glimit) then
             pos = pos + 1

@@ -13,7 +13,7 @@ for i = 0, n - 1 do
     priority = ARGV[b + 5], runAt = opt(ARGV[b + 6]), start = ARGV[b + 7] == '1', maxAttempts = ARGV[b + 8],
     backoff = opt(ARGV[b + 9]), timeoutMs = opt(ARGV[b + 10]), deps = ARGV[b + 11], policy = ARGV[b + 12],
     groupKey = opt(ARGV[b + 13]), resultTtlMs = opt(ARGV[b + 14]), failureTtlMs = opt(ARGV[b + 15]),
-    scheduleId = opt(ARGV[b + 16]),
+    scheduleId = opt(ARGV[b + 16]), startBy = opt(ARGV[b + 17]),
   }
 end
 
@@ -159,6 +159,9 @@ for _, nj in ipairs(jobs) do
     if nj.policy ~= 'fail' then put('onParentFailure', nj.policy) end
     put('runAt', nj.runAt); put('backoff', nj.backoff); put('timeoutMs', nj.timeoutMs); put('groupKey', nj.groupKey)
     put('resultTtlMs', nj.resultTtlMs); put('failureTtlMs', nj.failureTtlMs); put('scheduleId', nj.scheduleId)
+    put('startBy', nj.startBy)
+    -- Latest starts, for maintain to cancel waiting jobs that passed theirs.
+    if nj.startBy then zadd(P .. 'startby', nj.startBy, nj.id) end
     putValue(nj.id, 'data', nj.data, h)
     for _, d in ipairs(nj.depList) do
       redis.call('SADD', P .. 'children:' .. d, nj.id)

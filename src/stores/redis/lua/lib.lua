@@ -142,7 +142,7 @@ local function flushDeferred()
 end
 
 local NUMERIC = {priority = true, runAt = true, attempt = true, maxAttempts = true, resultTtlMs = true,
-  failureTtlMs = true, finishedAt = true, createdAt = true}
+  failureTtlMs = true, finishedAt = true, createdAt = true, startBy = true}
 
 
 -- The job with only these fields (the first must be 'state': it tells a missing job).
@@ -346,6 +346,12 @@ local function failWith(id, j, message)
   appendError(id, j, message, nil)
   setState(id, j, 'failed')
   emit('failed', j.queue, id, {'s', 'failed', 'e', message})
+end
+
+-- A waiting job past its latest start (expiresIn / expiresAt) ends canceled, never run.
+local function expire(id, j)
+  setState(id, j, 'canceled', {'message', 'expired'}, {'workerId'})
+  emit('canceled', j.queue, id, {'s', 'canceled', 'm', 'expired'})
 end
 
 local function readyState(runAt)

@@ -12,6 +12,17 @@ BATCH = true
 local B = MAINTAIN_BUDGET
 local promoted, expired, more = 0, 0, 0
 local leases = {}
+-- Waiting jobs past their latest start (expiresIn / expiresAt) end canceled.
+local sk = P .. 'startby'
+local late = redis.call('ZRANGEBYSCORE', sk, '-inf', NOWS, 'LIMIT', 0, B)
+if #late >= B then more = 1 end
+for _, id in ipairs(late) do
+  local j = load(id)
+  if j and (j.state == 'pending' or j.state == 'scheduled' or j.state == 'deferred' or j.state == 'queued') then expire(id, j) end
+  redis.call('ZREM', sk, id)
+end
+flushDeferred()
+
 local queues = redis.call('SMEMBERS', P .. 'queues')
 for _, q in ipairs(queues) do
   local n, full = promoteDue(q, B)
