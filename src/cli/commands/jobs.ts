@@ -21,6 +21,7 @@ interface AddFlags {
   timeout?: string;
   jobId?: string;
   paused?: boolean;
+  expiresIn?: string;
 }
 
 function jobOptions(f: AddFlags): JobOptions {
@@ -31,6 +32,7 @@ function jobOptions(f: AddFlags): JobOptions {
   if (f.backoff !== undefined) o.backoff = parseDuration(f.backoff, '--backoff');
   if (f.timeout !== undefined) o.timeout = parseDuration(f.timeout, '--timeout');
   if (f.jobId !== undefined) o.jobId = f.jobId;
+  if (f.expiresIn !== undefined) o.expiresIn = parseDuration(f.expiresIn, '--expires-in');
   if (f.paused) o.start = false;
   return o;
 }
@@ -46,7 +48,8 @@ function addOptions(cmd: Command): Command {
     .option('--backoff <duration>', 'wait between tries')
     .option('--timeout <duration>', 'fail an attempt that runs longer')
     .option('--job-id <id>', 'your own id (adding it again is a no-op)')
-    .option('--paused', 'add without starting (start later with `conveyor promote`)');
+    .option('--paused', 'add without starting (start later with `conveyor promote`)')
+    .option('--expires-in <duration>', 'not started within this long (e.g. 10m): the job ends canceled "expired"');
 }
 
 async function addAction(items: string[], f: AddFlags, cmd: Command): Promise<void> {
