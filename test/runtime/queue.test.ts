@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { NotFoundError, StateError, TimeoutError, ValidationError } from '../../src/core/errors.ts';
 import { Queue } from '../../src/queue.ts';
 import type { JobEvent, Store } from '../../src/stores/store.ts';
@@ -121,11 +121,12 @@ for (const backend of BACKENDS) {
       queue.on('added', (e) => seen.push(e));
       const foreign: JobEvent[] = [];
       other.on('added', (e) => foreign.push(e));
+      const heard = once(other, 'added');
       const { id } = await queue.add('t', {});
       const { id: otherId } = await other.add('t', {});
       // Events of a networked store arrive a moment after the write: wait for the other
       // queue's own event, which comes after this queue's.
-      for (let i = 0; i < 400 && foreign.length === 0; i++) await sleep(5);
+      await heard;
       assert.deepEqual(foreign.map((e) => e.jobId), [otherId], 'each queue hears only its own jobs');
       assert.equal(seen.length, 1);
       assert.equal(seen[0].jobId, id);
