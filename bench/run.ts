@@ -2,9 +2,12 @@
  * Runs every workload on every system, each in a fresh process, and writes a markdown table
  * with medians, min–max and ratios to BullMQ to bench/results/<date>.md.
  *
- *   node bench/run.ts [--only a,b] [--workloads W1,W3] [--reps 3] [--scale 1]
+ *   node bench/run.ts [--only a,b] [--workloads W1,W3] [--reps 5] [--scale 1] [--base bullmq]
  *
- * Full scale is the issue's: W1/W3 100,000 jobs, W2 10,000, W4 2,000.
+ * Repetitions are interleaved (rep 1 of every system, then rep 2, …), so a drift of the
+ * machine during the run spreads over all systems instead of landing on one.
+ * Full scale is the issue's: W1/W3 100,000 jobs, W2 10,000, W4 2,000. W3G and W5G are W3 and W5
+ * with every job in a group (1,000 and 10,000 groups): the cost of fair shares.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,11 +15,17 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { only: { type: 'string' }, workloads: { type: 'string' }, reps: { type: 'string', default: '3' }, scale: { type: 'string', default: '1' } },
+  options: {
+    only: { type: 'string' },
+    workloads: { type: 'string' },
+    reps: { type: 'string', default: '5' },
+    scale: { type: 'string', default: '1' },
+    base: { type: 'string', default: 'bullmq' },
+  },
 });
 const SYSTEMS = [
-  'bullmq', 'bullmq-fast', 'bee-queue', 'bee-queue-fast', 'pg-boss', 'pg-boss-fast', 'graphile-worker', 'graphile-worker-fast', 'plainjob',
-  'conveyor-memory', 'conveyor-sqlite', 'conveyor-sqlite-power', 'conveyor-redis',
+  'bullmq', 'bullmq-fast', 'bee-queue', 'bee-queue-fast', 'pg-boss', 'pg-boss-fast', 'graphile-worker', 'graphile-worker-fast', 'bullmq-postgres',
+  'bullmq-postgres-fast', 'plainjob', 'conveyor-memory', 'conveyor-sqlite', 'conveyor-sqlite-power', 'conveyor-redis', 'conveyor-postgres',
 ];
 const WORKLOADS: Record<string, { n: number; unit: string }> = {
   W1: { n: 100_000, unit: 'jobs/s (bulk enqueue, batches of 1,000)' },
@@ -24,10 +33,13 @@ const WORKLOADS: Record<string, { n: number; unit: string }> = {
   W3: { n: 100_000, unit: 'jobs/s (process queued jobs, concurrency 50, no-op)' },
   W4: { n: 2_000, unit: 'ms p50 / p95 / p99 (add → handler start, idle worker)' },
   W5: { n: 1_000_000, unit: 'jobs/s processing the first 10,000 of a deep queue (compare with W3)' },
+  W3G: { n: 100_000, unit: 'jobs/s (W3 with the jobs spread over 1,000 groups, taking turns; compare with W3)' },
+  W5G: { n: 1_000_000, unit: 'jobs/s (W5 with the jobs spread over 10,000 groups; compare with W5)' },
 };
 const TIMEOUT_MS = 600_000;
 /** Runs that cannot finish within TIMEOUT_MS here, and why (reported, not silently dropped). */
 function skipReason(system: string, workload: string, n: number): string | undefined {
+  if (workload.endsWith('G') && !system.startsWith('conveyor-')) return 'fair shares across groups are not in its open-source version';
   if (system === 'pg-boss' && (workload === 'W3' || workload === 'W5')) {
     return 'at its defaults the worker fetches one batch of 50 per 2 s poll, so 10,000 jobs take over 6 minutes (see pg-boss-fast)';
   }
@@ -43,30 +55,28 @@ const reps = Number(values.reps);
 const scale = Number(values.scale);
 const script = new URL('./workload.ts', import.meta.url).pathname;
 
-type Row = { rate?: number; p50?: number; p95?: number; p99?: number; cpuMs: number; serverCpuMs: number | null; peakRssMb: number; settings: string };
+type Row = { rate?: number; p50?: number; p95?: number; p99?: number; cpuMs: number; serverCpuMs: number | null; peakRssMb: number; tableMb: number | null; settings: string };
 const sizeOf = (w: string) => Math.max(w === 'W4' ? 100 : 1000, Math.round(WORKLOADS[w].n * scale));
 const results = new Map<string, Row[] | string>();
 for (const w of workloads) {
   const n = sizeOf(w);
   for (const s of systems) {
-    const rows: Row[] = [];
     const skip = skipReason(s, w, n);
-    if (skip) {
-      results.set(`${w}:${s}`, skip);
-      continue;
-    }
-    for (let r = 0; r < reps; r++) {
+    results.set(`${w}:${s}`, skip ?? []);
+  }
+  for (let r = 0; r < reps; r++) {
+    for (const s of systems) {
+      const rows = results.get(`${w}:${s}`);
+      if (!Array.isArray(rows)) continue; // skipped, or an earlier repetition failed
       try {
         const out = execFileSync(process.execPath, [script, s, w, String(n)], { encoding: 'utf8', timeout: TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
         rows.push(JSON.parse(out.trim().split('\n').pop()!));
       } catch (err) {
         const msg = String((err as { stderr?: string }).stderr ?? err).split('\n').find((l) => /Error|error/.test(l)) ?? 'failed';
         results.set(`${w}:${s}`, msg.slice(0, 160));
-        break;
       }
+      process.stderr.write(`${w} ${s} rep ${r + 1}/${reps} done\n`);
     }
-    if (!results.has(`${w}:${s}`)) results.set(`${w}:${s}`, rows);
-    process.stderr.write(`${w} ${s} done\n`);
   }
 }
 
@@ -84,19 +94,20 @@ for (const w of workloads) {
   lines.push(
     `## ${w} (n = ${sizeOf(w).toLocaleString('en')}): ${WORKLOADS[w].unit}`,
     '',
-    '| system | settings | result | ratio to BullMQ | CPU ms (client) | CPU ms (server) | peak RSS MB (client) |',
-    '|---|---|---:|---:|---:|---:|---:|',
+    `| system | settings | result | ratio to ${values.base} | CPU ms (client) | CPU ms (server) | peak RSS MB (client) | tables MB after |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|',
   );
-  const base = results.get(`${w}:bullmq`);
+  const base = results.get(`${w}:${values.base}`);
   const baseVal = Array.isArray(base) && base.length ? median(base.map((r) => (w === 'W4' ? r.p50! : r.rate!))) : NaN;
   for (const s of systems) {
     const rows = results.get(`${w}:${s}`);
     if (!Array.isArray(rows)) {
-      lines.push(`| ${s} | | not measured: ${rows ?? 'skipped'} | | | | |`);
+      lines.push(`| ${s} | | not measured: ${rows ?? 'skipped'} | | | | | |`);
       continue;
     }
     const server = rows[0].serverCpuMs === null ? '—' : fmt(median(rows.map((r) => r.serverCpuMs!)));
-    const costs = `${fmt(median(rows.map((r) => r.cpuMs)))} | ${server} | ${Math.round(median(rows.map((r) => r.peakRssMb)))}`;
+    const tables = rows[0].tableMb === null || rows[0].tableMb === undefined ? '—' : fmt(median(rows.map((r) => r.tableMb!)));
+    const costs = `${fmt(median(rows.map((r) => r.cpuMs)))} | ${server} | ${Math.round(median(rows.map((r) => r.peakRssMb)))} | ${tables}`;
     if (w === 'W4') {
       const p = (k: 'p50' | 'p95' | 'p99') => fmt(median(rows.map((r) => r[k]!)));
       const ratio = baseVal / median(rows.map((r) => r.p50!));

@@ -1,5 +1,5 @@
 /**
- * One workload on one system, in a fresh process: node bench/workload.ts <system> <W1|W2|W3|W4> <n>
+ * One workload on one system, in a fresh process: node bench/workload.ts <system> <W1|W2|W3|W4|W5|W3G|W5G> <n>
  * Prints one JSON line: {rate} (jobs/s) or {p50, p95, p99} (ms), plus the CPU ms of this process
  * and of the database server during the measured part, and this process's peak RSS (MB).
  */
@@ -14,10 +14,11 @@ const payload = (i: number) => ({ i, s: 'x'.repeat(100) });
 /** `<peer>` at its defaults, `<peer>-fast` with its documented throughput settings. */
 async function adapterFor(system: string): Promise<Adapter> {
   if (system === 'conveyor-sqlite-power') return (await import('./adapters/conveyor.ts')).conveyor('sqlite', { durability: 'power' });
-  if (system.startsWith('conveyor-')) return (await import('./adapters/conveyor.ts')).conveyor(system.slice(9) as 'memory' | 'sqlite' | 'redis');
+  if (system.startsWith('conveyor-')) return (await import('./adapters/conveyor.ts')).conveyor(system.slice(9) as 'memory' | 'sqlite' | 'redis' | 'postgres');
   const fast = system.endsWith('-fast');
   const name = fast ? system.slice(0, -5) : system;
   if (name === 'bullmq') return (await import('./adapters/bullmq.ts')).bullmq(fast);
+  if (name === 'bullmq-postgres') return (await import('./adapters/bullmq-postgres.ts')).bullmqPostgres(fast);
   if (name === 'bee-queue') return (await import('./adapters/bee-queue.ts')).beeQueue(fast);
   if (name === 'pg-boss') return (await import('./adapters/pg-boss.ts')).pgBoss(fast);
   if (name === 'graphile-worker') return (await import('./adapters/graphile-worker.ts')).graphileWorker(fast);
@@ -25,9 +26,17 @@ async function adapterFor(system: string): Promise<Adapter> {
   throw new Error(`unknown system ${system}`);
 }
 
-async function fill(a: Adapter, count: number): Promise<void> {
-  for (let i = 0; i < count; i += 1000) await a.addBulk(Array.from({ length: Math.min(1000, count - i) }, (_, k) => payload(i + k)));
+/** Adds `count` jobs in batches of 1,000; with `groups`, job i is in group i mod groups. */
+async function fill(a: Adapter, count: number, groups = 0): Promise<void> {
+  for (let i = 0; i < count; i += 1000) {
+    const size = Math.min(1000, count - i);
+    await a.addBulk(
+      Array.from({ length: size }, (_, k) => payload(i + k)),
+      groups > 0 ? Array.from({ length: size }, (_, k) => `g${(i + k) % groups}`) : undefined,
+    );
+  }
 }
+const groups = workload === 'W3G' ? 1_000 : workload === 'W5G' ? 10_000 : 0;
 
 /** CPU of this process and of the server over the measured part only (not setup or fill). */
 const server = serverOf(system);
@@ -58,8 +67,8 @@ if (workload === 'W1') {
   for (let i = 0; i < n; i++) await a.add(payload(i));
   result = { rate: n / ((performance.now() - t) / 1000) };
   await measureStop();
-} else if (workload === 'W3') {
-  await fill(a, n);
+} else if (workload === 'W3' || workload === 'W3G') {
+  await fill(a, n, groups);
   let done = 0;
   let finish!: () => void;
   const all = new Promise<void>((r) => (finish = r));
@@ -71,9 +80,9 @@ if (workload === 'W1') {
   result = { rate: n / ((performance.now() - t) / 1000) };
   await measureStop();
   await w.close();
-} else if (workload === 'W5') {
+} else if (workload === 'W5' || workload === 'W5G') {
   // Depth: n jobs queued, time to process the first 10,000 (compare with W3 at 10,000).
-  await fill(a, n);
+  await fill(a, n, groups);
   const take = Math.min(n, 10_000);
   let done = 0;
   let finish!: () => void;
@@ -110,6 +119,8 @@ if (workload === 'W1') {
   throw new Error(`unknown workload ${workload}`);
 }
 const peakRssMb = process.resourceUsage().maxRSS / 1024; // maxRSS is in KiB
-console.log(JSON.stringify({ system, workload, n, settings: a.settings, ...result, cpuMs: cpu.clientMs, serverCpuMs: cpu.serverMs, peakRssMb }));
+// PostgreSQL systems: what their tables and indexes take after the run.
+const tableMb = a.schema ? await (await import('./adapters/pg-schema.ts')).schemaSizeMb(a.schema) : null;
+console.log(JSON.stringify({ system, workload, n, settings: a.settings, ...result, cpuMs: cpu.clientMs, serverCpuMs: cpu.serverMs, peakRssMb, tableMb }));
 await a.teardown();
 process.exit(0);

@@ -2,14 +2,15 @@
  * Conveyor's public API. Everything a user imports comes from here; anything not exported
  * here is internal and may change.
  */
-export { Queue, type QueueOptions, type BulkJob, type ListOptions, type CleanOptions, type QueueEvents } from './queue.ts';
+export { Queue, type QueueOptions, type AddOptions, type BulkJob, type ListOptions, type CleanOptions, type QueueEvents, type QueueLatency } from './queue.ts';
 export { Worker, type WorkerOptions, type HandlerSpec, type BackoffFn, type WorkerEvents } from './worker/worker.ts';
 export type { HandlerFn, JobContext, Runner } from './runners/runner.ts';
 export { InlineRunner } from './runners/inline.ts';
-export type { Job, ClaimedJob, Backoff, JobError, LogLine, LogStream, EnqueueResult, ParentFailurePolicy } from './core/job.ts';
+export type { Job, ClaimedJob, Backoff, JobError, LogLine, LogStream, EnqueueResult, ParentFailurePolicy, DedupeMode } from './core/job.ts';
 export type { JobOptions } from './core/options.ts';
 export type { Schedule, ScheduleSpec, OverlapPolicy, CatchUpPolicy } from './core/schedule.ts';
 export type { QueueConfig } from './core/queue-config.ts';
+export type { BatchCallback, BatchStatus } from './batch.ts';
 export { JOB_STATES, FINISHED_STATES, parseState, type JobState } from './core/states.ts';
 export {
   ConveyorError,
@@ -23,7 +24,7 @@ export {
   UnrecoverableError,
   StorageError,
 } from './core/errors.ts';
-export type { Store, JobEvent, JobEventType, JobPage, StateCounts, QueueInfo, WorkerInfo, MaintainReport } from './stores/store.ts';
+export type { Store, EnqueueOptions, JobEvent, JobEventType, JobPage, StateCounts, QueueInfo, WorkerInfo, MaintainReport, GroupPage, GroupCounts } from './stores/store.ts';
 // Backends load only when opened (openStore), so `import 'conveyor'` never loads ioredis or
 // node:sqlite. Their classes are at 'conveyor/memory', 'conveyor/sqlite' and 'conveyor/redis'.
 export type { MemoryStoreOptions } from './stores/memory/memory-store.ts';

@@ -9,6 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { ValidationError } from './core/errors.ts';
 import { describe } from './core/options.ts';
 import type { CommandSpec, ManagerOptions } from './manager.ts';
+import { sqlitePathOf } from './stores/open.ts';
 
 const TOP = ['store', 'queue', 'maxConcurrentJobs', 'maxQueueSize', 'overflow', 'retentionMs', 'shutdownTimeoutMs', 'work', 'commands'] as const;
 const COMMAND = ['module', 'runner', 'export', 'pool', 'isolate', 'graceMs', 'useQueue', 'concurrency', 'limit', 'jobOptions'] as const;
@@ -57,7 +58,9 @@ export function parseManagerConfig(raw: unknown, baseDir: string, source = 'conf
       commands[name] = { ...(s as CommandSpec), module };
     }
   }
-  const store = typeof c.store === 'string' && !/^(memory:?|rediss?:\/\/.*|https?:\/\/.*)$/i.test(c.store) && !isAbsolute(c.store.replace(/^sqlite:/, '')) ? resolve(baseDir, c.store.replace(/^sqlite:/, '')) : (c.store as string | undefined);
+  // A SQLite path is relative to the config file; every other spec (URLs, memory) as written.
+  const file = typeof c.store === 'string' ? sqlitePathOf(c.store) : null;
+  const store = file !== null && !isAbsolute(file) ? resolve(baseDir, file) : (c.store as string | undefined);
   // Numbers and enums are checked by JobManager.open with the same names as keys.
   return { ...(c as ManagerOptions), ...(store === undefined ? {} : { store }), commands };
 }

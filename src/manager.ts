@@ -302,7 +302,7 @@ export class JobManager {
       ...{ id: nj.id, queue: nj.queue, name, data: JSON.parse(nj.dataJson), state: 'active', priority: nj.priority, runAt: null },
       ...{ attempt: 1, maxAttempts: 1, backoff: null, timeoutMs: nj.timeoutMs, progress: 0, message: null, result: null, errors: [] },
       ...{ createdAt: now, startedAt: now, finishedAt: null, workerId: null, leaseUntil: null, dependsOn: [], onParentFailure: 'fail' },
-      ...{ groupKey: null, resultTtlMs: null, failureTtlMs: null, expiresAt: null, scheduleId: null, startBy: null, logCount: 0 },
+      ...{ groupKey: null, resultTtlMs: null, failureTtlMs: null, expiresAt: null, scheduleId: null, startBy: null, trace: null, originalQueue: null, waitingOn: null, dedupeKey: null, debounceKey: null, logCount: 0 },
     };
     const abort = new AbortController();
     const stop = () => abort.abort(options.signal?.reason ?? new AbortedError('call stopped'));

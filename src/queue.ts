@@ -7,18 +7,26 @@ import { EventEmitter } from 'node:events';
 import type { Timer } from './core/clock.ts';
 import { buildSchedule, type Schedule, type ScheduleSpec } from './core/schedule.ts';
 import { mergeSchedule } from './engine/schedule.ts';
+import { tracedAdd } from './telemetry/tracing.ts';
+import { batchStatus, buildBatch, type BatchCallback, type BatchStatus } from './batch.ts';
 import { NotFoundError, StateError, TimeoutError, ValidationError } from './core/errors.ts';
 import type { EnqueueResult, Job, LogLine } from './core/job.ts';
 import { buildNewJob, DEFAULT_LIMITS, validateJobId, validateQueueName, type JobOptions, type ValidateLimits } from './core/options.ts';
 import { validateQueueConfigPatch, type QueueConfig } from './core/queue-config.ts';
 import { isFinished, parseState, TRANSITIONS, type JobState } from './core/states.ts';
-import type { JobEvent, JobEventType, JobPage, StateCounts, Store } from './stores/store.ts';
+import type { GroupPage, JobEvent, JobEventType, JobPage, StateCounts, Store } from './stores/store.ts';
 
 export interface QueueOptions {
   /** Options every job added through this Queue starts from. */
   defaultJobOptions?: JobOptions;
   /** Largest job data accepted, in bytes of JSON (default 1 MiB). */
   maxDataBytes?: number;
+}
+
+/** A job's options, and the transaction to add it in. */
+export interface AddOptions extends JobOptions {
+  /** Your own open transaction (see Queue.add): the job exists only if it commits. */
+  tx?: unknown;
 }
 
 export interface BulkJob<Data = unknown> {
@@ -36,6 +44,16 @@ export interface ListOptions {
   order?: 'asc' | 'desc';
   limit?: number;
   cursor?: string | null;
+}
+
+/** How long a queue's jobs wait (Queue.latency); null where there is nothing to measure. */
+export interface QueueLatency {
+  /** Age of the oldest queued job, from when it became due. */
+  oldestWaitingMs: number | null;
+  waitP50Ms: number | null;
+  waitP95Ms: number | null;
+  /** Completed jobs the percentiles come from. */
+  sampled: number;
 }
 
 export interface CleanOptions {
@@ -75,14 +93,20 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
 
   // ----- producing ----------------------------------------------------------------------
 
-  /** Adds one job. With a `jobId` that exists already, nothing is added (`duplicate: true`). */
-  async add(name: string, data?: Data, opts?: JobOptions): Promise<EnqueueResult> {
-    const [result] = await this.store.enqueue([buildNewJob(this.name, name, data, opts, this.defaults, this.limits, this.store.clock.now())]);
+  /**
+   * Adds one job. With a `jobId` that exists already, nothing is added (`duplicate: true`).
+   * With `tx` (PostgreSQL: a pg client inside your BEGIN; SQLite: your DatabaseSync on the
+   * same file), the job is added in your transaction: it exists only if you commit.
+   */
+  async add(name: string, data?: Data, opts?: AddOptions): Promise<EnqueueResult> {
+    const { tx, ...jobOpts } = opts ?? {};
+    const job = buildNewJob(this.name, name, data, jobOpts, this.defaults, this.limits, this.store.clock.now());
+    const [result] = await tracedAdd(this.name, 1, (trace) => this.store.enqueue([{ ...job, trace }], tx === undefined ? {} : { tx }));
     return result;
   }
 
-  /** Adds many jobs in one atomic step: all are added, or (on a refusal) none. */
-  async addBulk(jobs: BulkJob<Data>[]): Promise<EnqueueResult[]> {
+  /** Adds many jobs in one atomic step: all are added, or (on a refusal) none. `tx` as for add(). */
+  async addBulk(jobs: BulkJob<Data>[], options: { tx?: unknown } = {}): Promise<EnqueueResult[]> {
     if (!Array.isArray(jobs)) throw new ValidationError('addBulk takes an array of {name, data, opts}', 'jobs');
     if (jobs.length === 0) return [];
     const now = this.store.clock.now();
@@ -90,7 +114,35 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
       if (j === null || typeof j !== 'object') throw new ValidationError(`jobs[${i}] must be an object {name, data, opts}`, `jobs[${i}]`);
       return buildNewJob(this.name, j.name, j.data, j.opts, this.defaults, this.limits, now);
     });
-    return this.store.enqueue(built);
+    return tracedAdd(this.name, built.length, (trace) =>
+      this.store.enqueue(trace === null ? built : built.map((j) => ({ ...j, trace })), options?.tx === undefined ? {} : { tx: options.tx }),
+    );
+  }
+
+  /**
+   * Adds jobs as a batch, with `onComplete`: one job that runs once all of them finished
+   * (completed, failed or canceled); a Worker hands it `data.batch`, the members' ids per
+   * outcome. All are added in one atomic step. Returns the batch's id (its callback job's id).
+   */
+  async addBatch(jobs: BulkJob<Data>[], options: { onComplete: BatchCallback; tx?: unknown }): Promise<{ id: string; jobs: EnqueueResult[] }> {
+    if (!Array.isArray(jobs)) throw new ValidationError('addBatch takes an array of {name, data, opts}', 'jobs');
+    if (options === null || typeof options !== 'object') throw new ValidationError('addBatch needs { onComplete }', 'options');
+    const now = this.store.clock.now();
+    const members = jobs.map((j, i) => {
+      if (j === null || typeof j !== 'object') throw new ValidationError(`jobs[${i}] must be an object {name, data, opts}`, `jobs[${i}]`);
+      return buildNewJob(this.name, j.name, j.data, j.opts, this.defaults, this.limits, now);
+    });
+    const batch = buildBatch(members, options.onComplete, this.name, now);
+    const results = await tracedAdd(this.name, batch.jobs.length, (trace) =>
+      this.store.enqueue(trace === null ? batch.jobs : batch.jobs.map((j) => ({ ...j, trace })), options.tx === undefined ? {} : { tx: options.tx }),
+    );
+    return { id: batch.id, jobs: results.slice(0, -1) };
+  }
+
+  /** A batch's progress: its members' ids per outcome; null when `id` is not a batch. */
+  getBatch(id: string): Promise<BatchStatus | null> {
+    validateJobId(id);
+    return batchStatus(this.store, id);
   }
 
   // ----- reading ------------------------------------------------------------------------
@@ -123,6 +175,42 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
 
   async counts(): Promise<StateCounts> {
     return (await this.store.counts([this.name]))[this.name];
+  }
+
+  /**
+   * How long jobs wait: the age of the oldest waiting (queued) job, and the median and 95th
+   * percentile wait of the `sample` most recently created completed jobs, where a job's
+   * wait runs from its creation (or its run-at time, while a store still has it) to its
+   * last start: a delayed or retried job that became due counts its delay as waiting, as
+   * stores keep no due time once a job is queued. Read from the store, so every server and
+   * process reports the same figures.
+   */
+  /**
+   * The groups (tenants) of this queue that have ready or running jobs, with their counts,
+   * most ready first (at most `limit`, 1–1000). `sampled`: counted from the first 10,000
+   * jobs per state (Redis).
+   */
+  async groups(limit = 50): Promise<GroupPage> {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new ValidationError('limit must be an integer from 1 to 1000', 'limit');
+    return this.store.groups(this.name, limit);
+  }
+
+  async latency(sample = 100): Promise<QueueLatency> {
+    if (!Number.isInteger(sample) || sample < 1 || sample > 1000) throw new ValidationError('sample must be an integer from 1 to 1000', 'sample');
+    const [oldest, done] = await Promise.all([
+      this.store.list({ queue: this.name, states: ['queued'], order: 'asc', limit: 1 }),
+      this.store.list({ queue: this.name, states: ['completed'], order: 'desc', limit: sample }),
+    ]);
+    const now = this.store.clock.now();
+    const due = (j: Job) => Math.max(j.createdAt, j.runAt ?? 0);
+    const waits = done.jobs.filter((j) => j.startedAt !== null).map((j) => Math.max(0, j.startedAt! - due(j))).sort((a, b) => a - b);
+    const pct = (p: number) => (waits.length === 0 ? null : waits[Math.min(waits.length - 1, Math.ceil((p / 100) * waits.length) - 1)]);
+    return {
+      oldestWaitingMs: oldest.jobs.length === 0 ? null : Math.max(0, now - due(oldest.jobs[0])),
+      waitP50Ms: pct(50),
+      waitP95Ms: pct(95),
+      sampled: waits.length,
+    };
   }
 
   async getLogs(id: string, afterSeq = 0, limit = 1000): Promise<LogLine[]> {
@@ -218,7 +306,11 @@ export class Queue<Data = unknown> extends EventEmitter<QueueEvents> {
 
   /** Changes the queue's settings: concurrency, rate limit, max size, per-type limits, retention. */
   async configure(patch: Partial<QueueConfig>): Promise<QueueConfig> {
-    return this.store.configureQueue(this.name, validateQueueConfigPatch(patch));
+    const valid = validateQueueConfigPatch(patch);
+    if (valid.deadLetter === this.name) throw new ValidationError(`deadLetter must name another queue than ${this.name}`, 'deadLetter');
+    // The dead-letter queue exists (listed, counted) before the first job reaches it.
+    if (valid.deadLetter) await this.store.configureQueue(valid.deadLetter, {});
+    return this.store.configureQueue(this.name, valid);
   }
 
   async settings(): Promise<QueueConfig> {

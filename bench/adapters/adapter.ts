@@ -6,8 +6,11 @@ export interface Running {
 export interface Adapter {
   /** How it is configured, for the results table ("defaults", "durability: process"...). */
   readonly settings: string;
+  /** The PostgreSQL schema it keeps its tables in (its size is reported after the run). */
+  readonly schema?: string;
   setup(): Promise<void>;
-  addBulk(items: object[]): Promise<void>;
+  /** `groups[i]`, when given, is item i's group (fair shares; Conveyor only). */
+  addBulk(items: object[], groups?: string[]): Promise<void>;
   add(item: object): Promise<void>;
   work(concurrency: number, handler: (data: Record<string, unknown>) => void): Promise<Running>;
   teardown(): Promise<void>;

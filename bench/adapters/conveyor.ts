@@ -1,17 +1,20 @@
-/** Conveyor on memory, SQLite or Redis, at its defaults; SQLite optionally with durability 'power'. */
+/** Conveyor on memory, SQLite, Redis or PostgreSQL, at its defaults; SQLite optionally with durability 'power'. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { openStore, Queue, Worker, type Store } from '../../src/index.ts';
-import { REDIS_URL, tag, type Adapter } from './adapter.ts';
+import { PG_URL, REDIS_URL, tag, type Adapter } from './adapter.ts';
+import { dropSchema } from './pg-schema.ts';
 
-export function conveyor(kind: 'memory' | 'sqlite' | 'redis', options: { durability?: 'process' | 'power' } = {}): Adapter {
+export function conveyor(kind: 'memory' | 'sqlite' | 'redis' | 'postgres', options: { durability?: 'process' | 'power' } = {}): Adapter {
   let store: Store;
   let queue: Queue;
   let dir = '';
   const prefix = tag();
+  const schema = prefix.replace(/-/g, '_');
   return {
+    ...(kind === 'postgres' ? { schema } : {}),
     settings:
       kind !== 'sqlite'
         ? 'defaults'
@@ -20,11 +23,12 @@ export function conveyor(kind: 'memory' | 'sqlite' | 'redis', options: { durabil
           : "durability 'process' (WAL, synchronous=NORMAL: survives kill -9)",
     async setup() {
       if (kind === 'sqlite') dir = mkdtempSync(join(tmpdir(), 'conveyor-bench-'));
-      store = await openStore(kind === 'memory' ? 'memory' : kind === 'redis' ? REDIS_URL : join(dir, 'bench.db'), { prefix, ...options });
+      const spec = kind === 'memory' ? 'memory' : kind === 'redis' ? REDIS_URL : kind === 'postgres' ? PG_URL : join(dir, 'bench.db');
+      store = await openStore(spec, { prefix, schema, ...options });
       queue = new Queue(store, 'bench');
     },
-    async addBulk(items) {
-      await queue.addBulk(items.map((data) => ({ name: 'job', data })));
+    async addBulk(items, groups) {
+      await queue.addBulk(items.map((data, i) => ({ name: 'job', data, ...(groups ? { opts: { group: groups[i] } } : {}) })));
     },
     async add(item) {
       await queue.add('job', item);
@@ -37,6 +41,7 @@ export function conveyor(kind: 'memory' | 'sqlite' | 'redis', options: { durabil
     async teardown() {
       await store.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
+      if (kind === 'postgres') await dropSchema(schema);
       if (kind === 'redis') {
         const r = new Redis(REDIS_URL);
         for (let cursor = '0'; ; ) {

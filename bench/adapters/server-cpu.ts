@@ -11,8 +11,8 @@ export type ServerKind = 'redis' | 'postgres';
 
 /** Which server a system of the table talks to, if any (the rest run in the client process). */
 export function serverOf(system: string): ServerKind | undefined {
+  if (/^(pg-boss|graphile-worker|bullmq-postgres|conveyor-postgres)/.test(system)) return 'postgres';
   if (/^(bullmq|bee-queue|conveyor-redis)/.test(system)) return 'redis';
-  if (/^(pg-boss|graphile-worker)/.test(system)) return 'postgres';
   return undefined;
 }
 

@@ -1,6 +1,8 @@
 /** The `conveyor` command tree, built without running it (main.ts runs it; tests read its help). */
 import { Command } from 'commander';
 import { register as registerJobs } from './commands/jobs.ts';
+import { register as registerBatches } from './commands/batches.ts';
+import { register as registerMigrate } from './commands/migrate.ts';
 import { register as registerQueues } from './commands/queues.ts';
 import { register as registerSchedules } from './commands/schedules.ts';
 import { register as registerServe } from './commands/serve.ts';
@@ -14,7 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .addHelpText('after', `
-Targets (every command): --db FILE (default ./conveyor.db), --redis URL, or --server URL --token T.
+Targets (every command): --db FILE (default ./conveyor.db), --redis URL, --postgres URL, or --server URL --token T.
 
 Examples:
   $ conveyor serve                          start the server and dashboard on http://127.0.0.1:7700
@@ -25,9 +27,11 @@ Examples:
   registerServe(program);
   registerWorker(program);
   registerJobs(program);
+  registerBatches(program);
   registerWatch(program);
   registerQueues(program);
   registerSchedules(program);
+  registerMigrate(program);
   return program;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Which Conveyor a command talks to, from the global flags and the environment:
- * --server (or the Python multiprocessing-manager style --host/--port/--authkey) → a server; else --redis → Redis;
- * else --db → a SQLite file (default ./conveyor.db).
+ * --server (or the multiprocessing-manager style --host/--port/--authkey) → a server; else --redis → Redis;
+ * else --postgres → PostgreSQL; else --db → a SQLite file (default ./conveyor.db).
  */
 import type { Command } from 'commander';
 import { HttpClient } from '../client/http.ts';
@@ -16,6 +16,8 @@ import type { Store } from '../stores/store.ts';
 export interface GlobalOptions {
   db?: string;
   redis?: string;
+  postgres?: string;
+  schema?: string;
   prefix?: string;
   server?: string;
   token?: string;
@@ -31,7 +33,9 @@ export function addGlobalOptions(program: Command): Command {
     // Every command's --help lists these too: where a command points is always a question.
     .configureHelp({ showGlobalOptions: true })
     .option('--db <path>', 'SQLite file to use (env CONVEYOR_DB)', undefined)
-    .option('--redis <url>', 'Redis URL to use, e.g. redis://127.0.0.1:6379 (env CONVEYOR_REDIS_URL)')
+    .option('--redis <url>', 'Redis URL to use: redis://127.0.0.1:6379, redis+cluster://h:7000,h:7001 or redis+sentinel://h:26379/<name>; ?replicas=1 to acknowledge adds once a replica has them (env CONVEYOR_REDIS_URL)')
+    .option('--postgres <url>', 'PostgreSQL URL to use, e.g. postgres://user@127.0.0.1:5432/app (env CONVEYOR_POSTGRES_URL)')
+    .option('--schema <name>', 'PostgreSQL schema for the tables (env CONVEYOR_PG_SCHEMA; default "conveyor")')
     .option('--prefix <prefix>', 'Redis key prefix (env CONVEYOR_PREFIX; default "conveyor")')
     .option('--server <url>', 'talk to a Conveyor server, e.g. http://127.0.0.1:7700 (env CONVEYOR_SERVER)')
     .option('--token <token>', 'bearer token for --server (env CONVEYOR_TOKEN)')
@@ -49,7 +53,7 @@ export function globals(cmd: Command): GlobalOptions {
 export function serverUrl(o: GlobalOptions, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (o.server) return o.server;
   if (o.host || o.port) return `http://${o.host ?? '127.0.0.1'}:${o.port ?? '7700'}`;
-  if (o.db || o.redis) return undefined;
+  if (o.db || o.redis || o.postgres) return undefined;
   return env.CONVEYOR_SERVER || undefined;
 }
 
@@ -58,14 +62,21 @@ export function serverUrl(o: GlobalOptions, env: NodeJS.ProcessEnv = process.env
  * `wait`, a store that cannot be reached yet is waited for (serve and worker).
  */
 export async function openTargetStore(o: GlobalOptions, env = process.env, wait?: WaitForStore): Promise<Store> {
-  const spec = storeSpecFrom({ redis: o.redis, db: o.db }, env);
+  const spec = storeSpecFrom(storeFlags(o), env);
   const prefix = o.prefix ?? env.CONVEYOR_PREFIX;
+  const schema = o.schema ?? env.CONVEYOR_PG_SCHEMA;
+  const options = { ...(prefix === undefined ? {} : { prefix }), ...(schema === undefined ? {} : { schema }) };
   try {
-    return wait ? await openStoreWaiting(spec, prefix === undefined ? {} : { prefix }, wait) : await openStore(spec, prefix === undefined ? {} : { prefix });
+    return wait ? await openStoreWaiting(spec, options, wait) : await openStore(spec, options);
   } catch (err) {
     if (err instanceof ConveyorError) throw err;
     throw new ConnectionError(`cannot open the store ${spec}: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** The store flags of a command line. */
+export function storeFlags(o: GlobalOptions): { redis?: string | undefined; db?: string | undefined; postgres?: string | undefined } {
+  return { redis: o.redis, db: o.db, postgres: o.postgres };
 }
 
 export async function openClient(o: GlobalOptions, env = process.env): Promise<Client> {
@@ -81,7 +92,7 @@ export async function openClient(o: GlobalOptions, env = process.env): Promise<C
 export async function withClient<T>(cmd: Command, fn: (client: Client, o: GlobalOptions) => Promise<T>, options: { readOnly?: boolean } = {}): Promise<T> {
   const o = globals(cmd);
   if (options.readOnly && !serverUrl(o, process.env)) {
-    const path = sqlitePathOf(storeSpecFrom({ redis: o.redis, db: o.db }, process.env));
+    const path = sqlitePathOf(storeSpecFrom(storeFlags(o), process.env));
     if (path !== null && path !== ':memory:' && !existsSync(path)) {
       throw new ConnectionError(`no such database: ${resolve(path)} (start with \`conveyor serve\` or \`conveyor add\`, or point --db at an existing file)`);
     }

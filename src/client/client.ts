@@ -3,11 +3,12 @@
  * a store opened in this process (LocalClient) or a Conveyor server (HttpClient). Both
  * answer with the same shapes, so every command prints the same thing for either.
  */
+import type { BatchCallback, BatchStatus } from '../batch.ts';
 import type { EnqueueResult, Job, LogLine } from '../core/job.ts';
 import type { JobOptions } from '../core/options.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
 import type { Schedule, ScheduleSpec } from '../core/schedule.ts';
-import type { JobPage, ListFilter, QueueInfo, StateCounts, WorkerInfo } from '../stores/store.ts';
+import type { GroupPage, JobPage, ListFilter, QueueInfo, StateCounts, WorkerInfo } from '../stores/store.ts';
 
 export interface NewJobSpec {
   name: string;
@@ -32,6 +33,10 @@ export interface Client {
   /** Where it points, for messages: a file, a Redis URL or a server URL. */
   readonly target: string;
   add(queue: string, jobs: NewJobSpec[]): Promise<EnqueueResult[]>;
+  /** Adds jobs and a callback that runs once all of them finished (see Queue.addBatch). */
+  addBatch(queue: string, jobs: NewJobSpec[], onComplete: BatchCallback): Promise<{ id: string; jobs: EnqueueResult[] }>;
+  /** A batch's progress; null when `id` is not a batch. */
+  getBatch(id: string): Promise<BatchStatus | null>;
   get(id: string): Promise<Job | null>;
   list(filter: ListFilter): Promise<JobPage>;
   queues(): Promise<QueueInfo[]>;
@@ -45,6 +50,10 @@ export interface Client {
   remove(id: string): Promise<void>;
   pause(queue: string): Promise<QueueConfig>;
   resume(queue: string): Promise<QueueConfig>;
+  /** The groups of a queue with ready or running jobs, most ready first (Queue.groups). */
+  groups(queue: string, limit?: number): Promise<GroupPage>;
+  /** Changes a queue's settings (validated); returns them all. An empty patch just reads them. */
+  configure(queue: string, patch: Partial<QueueConfig>): Promise<QueueConfig>;
   clean(queue: string, spec: CleanSpec): Promise<number>;
   /** Takes up to `limit` waiting jobs off the queue, marks them completed and returns them. */
   drain(queue: string, limit: number): Promise<Job[]>;

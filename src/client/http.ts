@@ -3,14 +3,16 @@
  * the same typed errors a local store throws; a server that cannot be reached is a
  * ConnectionError (CLI exit 2) that says how to start one.
  */
+import type { BatchCallback, BatchStatus } from '../batch.ts';
 import type { EnqueueResult, Job, LogLine } from '../core/job.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
 import type { Schedule, ScheduleSpec } from '../core/schedule.ts';
 import { openAsBlob } from 'node:fs';
 import { basename } from 'node:path';
 import { ConnectionError, NotFoundError } from '../core/errors.ts';
+import { tracedAdd } from '../telemetry/tracing.ts';
 import { answer, authHeaders, request, serverTarget, type ServerTarget } from '../stores/http/request.ts';
-import type { JobPage, ListFilter, QueueInfo, WorkerInfo } from '../stores/store.ts';
+import type { GroupPage, JobPage, ListFilter, QueueInfo, WorkerInfo } from '../stores/store.ts';
 import type { CleanSpec, Client, NewJobSpec, Stats } from './client.ts';
 
 export class HttpClient implements Client {
@@ -26,18 +28,21 @@ export class HttpClient implements Client {
     return request<T>(this.server, method, path, body);
   }
 
-  async add(queue: string, jobs: NewJobSpec[]): Promise<EnqueueResult[]> {
-    const r = await this.call<{ results: EnqueueResult[] }>('POST', `/api/queues/${enc(queue)}/jobs`, { jobs });
-    return r.results;
+  add(queue: string, jobs: NewJobSpec[]): Promise<EnqueueResult[]> {
+    // The server's own add continues this span's trace (the request carries its context).
+    return tracedAdd(queue, jobs.length, async () => (await this.call<{ results: EnqueueResult[] }>('POST', `/api/queues/${enc(queue)}/jobs`, { jobs })).results);
   }
 
-  async get(id: string): Promise<Job | null> {
-    try {
-      return await this.call<Job>('GET', `/api/jobs/${enc(id)}`);
-    } catch (err) {
-      if (err instanceof NotFoundError) return null;
-      throw err;
-    }
+  addBatch(queue: string, jobs: NewJobSpec[], onComplete: BatchCallback): Promise<{ id: string; jobs: EnqueueResult[] }> {
+    return tracedAdd(queue, jobs.length + 1, () => this.call('POST', `/api/queues/${enc(queue)}/batches`, { jobs, onComplete }));
+  }
+
+  getBatch(id: string): Promise<BatchStatus | null> {
+    return orNull(this.call<BatchStatus>('GET', `/api/batches/${enc(id)}`));
+  }
+
+  get(id: string): Promise<Job | null> {
+    return orNull(this.call<Job>('GET', `/api/jobs/${enc(id)}`));
   }
 
   list(filter: ListFilter): Promise<JobPage> {
@@ -90,6 +95,15 @@ export class HttpClient implements Client {
 
   async pause(queue: string): Promise<QueueConfig> {
     return (await this.call<{ config: QueueConfig }>('POST', `/api/queues/${enc(queue)}/pause`, {})).config;
+  }
+
+  async groups(queue: string, limit = 50): Promise<GroupPage> {
+    const { groups, sampled } = await this.call<GroupPage>('GET', `/api/queues/${enc(queue)}/groups?limit=${limit}`);
+    return { groups, sampled };
+  }
+
+  async configure(queue: string, patch: Partial<QueueConfig>): Promise<QueueConfig> {
+    return (await this.call<{ config: QueueConfig }>('PATCH', `/api/queues/${enc(queue)}`, patch)).config;
   }
 
   async resume(queue: string): Promise<QueueConfig> {
@@ -149,4 +163,14 @@ export class HttpClient implements Client {
 
 function enc(s: string): string {
   return encodeURIComponent(s);
+}
+
+/** A read's answer, or null when the server says there is no such thing (404). */
+async function orNull<T>(answer: Promise<T>): Promise<T | null> {
+  try {
+    return await answer;
+  } catch (err) {
+    if (err instanceof NotFoundError) return null;
+    throw err;
+  }
 }

@@ -1,4 +1,5 @@
 /** The Client over a store opened in this process (a SQLite file, Redis, memory). */
+import { batchStatus, type BatchCallback, type BatchStatus } from '../batch.ts';
 import { statSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, resolve } from 'node:path';
@@ -7,7 +8,7 @@ import type { EnqueueResult, Job, LogLine } from '../core/job.ts';
 import type { QueueConfig } from '../core/queue-config.ts';
 import type { Schedule, ScheduleSpec } from '../core/schedule.ts';
 import { Queue } from '../queue.ts';
-import type { JobPage, ListFilter, QueueInfo, Store, WorkerInfo } from '../stores/store.ts';
+import type { GroupPage, JobPage, ListFilter, QueueInfo, Store, WorkerInfo } from '../stores/store.ts';
 import { sumCounts, type CleanSpec, type Client, type NewJobSpec, type Stats } from './client.ts';
 
 export class LocalClient implements Client {
@@ -32,6 +33,14 @@ export class LocalClient implements Client {
 
   add(queue: string, jobs: NewJobSpec[]): Promise<EnqueueResult[]> {
     return this.queue(queue).addBulk(jobs);
+  }
+
+  addBatch(queue: string, jobs: NewJobSpec[], onComplete: BatchCallback): Promise<{ id: string; jobs: EnqueueResult[] }> {
+    return this.queue(queue).addBatch(jobs, { onComplete });
+  }
+
+  getBatch(id: string): Promise<BatchStatus | null> {
+    return batchStatus(this.store, id);
   }
 
   get(id: string): Promise<Job | null> {
@@ -82,6 +91,14 @@ export class LocalClient implements Client {
   async pause(queue: string): Promise<QueueConfig> {
     await this.queue(queue).pause();
     return this.store.queueConfig(queue);
+  }
+
+  groups(queue: string, limit?: number): Promise<GroupPage> {
+    return this.queue(queue).groups(limit);
+  }
+
+  configure(queue: string, patch: Partial<QueueConfig>): Promise<QueueConfig> {
+    return this.queue(queue).configure(patch);
   }
 
   async resume(queue: string): Promise<QueueConfig> {

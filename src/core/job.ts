@@ -63,6 +63,20 @@ export interface Job<Data = unknown, Result = unknown> {
   scheduleId: string | null;
   /** Not started by then: canceled with message "expired" (null: no limit). */
   startBy: number | null;
+  /** The W3C trace context (`traceparent`) of the add, when OpenTelemetry traced it; its attempts continue that trace. */
+  trace: string | null;
+  /** While in a dead-letter queue: the queue the job failed in (a retry sends it back there). */
+  originalQueue: string | null;
+  /**
+   * While deferred: how many of its dependencies have not finished. Each one that finishes
+   * counts it down, so releasing a dependent costs the same for 1 or 10,000 dependencies.
+   * null: not counted (jobs stored before the count existed are checked dependency by dependency).
+   */
+  waitingOn: number | null;
+  /** The dedupe key it was added with (JobOptions.dedupe), or null. */
+  dedupeKey: string | null;
+  /** The debounce key it was added with (JobOptions.debounce), or null. */
+  debounceKey: string | null;
   logCount: number;
 }
 
@@ -96,6 +110,26 @@ export interface NewJob {
   scheduleId: string | null;
   /** Latest start (expiresIn / expiresAt): not started by then, it ends canceled ("expired"). */
   startBy: number | null;
+  /** Set by a traced add (src/telemetry/): the W3C `traceparent` its attempts continue. */
+  trace: string | null;
+  /** A dedupe key: while it holds (see DedupeMode), adding again answers with this job. */
+  dedupeBy: DedupeSpec | null;
+  /** A debounce key: adding again while this job still waits for its run time replaces its data and pushes the run time. */
+  debounceBy: { key: string; delayMs: number } | null;
+}
+
+/**
+ * How long a dedupe key holds: while its job waits (a running job does not block a new
+ * one), while it is unfinished (waiting or running), or for `ttlMs` after the add whatever
+ * the job's state.
+ */
+export type DedupeMode = 'waiting' | 'unfinished' | 'window';
+
+export interface DedupeSpec {
+  key: string;
+  mode: DedupeMode;
+  /** The key holds at most this long after the add (required for 'window'); null: no cap. */
+  ttlMs: number | null;
 }
 
 export interface EnqueueResult {
@@ -103,4 +137,6 @@ export interface EnqueueResult {
   state: JobState;
   /** The id already existed: nothing was added. */
   duplicate: boolean;
+  /** A debounced add: the waiting job with the key took this add's data and a later run time. */
+  debounced?: boolean;
 }

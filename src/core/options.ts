@@ -1,5 +1,5 @@
 import { ValidationError } from './errors.ts';
-import type { Backoff, NewJob, ParentFailurePolicy } from './job.ts';
+import type { Backoff, DedupeMode, DedupeSpec, NewJob, ParentFailurePolicy } from './job.ts';
 import { newJobId } from './job-id.ts';
 
 /** Options a producer may give a job. Durations are milliseconds. */
@@ -34,6 +34,18 @@ export interface JobOptions {
   expiresIn?: number;
   /** Not started by this time (Date, epoch ms or ISO string): canceled as "expired". */
   expiresAt?: Date | number | string;
+  /**
+   * Adds the job only if no job holds the same key in this queue; otherwise answers with that
+   * job and `duplicate: true`. `mode`: 'unfinished' (default: while it waits or runs),
+   * 'waiting' (until it starts), 'window' (for `ttlMs` after the add).
+   */
+  dedupe?: { key: string; mode?: DedupeMode; ttlMs?: number };
+  /**
+   * Trailing debounce: the job runs `delayMs` after the last add with this key. Adding again
+   * while the job still waits for its run time replaces its data and pushes the run time,
+   * answering with the same job and `debounced: true`.
+   */
+  debounce?: { key: string; delayMs: number };
 }
 
 export interface ValidateLimits {
@@ -173,8 +185,40 @@ function runAtOf(opts: JobOptions, now: number): number | null {
 
 const KNOWN_OPTIONS = new Set<string>([
   'jobId', 'priority', 'delay', 'runAt', 'start', 'attempts', 'backoff', 'timeout', 'dependsOn',
-  'onParentFailure', 'group', 'resultTtl', 'failureTtl', 'expiresIn', 'expiresAt',
+  'onParentFailure', 'group', 'resultTtl', 'failureTtl', 'expiresIn', 'expiresAt', 'dedupe', 'debounce',
 ]);
+
+const DEDUPE_MODES: readonly DedupeMode[] = ['unfinished', 'waiting', 'window'];
+
+function dedupeOf(v: unknown): DedupeSpec | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ValidationError('dedupe must be {key, mode?, ttlMs?}', 'dedupe');
+  const d = v as Record<string, unknown>;
+  for (const k of Object.keys(d)) if (k !== 'key' && k !== 'mode' && k !== 'ttlMs') throw new ValidationError(`dedupe has an unknown field "${k}" (it takes key, mode and ttlMs)`, `dedupe.${k}`);
+  const key = validateJobId(d.key, 'dedupe.key');
+  const mode = (d.mode ?? 'unfinished') as DedupeMode;
+  if (!DEDUPE_MODES.includes(mode)) throw new ValidationError(`dedupe.mode must be "unfinished", "waiting" or "window"; got ${describe(d.mode)}`, 'dedupe.mode');
+  const ttlMs = d.ttlMs === undefined || d.ttlMs === null ? null : duration(d.ttlMs, 'dedupe.ttlMs');
+  if (ttlMs === 0) throw new ValidationError('dedupe.ttlMs must be more than 0', 'dedupe.ttlMs');
+  if (mode === 'window' && ttlMs === null) throw new ValidationError('dedupe mode "window" needs ttlMs (how long the key holds after the add)', 'dedupe.ttlMs');
+  return { key, mode, ttlMs };
+}
+
+function debounceOf(v: unknown, opts: JobOptions): { key: string; delayMs: number } | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ValidationError('debounce must be {key, delayMs}', 'debounce');
+  const d = v as Record<string, unknown>;
+  for (const k of Object.keys(d)) if (k !== 'key' && k !== 'delayMs') throw new ValidationError(`debounce has an unknown field "${k}" (it takes key and delayMs)`, `debounce.${k}`);
+  const key = validateJobId(d.key, 'debounce.key');
+  const delayMs = duration(d.delayMs, 'debounce.delayMs');
+  if (delayMs === 0) throw new ValidationError('debounce.delayMs must be more than 0', 'debounce.delayMs');
+  // The debounce decides when the job runs and which job an add lands on.
+  for (const other of ['delay', 'runAt', 'jobId', 'dedupe', 'dependsOn', 'expiresIn', 'expiresAt'] as const) {
+    if (opts[other] !== undefined) throw new ValidationError(`debounce cannot be combined with ${other}: it sets the run time and picks the job itself`, 'debounce');
+  }
+  if (opts.start === false) throw new ValidationError('debounce cannot be combined with start: false', 'debounce');
+  return { key, delayMs };
+}
 
 /** Turns a producer's (name, data, options) into a NewJob, or throws a ValidationError. */
 export function buildNewJob(
@@ -212,6 +256,8 @@ export function buildNewJob(
   if (o.start !== undefined && typeof o.start !== 'boolean') throw new ValidationError('start must be true or false', 'start');
   if (o.group !== undefined) validateJobId(o.group, 'group');
   const id = opts.jobId === undefined ? newJobId() : validateJobId(opts.jobId);
+  const debounceBy = debounceOf(opts.debounce, opts);
+  const runAt = debounceBy ? now + debounceBy.delayMs : runAtOf(o, now);
   return {
     id,
     dedupe: opts.jobId !== undefined,
@@ -219,7 +265,7 @@ export function buildNewJob(
     name: name as string,
     dataJson,
     priority: o.priority === undefined ? 0 : int(o.priority, 'priority', -1000, 1000),
-    runAt: runAtOf(o, now),
+    runAt,
     start: o.start ?? true,
     maxAttempts: o.attempts === undefined ? 1 : int(o.attempts, 'attempts', 1, 1000),
     backoff: validateBackoff(o.backoff),
@@ -228,9 +274,12 @@ export function buildNewJob(
     onParentFailure: o.onParentFailure ?? 'fail',
     groupKey: o.group ?? null,
     scheduleId: null,
-    startBy: startByOf(o, now, runAtOf(o, now)),
+    trace: null,
+    startBy: startByOf(o, now, runAt),
     resultTtlMs: o.resultTtl === undefined ? null : duration(o.resultTtl, 'resultTtl'),
     failureTtlMs: o.failureTtl === undefined ? null : duration(o.failureTtl, 'failureTtl'),
+    dedupeBy: dedupeOf(opts.dedupe),
+    debounceBy,
   };
 }
 

@@ -1,5 +1,5 @@
 import { ValidationError } from './errors.ts';
-import { describe } from './options.ts';
+import { describe, validateJobId, validateQueueName } from './options.ts';
 
 /** Settings of one queue, stored with the queue and honoured by enqueue and claim. */
 export interface QueueConfig {
@@ -10,6 +10,10 @@ export interface QueueConfig {
   groupConcurrency: number | null;
   /** At most `max` claims per `durationMs` window (null: no limit). */
   rateLimit: { max: number; durationMs: number } | null;
+  /** At most `max` claims per `durationMs` window for each group (e.g. per tenant); null: no limit. */
+  groupRateLimit: { max: number; durationMs: number } | null;
+  /** Fair-share weights per group key (default 1): a group of weight w gets w jobs per round. */
+  groupWeights: Record<string, number>;
   /** Most unfinished jobs (waiting + active); null: no limit. */
   maxSize: number | null;
   /** What an add does when a limit is reached: refuse it, or evict the oldest waiting job. */
@@ -20,6 +24,12 @@ export interface QueueConfig {
   resultTtlMs: number | null;
   /** Default retention of failed/canceled jobs, ms (null: keep). */
   failureTtlMs: number | null;
+  /**
+   * Where jobs that fail for good go (a dead-letter queue): moved there, still `failed`,
+   * keeping their errors and naming this queue in `originalQueue`; a retry sends them back.
+   * null: they stay here.
+   */
+  deadLetter: string | null;
 }
 
 export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
@@ -27,11 +37,14 @@ export const DEFAULT_QUEUE_CONFIG: QueueConfig = {
   concurrency: null,
   groupConcurrency: null,
   rateLimit: null,
+  groupRateLimit: null,
+  groupWeights: {},
   maxSize: null,
   overflow: 'reject',
   typeLimits: {},
   resultTtlMs: null,
   failureTtlMs: null,
+  deadLetter: null,
 };
 
 function posIntOrNull(v: unknown, field: string): number | null {
@@ -46,6 +59,17 @@ function msOrNull(v: unknown, field: string): number | null {
   if (v === null) return null;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ValidationError(`${field} must be ms >= 0 or null; got ${describe(v)}`, field);
   return Math.round(v);
+}
+
+function rateLimitOrNull(v: unknown, field: string): { max: number; durationMs: number } | null {
+  if (v === null) return null;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new ValidationError(`${field} must be {max, durationMs} or null`, field);
+  const r = v as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (k !== 'max' && k !== 'durationMs') throw new ValidationError(`${field} has an unknown field "${k}" (it takes max and durationMs)`, `${field}.${k}`);
+  const max = posIntOrNull(r.max ?? null, `${field}.max`);
+  const durationMs = posIntOrNull(r.durationMs ?? null, `${field}.durationMs`);
+  if (max === null || durationMs === null) throw new ValidationError(`${field} needs both max and durationMs (positive integers)`, field);
+  return { max, durationMs };
 }
 
 /** Validates a partial update of a queue's settings. */
@@ -68,18 +92,27 @@ export function validateQueueConfigPatch(patch: unknown): Partial<QueueConfig> {
       case 'failureTtlMs':
         out[key] = msOrNull(v, key);
         break;
+      case 'deadLetter':
+        if (v !== null) validateQueueName(v, 'deadLetter');
+        out.deadLetter = v as string | null;
+        break;
       case 'overflow':
         if (v !== 'reject' && v !== 'evict-oldest') throw new ValidationError('overflow must be "reject" or "evict-oldest"', key);
         out.overflow = v;
         break;
-      case 'rateLimit': {
-        if (v === null) {
-          out.rateLimit = null;
-          break;
+      case 'rateLimit':
+      case 'groupRateLimit':
+        out[key] = rateLimitOrNull(v, key);
+        break;
+      case 'groupWeights': {
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ValidationError('groupWeights must be an object of group: weight (1-1000)', key);
+        const weights: Record<string, number> = {};
+        for (const [group, w] of Object.entries(v)) {
+          validateJobId(group, 'groupWeights key');
+          if (typeof w !== 'number' || !Number.isInteger(w) || w < 1 || w > 1000) throw new ValidationError(`groupWeights.${group} must be an integer from 1 to 1000; got ${describe(w)}`, `groupWeights.${group}`);
+          weights[group] = w;
         }
-        const r = v as Record<string, unknown>;
-        if (typeof v !== 'object') throw new ValidationError('rateLimit must be {max, durationMs} or null', key);
-        out.rateLimit = { max: posIntOrNull(r.max, 'rateLimit.max') ?? 1, durationMs: posIntOrNull(r.durationMs, 'rateLimit.durationMs') ?? 1 };
+        out.groupWeights = weights;
         break;
       }
       case 'typeLimits': {

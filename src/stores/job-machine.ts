@@ -34,6 +34,13 @@ export interface JobRows {
   link(child: string, parents: string[]): void;
   /** Ids of the jobs waiting on a parent; the edges are forgotten. */
   takeChildren(parentId: string): string[];
+  /**
+   * Stores a finished job that moved from queue `from` to `job.queue` (to a dead-letter
+   * queue, or back from one), keeping per-queue counts and indexes right.
+   */
+  moveQueue(job: Job, from: string): void;
+  /** Stores new data for a job (a debounced add), as sent. */
+  replaceData(job: Job, dataJson: string): void;
   emit(e: JobEvent): void;
 }
 
@@ -83,6 +90,7 @@ export class JobMachine {
       // Stored in its first state at once; a job born broken is stored pending, then failed.
       const first = state === 'failed' ? 'pending' : state;
       const job = newJob(nj, first, now);
+      if (first === 'deferred') job.waitingOn = verdicts.filter((v) => v === 'wait').length;
       this.rows.insert(job, nj.dataJson);
       if (nj.dependsOn.length > 0) this.rows.link(nj.id, nj.dependsOn);
       this.rows.emit({ type: 'added', queue: nj.queue, jobId: nj.id, at: now, state });
@@ -117,6 +125,8 @@ export class JobMachine {
     if (next.state === 'failed') {
       this.move(job, 'failed', now);
       this.rows.emit({ type: 'failed', queue: job.queue, jobId: job.id, at: now, state: 'failed', error: message });
+      const deadLetter = this.rows.config(job.queue).deadLetter;
+      if (deadLetter && deadLetter !== job.queue) this.changeQueue(job, deadLetter, now);
     } else {
       job.runAt = next.state === 'scheduled' ? next.runAt : null;
       this.move(job, next.state, now);
@@ -151,8 +161,19 @@ export class JobMachine {
     });
   }
 
+  /** Moves a finished job to another queue (a dead-letter queue, or back), under that queue's retention. */
+  private changeQueue(job: Job, to: string, now: number): void {
+    const from = job.queue;
+    job.originalQueue = job.originalQueue === to ? null : (job.originalQueue ?? from);
+    job.queue = to;
+    job.expiresAt = expiryFor(job.state, job, this.rows.config(to), now);
+    this.rows.moveQueue(job, from);
+  }
+
   retry(ids: string[], now: number): string[] {
     return this.each(ids, 'retry', now, (job) => {
+      // A dead letter goes back to the queue it failed in.
+      if (job.originalQueue) this.changeQueue(job, job.originalQueue, now);
       resetForRetry(job);
       this.move(job, 'queued', now);
       this.rows.emit({ type: 'retrying', queue: job.queue, jobId: job.id, at: now, state: 'queued' });
@@ -166,10 +187,24 @@ export class JobMachine {
         this.failWith(job, brokenDependencyError(job.dependsOn[verdicts.indexOf('broken')]), now);
       } else {
         job.runAt = null;
+        job.waitingOn = verdicts.includes('wait') ? verdicts.filter((v) => v === 'wait').length : null;
         this.move(job, verdicts.includes('wait') ? 'deferred' : 'queued', now);
         this.rows.emit({ type: 'promoted', queue: job.queue, jobId: job.id, at: now, state: job.state });
       }
     });
+  }
+
+  /**
+   * A debounced add: the job, while it still waits for its run time, takes the new data and
+   * run time. False when it no longer waits (it came due or started): then nothing changes.
+   */
+  debounce(id: string, dataJson: string, runAt: number, now: number): boolean {
+    const job = this.rows.load(id);
+    if (!job || job.state !== 'scheduled') return false;
+    job.runAt = runAt;
+    this.move(job, 'scheduled', now);
+    this.rows.replaceData(job, dataJson);
+    return true;
   }
 
   /** A scheduled job that came due. */
@@ -194,9 +229,22 @@ export class JobMachine {
         this.failWith(child, brokenDependencyError(parentId), now);
         continue;
       }
-      const verdicts = child.dependsOn.map((d) => dependencyVerdict(d === parentId ? parentState : this.rows.stateOf(d), policy));
-      if (verdicts.includes('broken')) this.failWith(child, brokenDependencyError(parentId), now);
-      else if (!verdicts.includes('wait')) {
+      let ready: boolean;
+      if (child.waitingOn !== null) {
+        // Counted down: no look at the other dependencies (a broken one failed it already).
+        child.waitingOn = Math.max(0, child.waitingOn - 1);
+        ready = child.waitingOn === 0;
+        if (!ready) this.rows.write(child, child.state, null);
+      } else {
+        const verdicts = child.dependsOn.map((d) => dependencyVerdict(d === parentId ? parentState : this.rows.stateOf(d), policy));
+        if (verdicts.includes('broken')) {
+          this.failWith(child, brokenDependencyError(parentId), now);
+          continue;
+        }
+        ready = !verdicts.includes('wait');
+      }
+      if (ready) {
+        child.waitingOn = null;
         this.move(child, readyState(child.runAt, now), now);
         this.rows.emit({ type: 'promoted', queue: child.queue, jobId: childId, at: now, state: child.state });
       }
@@ -235,6 +283,11 @@ function newJob(nj: NewJob, state: JobState, now: number): Job {
     expiresAt: null,
     scheduleId: nj.scheduleId,
     startBy: nj.startBy,
+    trace: nj.trace,
+    originalQueue: null,
+    waitingOn: null,
+    dedupeKey: nj.dedupeBy?.key ?? null,
+    debounceKey: nj.debounceBy?.key ?? null,
     logCount: 0,
   };
 }

@@ -4,6 +4,9 @@
  *
  *   memory                          in-process, nothing kept
  *   redis://host:port/db, rediss:// Redis (options.prefix: key prefix)
+ *   redis+cluster://h:p,h:p         a Redis Cluster, by some of its nodes
+ *   redis+sentinel://h:p,h:p/name   the Redis primary that Sentinel names
+ *   postgres://user@host:port/db    PostgreSQL (options.schema: the tables' schema)
  *   http://host:port, https://      a Conveyor server, for Workers only (options.token)
  *   sqlite:path, or any other text  a SQLite file (created when missing)
  */
@@ -12,7 +15,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Store } from './store.ts';
 
 export interface OpenStoreOptions {
-  /** Redis key prefix (default "conveyor"). */
+  /** Redis key prefix (default "conveyor"). Cluster, Sentinel and replicas=N come with the URL. */
   prefix?: string;
   /** SQLite: 'process' survives kill -9 of any process (default); 'power' survives power loss. */
   durability?: 'process' | 'power';
@@ -20,19 +23,25 @@ export interface OpenStoreOptions {
   clock?: Clock;
   /** Bearer token of a Conveyor server (http:// specs). */
   token?: string;
+  /** PostgreSQL schema holding the tables (default "conveyor"). */
+  schema?: string;
 }
 
 export const DEFAULT_DB_PATH = './conveyor.db';
 
 export async function openStore(spec: string = DEFAULT_DB_PATH, options: OpenStoreOptions = {}): Promise<Store> {
-  if (typeof spec !== 'string' || spec.trim() === '') throw new ValidationError('store must be "memory", a redis:// URL or a SQLite file path', 'store');
+  if (typeof spec !== 'string' || spec.trim() === '') throw new ValidationError('store must be "memory", a redis:// or postgres:// URL, or a SQLite file path', 'store');
   if (spec === 'memory' || spec === 'memory:') {
     const { MemoryStore } = await import('./memory/memory-store.ts');
     return new MemoryStore(options.clock ? { clock: options.clock } : {});
   }
-  if (/^rediss?:\/\//i.test(spec)) {
+  if (/^rediss?(\+(cluster|sentinel))?:\/\//i.test(spec)) {
     const { RedisStore } = await import('./redis/redis-store.ts');
     return RedisStore.connect(spec, { ...(options.prefix === undefined ? {} : { prefix: options.prefix }), ...(options.clock ? { clock: options.clock } : {}) });
+  }
+  if (/^postgres(ql)?:\/\//i.test(spec)) {
+    const { PostgresStore } = await import('./postgres/postgres-store.ts');
+    return PostgresStore.connect(spec, { ...(options.schema === undefined ? {} : { schema: options.schema }), ...(options.clock ? { clock: options.clock } : {}) });
   }
   if (/^https?:\/\//i.test(spec)) {
     const { RemoteWorkerStore } = await import('./http/remote-worker-store.ts');
@@ -74,12 +83,17 @@ export async function openStoreWaiting(spec: string, options: OpenStoreOptions =
 
 /** The SQLite file a spec names, or null when it names another backend. */
 export function sqlitePathOf(spec: string): string | null {
-  if (spec === 'memory' || spec === 'memory:' || /^(rediss?|https?):\/\//i.test(spec)) return null;
+  if (spec === 'memory' || spec === 'memory:' || /^(rediss?(\+(cluster|sentinel))?|https?|postgres(ql)?):\/\//i.test(spec)) return null;
   return spec.startsWith('sqlite:') ? spec.slice('sqlite:'.length).replace(/^\/\//, '') : spec;
 }
 
 /** The store spec from the usual flags and environment, most specific first. */
-export function storeSpecFrom(flags: { redis?: string | undefined; db?: string | undefined }, env: NodeJS.ProcessEnv = process.env): string {
-  if (flags.redis && flags.db) throw new ValidationError('give either --redis or --db, not both', 'store');
-  return flags.redis ?? flags.db ?? env.CONVEYOR_REDIS_URL ?? env.CONVEYOR_DB ?? DEFAULT_DB_PATH;
+export function storeSpecFrom(
+  flags: { redis?: string | undefined; db?: string | undefined; postgres?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): string {
+  const given = [flags.redis && '--redis', flags.postgres && '--postgres', flags.db && '--db'].filter(Boolean);
+  if (given.length > 1) throw new ValidationError(`give one of --db, --redis and --postgres, not ${given.join(' and ')}`, 'store');
+  if (flags.postgres !== undefined && !/^postgres(ql)?:\/\//i.test(flags.postgres)) throw new ValidationError(`--postgres takes a postgres:// URL; got "${flags.postgres}"`, '--postgres');
+  return flags.redis ?? flags.postgres ?? flags.db ?? env.CONVEYOR_REDIS_URL ?? env.CONVEYOR_POSTGRES_URL ?? env.CONVEYOR_DB ?? DEFAULT_DB_PATH;
 }

@@ -3,6 +3,14 @@
  * Outcomes and admission are decided in src/engine/.
  */
 import { ValidationError } from '../core/errors.ts';
+import type { EnqueueOptions, GroupCounts } from './store.ts';
+
+/** Stores that cannot join the caller's transaction say so instead of adding outside it. */
+export function refuseTx(options: EnqueueOptions | undefined, kind: string): void {
+  if (options?.tx !== undefined) {
+    throw new ValidationError(`the ${kind} store cannot add jobs inside your transaction (tx): that takes the PostgreSQL store, or SQLite with your own DatabaseSync`, 'tx');
+  }
+}
 
 /** Cursors are opaque to callers; stores put a sort key and an id in them. */
 export function encodeCursor(key: number, id: string): string {
@@ -37,4 +45,19 @@ export function clampProgress(p: number): number {
 
 export function truncateLine(line: string): string {
   return line.length > MAX_LOG_LINE_LENGTH ? line.slice(0, MAX_LOG_LINE_LENGTH) + '…' : line;
+}
+
+/** Jobs per state a store without a per-group index looks at for Store.groups. */
+export const GROUPS_SAMPLE = 10_000;
+
+/** Orders and cuts group counts as Store.groups answers them: most ready first. */
+export function topGroups(counts: Map<string, GroupCounts>, limit = 50): GroupCounts[] {
+  return [...counts.values()].sort((a, b) => b.queued - a.queued || b.active - a.active || (a.group < b.group ? -1 : 1)).slice(0, limit);
+}
+
+/** Adds one job of `group` in `state` to the counts. */
+export function countGroup(counts: Map<string, GroupCounts>, group: string, state: 'queued' | 'active', n = 1): void {
+  let c = counts.get(group);
+  if (!c) counts.set(group, (c = { group, queued: 0, active: 0 }));
+  c[state] += n;
 }

@@ -29,6 +29,15 @@ export interface ClaimRequest {
   names?: string[];
 }
 
+export interface EnqueueOptions {
+  /**
+   * The application's own transaction to add the jobs in: they exist if and only if it
+   * commits. A `pg` client inside BEGIN for PostgreSQL, the application's `DatabaseSync`
+   * on the same file for SQLite; other stores refuse it.
+   */
+  tx?: unknown;
+}
+
 export interface Lease {
   id: string;
   token: string;
@@ -144,6 +153,30 @@ export interface WorkerInfo {
   failed: number;
 }
 
+/** Jobs of one queue that completed or failed (for good) in one minute. */
+/** Ready and active jobs of one group (Store.groups). */
+export interface GroupCounts {
+  group: string;
+  queued: number;
+  active: number;
+}
+
+export interface GroupPage {
+  groups: GroupCounts[];
+  sampled: boolean;
+}
+
+export interface MinuteCounts {
+  queue: string;
+  /** The minute's start, epoch ms. */
+  at: number;
+  completed: number;
+  failed: number;
+}
+
+/** How long stores keep the per-minute counts (history()). */
+export const HISTORY_MS = 24 * 3600 * 1000;
+
 export interface QueueInfo {
   name: string;
   config: QueueConfig;
@@ -160,7 +193,7 @@ export interface Store {
 
   // ----- writes -----------------------------------------------------------------------
   /** Adds jobs in one atomic step; honours dedupe, dependencies and queue limits. */
-  enqueue(jobs: NewJob[]): Promise<EnqueueResult[]>;
+  enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<EnqueueResult[]>;
   claim(req: ClaimRequest): Promise<ClaimedJob[]>;
   /** Extends leases; one boolean per lease: false when the lease is lost. */
   extend(leases: Lease[], leaseMs: number): Promise<boolean[]>;
@@ -183,6 +216,11 @@ export interface Store {
 
   // ----- reads ------------------------------------------------------------------------
   get(id: string): Promise<Job | null>;
+  /**
+   * Ids of the jobs that wait on this one (deferred until it finishes), sorted; empty once
+   * it finished and released them, or for an unknown id.
+   */
+  dependents(id: string): Promise<string[]>;
   list(filter: ListFilter): Promise<JobPage>;
   /** Lines after `afterSeq` (0: from the start), at most `limit`. */
   logs(id: string, afterSeq?: number, limit?: number): Promise<LogLine[]>;
@@ -190,14 +228,30 @@ export interface Store {
   counts(queues?: string[]): Promise<Record<string, StateCounts>>;
   queues(): Promise<QueueInfo[]>;
   queueConfig(queue: string): Promise<QueueConfig>;
+  /**
+   * Completed and failed jobs per queue and minute from `since` on (minutes that had some),
+   * oldest first; kept for HISTORY_MS, so every server reads the same series and a restart
+   * keeps it. Counted where the job finishes, by the store's clock.
+   */
+  history(since: number, queues?: string[]): Promise<MinuteCounts[]>;
+  /**
+   * The groups of a queue that have ready or active jobs, with their counts: most ready
+   * first, at most `limit` (default 50). `sampled`: the store counted the first
+   * 10,000 jobs of each state only (Redis keeps no per-group index of waiting jobs).
+   */
+  groups(queue: string, limit?: number): Promise<GroupPage>;
 
   // ----- upkeep -----------------------------------------------------------------------
   /** Promotes due jobs, reclaims expired leases, applies retention. Idempotent. */
   maintain(now?: number): Promise<MaintainReport>;
   /** Resolves when work may be ready in one of these queues, on abort, or after timeoutMs. */
   wait(queues: string[], timeoutMs: number, signal?: AbortSignal): Promise<void>;
-  /** Job lifecycle events; returns an unsubscribe function. */
-  subscribe(listener: (event: JobEvent) => void): () => void;
+  /**
+   * Job lifecycle events; returns an unsubscribe function. `types` names the events the
+   * listener needs: a hint that lets a networked store send other processes less (a Worker
+   * needs few of them); the listener may still receive others.
+   */
+  subscribe(listener: (event: JobEvent) => void, types?: readonly JobEventType[]): () => void;
 
   // ----- schedules --------------------------------------------------------------------
   /** Creates or replaces a schedule (spec and progress as given). */

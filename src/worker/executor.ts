@@ -8,6 +8,7 @@ import type { Clock, Timer } from '../core/clock.ts';
 import { TimeoutError, UnrecoverableError, ValidationError } from '../core/errors.ts';
 import type { ClaimedJob, LogStream } from '../core/job.ts';
 import { decideFailure } from '../engine/transitions.ts';
+import { startAttemptSpan, type AttemptSpan } from '../telemetry/tracing.ts';
 import type { JobContext } from '../runners/runner.ts';
 import type { JobUpdate, Lease, Outcome } from '../stores/store.ts';
 import type { BackoffFn, TypeRunner } from './options.ts';
@@ -23,6 +24,8 @@ interface Running {
   /** Settled once: by the handler, or first by an abort (a handler may ignore its signal). */
   settled: boolean;
   abortedBy: AbortCause | null;
+  /** The attempt's OpenTelemetry span (null: tracing is off). */
+  span: AttemptSpan | null;
 }
 
 /** How a job ended: the outcome to write (null: none, the store moved on) and what the handler gave. */
@@ -75,7 +78,7 @@ export class Executor {
 
   run(job: ClaimedJob): void {
     const entry = this.deps.runners.get(job.name) ?? this.deps.runners.get('*');
-    const r: Running = { job, controller: null, timer: null, settled: false, abortedBy: null };
+    const r: Running = { job, controller: null, timer: null, settled: false, abortedBy: null, span: startAttemptSpan(job) };
     this.running.set(job.id, r);
     this.byName.set(job.name, (this.byName.get(job.name) ?? 0) + 1);
     if (!entry) {
@@ -87,7 +90,8 @@ export class Executor {
     }
     let run: Promise<unknown>;
     try {
-      run = Promise.resolve(entry.runner.run(job, this.context(r)));
+      const start = () => entry.runner.run(job, this.context(r));
+      run = Promise.resolve(r.span ? r.span.run(start) : start());
     } catch (err) {
       run = Promise.reject(err);
     }
@@ -152,6 +156,7 @@ export class Executor {
       willRetry = next.state !== 'failed';
       outcome = { id: job.id, token: job.token, kind: 'failed', error: { message: error.message || String(error), stack: error.stack ?? null }, next };
     }
+    r.span?.end(r.abortedBy !== null ? 'aborted' : !error ? 'completed' : willRetry ? 'retrying' : 'failed', error);
     this.running.delete(job.id);
     const n = (this.byName.get(job.name) ?? 1) - 1;
     if (n <= 0) this.byName.delete(job.name);

@@ -7,6 +7,7 @@
  * `store.wait`, which the backend wakes when work arrives: no polling loop of our own.
  * Running a job and deciding its outcome is executor.ts; upkeep is the Maintainer's.
  */
+import { batchStatus, isBatchCallback, type BatchStatus } from '../batch.ts';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -34,6 +35,9 @@ export interface WorkerEvents {
 
 /** How long a hard shutdown waits for aborted handlers to return. */
 const ABORT_GRACE_MS = 2_000;
+
+/** The events a worker acts on: work arriving (a nudge), and jobs canceled or removed under it. */
+const WORKER_EVENTS = ['added', 'promoted', 'retrying', 'resumed', 'canceled', 'removed'] as const;
 
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly id: string;
@@ -95,7 +99,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Starts taking jobs. Resolves once started; `closed()` resolves when it stops. */
   async start(): Promise<void> {
     if (this.loopDone) return;
-    this.unsubscribe = this.store.subscribe((e) => this.onEvent(e));
+    this.unsubscribe = this.store.subscribe((e) => this.onEvent(e), WORKER_EVENTS);
     this.heartbeat.start();
     this.maintainer?.start();
     await this.store.reportWorker(this.info(), this.heartbeat.ttlMs).catch((err) => this.emitError(err));
@@ -183,6 +187,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
         continue;
       }
       for (const job of jobs ?? []) {
+        // A batch's callback receives its members' outcomes (rare: one job per batch).
+        if (isBatchCallback(job)) await this.fillBatch(job);
         this.emit('active', job);
         this.executor.run(job);
       }
@@ -201,6 +207,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       if (this.o.burst && !busy) break;
       await this.waitForWork();
+    }
+  }
+
+  private async fillBatch(job: ClaimedJob): Promise<void> {
+    try {
+      const status = await batchStatus(this.store, job.id);
+      if (status) (job.data as { batch: BatchStatus }).batch = status;
+    } catch (err) {
+      // A store that cannot read jobs (a remote worker): the handler gets the batch's id only.
+      this.emitError(err);
     }
   }
 
@@ -259,6 +275,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
   }
 
+  /** What onEvent acts on (WORKER_EVENTS lists these for the store). */
   private onEvent(e: JobEvent): void {
     if (e.jobId === undefined) {
       if (e.type === 'resumed' && this.o.queues.includes(e.queue)) this.nudge();

@@ -78,6 +78,17 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.equal(await store.get('no-such-job'), null);
     });
 
+    test("a job's trace context is kept: get and claim return it; untraced jobs have none", async () => {
+      const q = freshQueue();
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+      const [traced] = await store.enqueue([{ ...buildNewJob(q, 't', {}), trace: traceparent }]);
+      const plain = await add(store, q, 't');
+      assert.equal((await store.get(traced.id))!.trace, traceparent);
+      assert.equal((await store.get(plain.id))!.trace, null);
+      const claimed = await store.claim({ queues: [q], limit: 2, ...W });
+      assert.deepEqual(claimed.map((j) => j.trace).sort(), [traceparent, null].sort());
+    });
+
     test('a chosen jobId dedupes: the second add is a no-op', async () => {
       const q = freshQueue();
       const a = await add(store, q, 't', { v: 1 }, { jobId: `dup-${q}` });
@@ -174,6 +185,15 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const timing = store.wait([quiet], 50).then(() => (timedOut = true));
       await store.counts([quiet]);
       assert.equal(timedOut, false, 'the timeout is on the store clock, which has not moved');
+      clock.advance(50);
+      await timing;
+    });
+
+    test("wait's timeout counts from the call, even when time moves before the store has answered anything", async () => {
+      const quiet = freshQueue();
+      assert.equal((await store.claim({ ...W, queues: [quiet], limit: 1 })).length, 0);
+      const timing = store.wait([quiet], 50);
+      // No await in between: the clock moves while wait() may still be talking to the store.
       clock.advance(50);
       await timing;
     });
@@ -347,6 +367,113 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.equal(again!.attempt, 0);
       assert.equal(again!.errors.length, 1, 'old errors are kept for the record');
       assert.deepEqual(await store.retry([r.id]), [], 'a queued job is not retried');
+    });
+
+    test('a dependent counts its unfinished dependencies down and is ready when the last one finishes', async () => {
+      const q = freshQueue();
+      const parents = [];
+      for (let i = 0; i < 3; i++) parents.push(await add(store, q, 'p'));
+      const done = await add(store, q, 'p');
+      const [p0] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.equal(p0.id, parents[0].id);
+      const child = await add(store, q, 'c', {}, { dependsOn: [...parents.map((p) => p.id), done.id] });
+      assert.deepEqual([(await store.get(child.id))!.state, (await store.get(child.id))!.waitingOn], ['deferred', 4]);
+      await store.finish([{ id: p0.id, token: p0.token, kind: 'completed', result: null }]);
+      assert.equal((await store.get(child.id))!.waitingOn, 3);
+      const rest = await store.claim({ ...W, queues: [q], limit: 3 });
+      assert.deepEqual(rest.map((j) => j.id).sort(), [parents[1].id, parents[2].id, done.id].sort());
+      await store.finish(rest.slice(0, 2).map((j) => ({ id: j.id, token: j.token, kind: 'completed' as const, result: null })));
+      assert.deepEqual([(await store.get(child.id))!.state, (await store.get(child.id))!.waitingOn], ['deferred', 1]);
+      await store.finish([{ id: rest[2].id, token: rest[2].token, kind: 'completed', result: null }]);
+      assert.deepEqual([(await store.get(child.id))!.state, (await store.get(child.id))!.waitingOn], ['queued', null]);
+      // Added without starting, then promoted: counted from the dependencies' states then.
+      const parent = await add(store, q, 'p');
+      const later = await add(store, q, 'c', {}, { dependsOn: [parent.id, done.id], start: false });
+      assert.deepEqual(await store.promote([later.id]), [later.id]);
+      assert.deepEqual([(await store.get(later.id))!.state, (await store.get(later.id))!.waitingOn], ['deferred', 1]);
+    });
+
+    test('dependents: the jobs waiting on a job, until it finishes and releases them', async () => {
+      const q = freshQueue();
+      const parent = await add(store, q, 'p');
+      const a = await add(store, q, 'c', {}, { dependsOn: parent.id });
+      const b = await add(store, q, 'c', {}, { dependsOn: [parent.id] });
+      assert.deepEqual(await store.dependents(parent.id), [a.id, b.id].sort());
+      assert.deepEqual(await store.dependents(a.id), []);
+      assert.deepEqual(await store.dependents('no-such-job'), []);
+      const [p] = await store.claim({ ...W, queues: [q], limit: 1 });
+      await store.finish([{ id: p.id, token: p.token, kind: 'completed', result: null }]);
+      assert.deepEqual(await store.dependents(parent.id), [], 'released');
+      assert.equal((await store.get(a.id))!.state, 'queued');
+    });
+
+    test("history: finished jobs per queue and minute on the store's clock; a retried attempt is no failure; filters by queue and time", async () => {
+      const q = freshQueue();
+      const other = freshQueue();
+      const start = clock.now();
+      const minute = Math.floor(start / 60_000) * 60_000;
+      for (let i = 0; i < 3; i++) await add(store, q, 't');
+      await add(store, q, 'again', {}, { attempts: 2 });
+      await add(store, other, 't');
+      const jobs = await store.claim({ ...W, queues: [q], limit: 4 });
+      const byName = (n: string) => jobs.filter((j) => j.name === n);
+      const [a, b, c] = byName('t');
+      await store.finish([
+        { id: a.id, token: a.token, kind: 'completed', result: null },
+        { id: b.id, token: b.token, kind: 'completed', result: null },
+        failure(c, 'for good'),
+        failure(byName('again')[0], 'will retry'),
+      ]);
+      clock.advance(60_000);
+      const [o] = await store.claim({ ...W, queues: [other], limit: 1 });
+      await store.finish([{ id: o.id, token: o.token, kind: 'completed', result: null }]);
+      assert.deepEqual(await store.history(start, [q, other]), [
+        { queue: q, at: minute, completed: 2, failed: 1 },
+        { queue: other, at: minute + 60_000, completed: 1, failed: 0 },
+      ]);
+      assert.deepEqual(await store.history(minute + 60_000, [q, other]), [{ queue: other, at: minute + 60_000, completed: 1, failed: 0 }]);
+      assert.deepEqual(await store.history(start, [q]), [{ queue: q, at: minute, completed: 2, failed: 1 }]);
+      assert.ok((await store.history(start)).some((t) => t.queue === other), 'all queues when none are named');
+      // Kept for a day: a minute that old is gone, upkeep or not.
+      clock.advance(24 * 3600_000);
+      await store.maintain();
+      assert.deepEqual(await store.history(start, [q]), []);
+      assert.deepEqual(await store.history(start, [other]), [{ queue: other, at: minute + 60_000, completed: 1, failed: 0 }]);
+    });
+
+    test("deadLetter: a job that fails for good moves there with its errors, under that queue's retention; retry sends it back", async () => {
+      const q = freshQueue();
+      const dlq = freshQueue('dead');
+      await store.configureQueue(dlq, { failureTtlMs: 60_000 });
+      await store.configureQueue(q, { deadLetter: dlq });
+      const r = await add(store, q, 't', { v: 1 }, { attempts: 2 });
+      let [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+      await store.finish([failure(job, 'first')]);
+      assert.deepEqual([(await store.get(r.id))!.queue, (await store.get(r.id))!.state], [q, 'queued'], 'a retry stays in its queue');
+      [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+      await store.finish([failure(job, 'second')]);
+      const dead = (await store.get(r.id))!;
+      assert.deepEqual([dead.queue, dead.state, dead.originalQueue, dead.errors.map((e) => e.message)], [dlq, 'failed', q, ['first', 'second']]);
+      assert.deepEqual(dead.data, { v: 1 });
+      assert.equal(dead.expiresAt, clock.now() + 60_000, "the dead-letter queue's failureTtlMs applies");
+      const counts = await store.counts([q, dlq]);
+      assert.deepEqual([counts[q].failed, counts[dlq].failed], [0, 1]);
+      assert.deepEqual((await store.list({ queue: dlq, states: ['failed'] })).jobs.map((j) => j.id), [r.id]);
+      assert.deepEqual((await store.list({ queue: q })).jobs, []);
+      // A canceled job is not a failure: it stays.
+      const c = await add(store, q, 't');
+      await store.cancel([c.id]);
+      assert.equal((await store.get(c.id))!.queue, q);
+
+      assert.deepEqual(await store.retry([r.id]), [r.id]);
+      const back = (await store.get(r.id))!;
+      assert.deepEqual([back.queue, back.state, back.originalQueue, back.attempt, back.expiresAt], [q, 'queued', null, 0, null]);
+      const after = await store.counts([q, dlq]);
+      assert.deepEqual([after[q].queued, after[dlq].failed], [1, 0]);
+      const [again] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.equal(again.id, r.id);
+      await store.finish([{ id: again.id, token: again.token, kind: 'completed', result: 'ok' }]);
+      assert.equal((await store.get(r.id))!.state, 'completed');
     });
 
     test('extend keeps a lease; an expired lease is reclaimed by maintain: run again (one run past attempts), then failed', async () => {
@@ -577,6 +704,104 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.equal((j.data as { g: string }).g, 'a4');
     });
 
+    /** Claims one job at a time and names each by its data's group and number ("a0"). */
+    async function claimOneByOne(q: string, n: number): Promise<string[]> {
+      const order: string[] = [];
+      for (let k = 0; k < n; k++) {
+        const [j] = await store.claim({ ...W, queues: [q], limit: 1 });
+        assert.ok(j, `claim ${k + 1} of ${n} found a job`);
+        const d = j.data as { g: string; i: number };
+        order.push(`${d.g}${d.i}`);
+      }
+      return order;
+    }
+
+    /** Cuts a claim order into rounds of the given sizes; within a round groups may come in any order. */
+    function rounds(order: string[], sizes: number[]): string[][] {
+      let at = 0;
+      return sizes.map((n) => order.slice(at, (at += n)).sort());
+    }
+
+    const inGroup = (q: string, g: string, n: number, opts: JobOptions = {}, from = 0) =>
+      Array.from({ length: n }, (_, i) => buildNewJob(q, 't', { g, i: from + i }, { group: g, ...opts }));
+
+    test('fair shares: groups take turns, so a group that adds much cannot starve one that adds little', async () => {
+      const q = freshQueue();
+      await store.enqueue(inGroup(q, 'a', 20));
+      await store.enqueue(inGroup(q, 'b', 3));
+      await store.enqueue(inGroup(q, 'c', 1));
+      const order = await claimOneByOne(q, 9);
+      assert.deepEqual(rounds(order, [1, 3, 2, 2, 1]), [['a0'], ['a1', 'b0', 'c0'], ['a2', 'b1'], ['a3', 'b2'], ['a4']]);
+      // One claim of many takes the same turns.
+      const q2 = freshQueue();
+      await store.enqueue(inGroup(q2, 'a', 20));
+      await store.enqueue(inGroup(q2, 'b', 3));
+      const got = await store.claim({ ...W, queues: [q2], limit: 5 });
+      assert.deepEqual(got.map((j) => `${(j.data as { g: string }).g}${(j.data as { i: number }).i}`).sort(), ['a0', 'a1', 'a2', 'b0', 'b1']);
+    });
+
+    test('fair shares: a group joining later starts at the head of the line, not behind the backlog', async () => {
+      const q = freshQueue();
+      await store.enqueue(inGroup(q, 'a', 10));
+      assert.deepEqual(await claimOneByOne(q, 4), ['a0', 'a1', 'a2', 'a3']);
+      // Upkeep forgets only turns that can no longer matter.
+      await store.maintain();
+      await store.enqueue(inGroup(q, 'b', 2));
+      // One past the head: the job at the head goes first, then the two groups alternate.
+      assert.deepEqual(rounds(await claimOneByOne(q, 5), [1, 2, 2]), [['a4'], ['a5', 'b0'], ['a6', 'b1']]);
+    });
+
+    test('fair shares: priority comes first, and still orders the jobs inside a group', async () => {
+      const q = freshQueue();
+      await store.enqueue(inGroup(q, 'a', 3));
+      await store.enqueue(inGroup(q, 'b', 1));
+      await store.enqueue(inGroup(q, 'a', 1, { priority: 5 }, 3));
+      assert.deepEqual(rounds(await claimOneByOne(q, 5), [1, 1, 2, 1]), [['a3'], ['a0'], ['a1', 'b0'], ['a2']]);
+    });
+
+    test('groups: each group with ready or active jobs and its counts, most ready first', async () => {
+      const q = freshQueue();
+      await store.enqueue([...inGroup(q, 'a', 3), ...inGroup(q, 'b', 1), buildNewJob(q, 't', {}), ...inGroup(q, 'c', 1, { delay: 1000 })]);
+      const [first] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.equal((first.data as { g: string }).g, 'a');
+      // The ungrouped job and the scheduled one of c are not counted.
+      assert.deepEqual(await store.groups(q), {
+        groups: [
+          { group: 'a', queued: 2, active: 1 },
+          { group: 'b', queued: 1, active: 0 },
+        ],
+        sampled: false,
+      });
+      assert.deepEqual((await store.groups(q, 1)).groups.map((g) => g.group), ['a']);
+      assert.deepEqual((await store.groups(freshQueue())).groups, []);
+    });
+
+    test('fair shares with weights: a group of weight 2 gets two jobs per round', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { groupWeights: { gold: 2 } });
+      await store.enqueue(inGroup(q, 'gold', 6));
+      await store.enqueue(inGroup(q, 'free', 6));
+      // Each round: two of gold, one of free (where the first round starts, at the head or with
+      // a pair, is the store's); so nine claims take all six of gold and three of free.
+      const order = await claimOneByOne(q, 9);
+      assert.deepEqual(order.filter((x) => x.startsWith('gold')), ['gold0', 'gold1', 'gold2', 'gold3', 'gold4', 'gold5'], 'gold in its order');
+      assert.deepEqual(order.filter((x) => x.startsWith('free')), ['free0', 'free1', 'free2']);
+      const rest = await claimOneByOne(q, 3);
+      assert.deepEqual(rest, ['free3', 'free4', 'free5']);
+    });
+
+    test('fair shares: a retried job takes its group\'s next turn, not the back of the whole queue', async () => {
+      const q = freshQueue();
+      await store.enqueue(inGroup(q, 'a', 3, { attempts: 2 }));
+      await store.enqueue(inGroup(q, 'b', 6));
+      const [first] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.equal((first.data as { i: number }).i, 0);
+      await store.finish([failure(first, 'again')]);
+      assert.equal((await store.get(first.id))!.state, 'queued');
+      const order = await claimOneByOne(q, 8);
+      assert.deepEqual(rounds(order, [2, 2, 2, 1, 1]), [['a1', 'b0'], ['a2', 'b1'], ['a0', 'b2'], ['b3'], ['b4']]);
+    });
+
     test('rate limit: at most max claims per window', async () => {
       const q = freshQueue();
       await store.configureQueue(q, { rateLimit: { max: 3, durationMs: 300 } });
@@ -587,6 +812,181 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 0, 'the window is not over');
       clock.advance(1);
       assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 3);
+    });
+
+    /** Resolves once wait() on q returns; `woke()` tells whether it has (after a round trip to the store). */
+    function watchWait(q: string, timeoutMs: number) {
+      let woke = false;
+      const waiting = store.wait([q], timeoutMs).then(() => (woke = true));
+      return {
+        waiting,
+        woke: async () => {
+          await store.counts([q]);
+          return woke;
+        },
+      };
+    }
+
+    test('rate limit: a worker held back sleeps until the window ends, not until its idle timeout', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { rateLimit: { max: 1, durationMs: 1000 } });
+      await store.enqueue([buildNewJob(q, 't', {}), buildNewJob(q, 't', {})]);
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 5 })).length, 1);
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 5 })).length, 0);
+      const w = watchWait(q, 60_000);
+      clock.advance(999);
+      assert.equal(await w.woke(), false, 'the window is not over');
+      clock.advance(1);
+      await w.waiting;
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 5 })).length, 1);
+    });
+
+    test('group rate limit: each group gets max claims per window; a held job keeps its place and is no failure', async () => {
+      const q = freshQueue();
+      await store.configureQueue(q, { groupRateLimit: { max: 2, durationMs: 1000 } });
+      await store.enqueue([...inGroup(q, 'a', 4), ...inGroup(q, 'b', 1)]);
+      const first = await store.claim({ ...W, queues: [q], limit: 10 });
+      assert.deepEqual(first.map((j) => `${(j.data as { g: string }).g}${(j.data as { i: number }).i}`).sort(), ['a0', 'a1', 'b0']);
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 0, 'a has used its two');
+      const held = (await store.list({ queue: q, states: ['queued'] })).jobs;
+      assert.deepEqual(held.map((j) => [j.attempt, j.errors.length]), [[0, 0], [0, 0]], 'held back, not failed');
+      await store.enqueue(inGroup(q, 'c', 1));
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 1, 'another group is not held back by a');
+      const w = watchWait(q, 60_000);
+      clock.advance(999);
+      assert.equal(await w.woke(), false, "a's window is not over");
+      clock.advance(1);
+      await w.waiting;
+      const next = await store.claim({ ...W, queues: [q], limit: 10 });
+      assert.deepEqual(next.map((j) => `${(j.data as { g: string }).g}${(j.data as { i: number }).i}`), ['a2', 'a3']);
+      await store.maintain();
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 10 })).length, 0, 'upkeep keeps the current window');
+    });
+
+    test('dedupe "unfinished" (the default): a second add answers with the job while it waits or runs; once it finished, a new job', async () => {
+      const q = freshQueue();
+      const first = await add(store, q, 't', { n: 1 }, { dedupe: { key: 'report-7' } });
+      assert.equal(first.duplicate, false);
+      assert.deepEqual([(await store.get(first.id))!.dedupeKey, (await store.get(first.id))!.debounceKey], ['report-7', null], 'the job says which key it took');
+      const again = await add(store, q, 't', { n: 2 }, { dedupe: { key: 'report-7' } });
+      assert.deepEqual([again.id, again.duplicate, again.state], [first.id, true, 'queued']);
+      assert.deepEqual((await store.get(first.id))!.data, { n: 1 }, 'the duplicate changed nothing');
+      assert.equal((await add(store, freshQueue(), 't', {}, { dedupe: { key: 'report-7' } })).duplicate, false, 'keys are per queue');
+      const [j] = await store.claim({ ...W, queues: [q], limit: 1 });
+      assert.equal((await add(store, q, 't', {}, { dedupe: { key: 'report-7' } })).id, first.id, 'still unfinished while it runs');
+      await store.finish([{ id: j.id, token: j.token, kind: 'completed', result: null }]);
+      const after = await add(store, q, 't', { n: 3 }, { dedupe: { key: 'report-7' } });
+      assert.equal(after.duplicate, false);
+      assert.notEqual(after.id, first.id);
+      // Within one batch, the first job takes the key.
+      const q2 = freshQueue();
+      const batch = await store.enqueue([buildNewJob(q2, 't', 1, { dedupe: { key: 'k' } }), buildNewJob(q2, 't', 2, { dedupe: { key: 'k' } }), buildNewJob(q2, 't', 3)]);
+      assert.deepEqual(batch.map((r) => r.duplicate), [false, true, false]);
+      assert.equal(batch[1].id, batch[0].id);
+      assert.equal((await store.counts([q2]))[q2].queued, 2);
+    });
+
+    test('dedupe: twenty concurrent adds of one key make one job, and every answer names it', async () => {
+      const q = freshQueue();
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => add(store, q, 't', { i }, { dedupe: { key: 'once' } })));
+      assert.equal(new Set(answers.map((a) => a.id)).size, 1);
+      assert.equal(answers.filter((a) => !a.duplicate).length, 1);
+      assert.equal((await store.counts([q]))[q].queued, 1);
+      const debounced = await Promise.all(Array.from({ length: 20 }, (_, i) => add(store, q, 'd', { i }, { debounce: { key: 'later', delayMs: 60_000 } })));
+      assert.equal(new Set(debounced.map((a) => a.id)).size, 1);
+      assert.equal((await store.counts([q]))[q].scheduled, 1);
+      await store.cancel([debounced[0].id]);
+    });
+
+    test('dedupe "waiting": a running job does not block a new one', async () => {
+      const q = freshQueue();
+      const first = await add(store, q, 't', {}, { dedupe: { key: 'sync', mode: 'waiting' } });
+      assert.equal((await add(store, q, 't', {}, { dedupe: { key: 'sync', mode: 'waiting' } })).id, first.id);
+      await store.claim({ ...W, queues: [q], limit: 1 });
+      const next = await add(store, q, 't', {}, { dedupe: { key: 'sync', mode: 'waiting' } });
+      assert.equal(next.duplicate, false);
+      assert.equal((await add(store, q, 't', {}, { dedupe: { key: 'sync', mode: 'waiting' } })).id, next.id, 'the new job holds the key now');
+    });
+
+    test('dedupe "window": the key holds for ttlMs after the add, finished or not; upkeep keeps it until then', async () => {
+      const q = freshQueue();
+      const first = await add(store, q, 't', {}, { dedupe: { key: 'mail', mode: 'window', ttlMs: 1000 } });
+      const [j] = await store.claim({ ...W, queues: [q], limit: 1 });
+      await store.finish([{ id: j.id, token: j.token, kind: 'completed', result: null }]);
+      await store.maintain();
+      clock.advance(999);
+      const dup = await add(store, q, 't', {}, { dedupe: { key: 'mail', mode: 'window', ttlMs: 1000 } });
+      assert.deepEqual([dup.id, dup.duplicate, dup.state], [first.id, true, 'completed']);
+      clock.advance(1);
+      assert.equal((await add(store, q, 't', {}, { dedupe: { key: 'mail', mode: 'window', ttlMs: 1000 } })).duplicate, false);
+      // A cap on 'unfinished': the key lets go after ttlMs even while the job waits.
+      const capped = await add(store, q, 'u', {}, { dedupe: { key: 'cap', ttlMs: 500 } });
+      clock.advance(500);
+      assert.notEqual((await add(store, q, 'u', {}, { dedupe: { key: 'cap', ttlMs: 500 } })).id, capped.id);
+    });
+
+    test('debounce: adding again while the job waits replaces its data and pushes its run time; once it came due, a new job', async () => {
+      const q = freshQueue();
+      const first = await add(store, q, 'reindex', { v: 1 }, { debounce: { key: 'doc-5', delayMs: 1000 } });
+      assert.deepEqual([first.state, first.duplicate], ['scheduled', false]);
+      clock.advance(600);
+      const again = await add(store, q, 'reindex', { v: 2 }, { debounce: { key: 'doc-5', delayMs: 1000 } });
+      assert.deepEqual([again.id, again.state, again.duplicate, again.debounced], [first.id, 'scheduled', true, true]);
+      const job = (await store.get(first.id))!;
+      assert.deepEqual(job.data, { v: 2 }, 'the last data wins');
+      assert.deepEqual([job.debounceKey, job.dedupeKey], ['doc-5', null]);
+      assert.equal(job.runAt, clock.now() + 1000, 'it runs delayMs after the last add');
+      clock.advance(999);
+      assert.equal((await store.claim({ ...W, queues: [q], limit: 5 })).length, 0, 'not due: the first run time was pushed');
+      clock.advance(1);
+      const [ran] = await store.claim({ ...W, queues: [q], limit: 5 });
+      assert.deepEqual([ran.id, ran.data], [first.id, { v: 2 }]);
+      const after = await add(store, q, 'reindex', { v: 3 }, { debounce: { key: 'doc-5', delayMs: 1000 } });
+      assert.equal(after.duplicate, false, 'a job that started is not debounced into');
+      assert.notEqual(after.id, first.id);
+      // Twice in one batch: one job, with the later data; a large value replaces a small one.
+      const q2 = freshQueue();
+      const big = 'x'.repeat(5000);
+      const batch = await store.enqueue([
+        buildNewJob(q2, 't', { v: 'a' }, { debounce: { key: 'k', delayMs: 50 } }),
+        buildNewJob(q2, 't', { v: 'b' }, { debounce: { key: 'k', delayMs: 50 } }),
+      ]);
+      assert.deepEqual(batch.map((r) => [r.duplicate, r.debounced === true]), [[false, false], [true, true]]);
+      assert.equal(batch[1].id, batch[0].id);
+      assert.deepEqual((await store.get(batch[0].id))!.data, { v: 'b' });
+      await add(store, q2, 't', { v: big }, { debounce: { key: 'k', delayMs: 50 } });
+      assert.deepEqual((await store.get(batch[0].id))!.data, { v: big });
+      await add(store, q2, 't', { v: 'small' }, { debounce: { key: 'k', delayMs: 50 } });
+      assert.deepEqual((await store.get(batch[0].id))!.data, { v: 'small' });
+      assert.equal((await store.counts([q2]))[q2].scheduled, 1);
+      // Scheduled jobs left behind would come due in other tests' upkeep counts.
+      await store.cancel([after.id, batch[0].id]);
+    });
+
+    test('debounce: bad specs and combinations are refused naming the field', async () => {
+      for (const [opts, re] of [
+        [{ debounce: { key: 'k' } }, /debounce\.delayMs must be a number of milliseconds/],
+        [{ debounce: { key: 'k', delayMs: 0 } }, /debounce\.delayMs must be more than 0/],
+        [{ debounce: { key: 'k', delayMs: 5, delay: 5 } }, /debounce has an unknown field "delay"/],
+        [{ debounce: { key: 'k', delayMs: 5 }, delay: 5 }, /debounce cannot be combined with delay/],
+        [{ debounce: { key: 'k', delayMs: 5 }, jobId: 'x' }, /debounce cannot be combined with jobId/],
+        [{ debounce: { key: 'k', delayMs: 5 }, start: false }, /debounce cannot be combined with start: false/],
+      ] as [JobOptions, RegExp][]) {
+        assert.throws(() => buildNewJob(freshQueue(), 't', {}, opts), (err: Error) => err instanceof ValidationError && re.test(err.message), JSON.stringify(opts));
+      }
+    });
+
+    test('dedupe keys: bad specs are refused naming the field', async () => {
+      for (const [spec, re] of [
+        [{ key: '' }, /dedupe\.key must be a string of 1-256 characters/],
+        [{ key: 'k', mode: 'forever' }, /dedupe\.mode must be "unfinished", "waiting" or "window"/],
+        [{ key: 'k', mode: 'window' }, /dedupe mode "window" needs ttlMs/],
+        [{ key: 'k', ttlMs: -5 }, /dedupe\.ttlMs must be a number of milliseconds/],
+        [{ key: 'k', every: 5 }, /dedupe has an unknown field "every"/],
+        ['k', /dedupe must be \{key, mode\?, ttlMs\?\}/],
+      ] as [unknown, RegExp][]) {
+        assert.throws(() => buildNewJob(freshQueue(), 't', {}, { dedupe: spec as JobOptions['dedupe'] }), (err: Error) => err instanceof ValidationError && re.test(err.message));
+      }
     });
 
     test('max size: reject refuses the whole add and changes nothing', async () => {

@@ -12,6 +12,8 @@ import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
 import type { Store } from '../../src/stores/store.ts';
 import type { Clock } from '../../src/core/clock.ts';
 import { dropPrefix, REDIS_URL, uniquePrefix } from '../redis/redis-env.ts';
+import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
+import { dropSchema, PG_URL, uniqueSchema } from '../postgres/pg-env.ts';
 
 export interface Backend {
   name: string;
@@ -43,6 +45,13 @@ export const BACKENDS: Backend[] = [
     open: async (clock) => {
       const prefix = uniquePrefix('runtime');
       return onClose(await RedisStore.connect(REDIS_URL, { prefix, ...(clock ? { clock } : {}) }), () => dropPrefix(prefix));
+    },
+  },
+  {
+    name: 'postgres',
+    open: async (clock) => {
+      const schema = uniqueSchema('runtime');
+      return onClose(await PostgresStore.connect(PG_URL, { schema, ...(clock ? { clock } : {}) }), () => dropSchema(schema));
     },
   },
 ];

@@ -9,6 +9,7 @@ import { join, relative } from 'node:path';
 import { after, test } from 'node:test';
 import { ValidationError } from '../../src/core/errors.ts';
 import { JobManager } from '../../src/manager.ts';
+import { parseManagerConfig } from '../../src/manager-config.ts';
 import { serve } from '../helpers/server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'conveyor-config-'));
@@ -95,4 +96,12 @@ test('conveyor serve --config runs the job manager behind the HTTP API', async (
   }
   const both = await serve(['--config', path, '--handlers', jobs]).catch((err: Error) => err);
   assert.ok(both instanceof Error);
+});
+
+test('a store URL in the file is used as written; only a SQLite path is taken relative to the file', () => {
+  for (const url of ['postgres://u@db:5432/jobs', 'redis://r:6379/1', 'redis+cluster://a:7000,b:7001', 'redis+sentinel://s:26379/main', 'memory', 'https://conveyor.internal']) {
+    assert.equal(parseManagerConfig({ store: url }, dir).store, url);
+  }
+  assert.equal(parseManagerConfig({ store: 'sqlite:jobs.db' }, dir).store, join(dir, 'jobs.db'));
+  assert.equal(parseManagerConfig({ store: 'jobs.db' }, dir).store, join(dir, 'jobs.db'));
 });

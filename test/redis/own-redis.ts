@@ -5,21 +5,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { sparePort } from '../helpers/ports.ts';
+import { watchLines, type Proc } from '../helpers/procs.ts';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
-
-async function sparePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 export class OwnRedis {
   readonly dir: string;
@@ -27,6 +17,8 @@ export class OwnRedis {
   readonly url: string;
   private readonly extra: string[];
   private proc: ChildProcess | null = null;
+  /** What the running server logs (its stdout), to wait on. */
+  out: Proc | null = null;
 
   private constructor(dir: string, port: number, extra: string[]) {
     this.dir = dir;
@@ -49,23 +41,9 @@ export class OwnRedis {
 
   async launch(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'];
-    args.push('--dir', this.dir, '--logfile', join(this.dir, 'redis.log'), ...this.extra);
-    this.proc = spawn('redis-server', args, { stdio: 'ignore' });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const c = new Redis(this.url, { lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-      c.on('error', () => {});
-      try {
-        await c.connect();
-        await c.ping();
-        return;
-      } catch {
-        if (Date.now() > deadline) throw new Error(`redis-server on port ${this.port} did not start; see ${this.dir}/redis.log`);
-        await sleep(20);
-      } finally {
-        c.disconnect();
-      }
-    }
+    args.push('--dir', this.dir, ...this.extra);
+    this.out = await startRedisServer(args);
+    this.proc = this.out.child;
   }
 
   /** kill -9 the server, then start it again on the same port and data directory. */
@@ -75,7 +53,8 @@ export class OwnRedis {
     await this.launch();
   }
 
-  private async kill(): Promise<void> {
+  /** kill -9 the server (launch() starts it again on the same port and data). */
+  async kill(): Promise<void> {
     const p = this.proc;
     if (!p || p.exitCode !== null) return;
     const exited = once(p, 'exit');
@@ -87,4 +66,14 @@ export class OwnRedis {
     await this.kill();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Starts redis-server with these arguments, logging to its stdout, and resolves once it says
+ * it is ready (its log line, not a connect-and-retry loop).
+ */
+export async function startRedisServer(args: string[]): Promise<Proc> {
+  const proc = watchLines(spawn('redis-server', [...args, '--logfile', ''], { stdio: ['ignore', 'pipe', 'pipe'] }));
+  await proc.waitFor(/Ready to accept connections/, 20_000);
+  return proc;
 }

@@ -10,7 +10,7 @@
  * 2. A store's blocked wait() and its event tail both resume after a restart.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -18,8 +18,9 @@ import { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildNewJob } from '../../src/core/options.ts';
 import { RedisStore } from '../../src/stores/redis/redis-store.ts';
-import type { JobEvent, Store } from '../../src/stores/store.ts';
+import type { JobEvent } from '../../src/stores/store.ts';
 import { waitFor } from '../contract/contract.ts';
+import { assertAllCompleted, lines, runsSince, untilCompleted } from '../helpers/completed.ts';
 import { Child } from './child.ts';
 import { OwnRedis } from './own-redis.ts';
 
@@ -53,34 +54,6 @@ async function blockedReaders(url: string): Promise<number> {
   }
 }
 
-function lines(file: string): string[] {
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean);
-}
-
-function runsSince(file: string, t: number): number {
-  return lines(file).filter((l) => Number(l.split(' ')[1]) > t).length;
-}
-
-async function completedIds(store: Store, queue: string): Promise<Set<string>> {
-  const ids = new Set<string>();
-  for (let cursor: string | null = null; ; ) {
-    const page = await store.list({ queue, states: ['completed'], limit: 1000, cursor });
-    for (const j of page.jobs) ids.add(j.id);
-    if (!page.next) return ids;
-    cursor = page.next;
-  }
-}
-
-async function untilCompleted(store: Store, queue: string, n: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const c = (await store.counts([queue]))[queue];
-    if (c.completed >= n) return;
-    if (Date.now() > deadline) assert.fail(`${n} jobs should have completed: ${JSON.stringify(c)}`);
-    await sleep(50);
-  }
-}
-
 test('Redis killed mid-run and while workers idle: everyone goes on, no acknowledged job is lost', async (t) => {
   const url = server.url;
   const prefix = 'restart-run';
@@ -107,13 +80,7 @@ test('Redis killed mid-run and while workers idle: everyone goes on, no acknowle
 
   const store = await RedisStore.connect(url, { prefix, retention: { maxFinishedPerQueue: null }, onWarning: () => {} });
   try {
-    await untilCompleted(store, queue, acked.length, 40_000);
-    const completed = await completedIds(store, queue);
-    assert.deepEqual(
-      acked.filter((id) => !completed.has(id)),
-      [],
-      'acknowledged jobs that did not complete',
-    );
+    await assertAllCompleted(store, queue, acked, 40_000);
     assert.equal((await store.counts([queue]))[queue].failed, 0);
     runFiles.forEach((f, i) => {
       const n = runsSince(f, firstRestart);

@@ -9,29 +9,34 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 const index = new URL('../../src/index.ts', import.meta.url).href;
 
-test("import 'conveyor' loads neither ioredis nor node:sqlite; openStore('memory') still does not", async () => {
+test("import 'conveyor' loads neither ioredis, pg nor node:sqlite; openStore('memory') still does not", async () => {
   // A fresh process: the test runner itself may have loaded backends already.
   const probe = `
     import { createRequire } from 'node:module';
     const ioredis = () => Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('/ioredis/')).length;
     const sqlite = () => process.moduleLoadList.filter((m) => m.includes('sqlite')).length;
+    const pg = () => Object.keys(createRequire(import.meta.url).cache).filter((k) => k.includes('/node_modules/pg/')).length;
     const api = await import(${JSON.stringify(index)});
-    const after = { ioredis: ioredis(), sqlite: sqlite() };
+    const after = { ioredis: ioredis(), sqlite: sqlite(), pg: pg() };
     const store = await api.openStore('memory');
     await store.close();
-    const memory = { ioredis: ioredis(), sqlite: sqlite() };
+    const memory = { ioredis: ioredis(), sqlite: sqlite(), pg: pg() };
     const redisEntry = await import(${JSON.stringify(new URL('../../src/entries/redis.ts', import.meta.url).href)});
-    console.log(JSON.stringify({ after, memory, redis: typeof redisEntry.RedisStore, probeWorks: ioredis() > 0 }));
+    const pgEntry = await import(${JSON.stringify(new URL('../../src/entries/postgres.ts', import.meta.url).href)});
+    console.log(JSON.stringify({ after, memory, redis: typeof redisEntry.RedisStore, postgres: typeof pgEntry.PostgresStore, probeWorks: ioredis() > 0 && pg() > 0 }));
   `;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', probe]);
-  assert.deepEqual(JSON.parse(stdout), { after: { ioredis: 0, sqlite: 0 }, memory: { ioredis: 0, sqlite: 0 }, redis: 'function', probeWorks: true });
+  assert.deepEqual(JSON.parse(stdout), { after: { ioredis: 0, sqlite: 0, pg: 0 }, memory: { ioredis: 0, sqlite: 0, pg: 0 }, redis: 'function', postgres: 'function', probeWorks: true });
 });
 
 test('the backend classes are reachable from their own entry points', async () => {
   const { MemoryStore } = await import('../../src/entries/memory.ts');
   const { SqliteStore } = await import('../../src/entries/sqlite.ts');
   const { RedisStore } = await import('../../src/entries/redis.ts');
+  const { PostgresStore, migrate } = await import('../../src/entries/postgres.ts');
   assert.equal(new MemoryStore().kind, 'memory');
+  assert.equal(typeof PostgresStore.connect, 'function');
+  assert.equal(typeof migrate, 'function');
   assert.equal(typeof SqliteStore.open, 'function');
   assert.equal(typeof RedisStore.connect, 'function');
 });

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { NotFoundError, StateError, TimeoutError, ValidationError } from '../../src/core/errors.ts';
 import { Queue } from '../../src/queue.ts';
+import { TestClock } from '../../src/core/clock.ts';
 import type { JobEvent, Store } from '../../src/stores/store.ts';
 import { freshQueue } from '../contract/contract.ts';
 import { BACKENDS } from '../helpers/stores.ts';
@@ -25,6 +26,38 @@ for (const backend of BACKENDS) {
       assert.equal(job!.maxAttempts, 3);
       assert.equal(job!.priority, 2);
       assert.deepEqual(await queue.counts(), { ...(await queue.counts()), queued: 2, scheduled: 1 });
+    });
+
+    test("latency: the oldest waiting job's age and the wait percentiles of completed jobs, on the store's clock", async () => {
+      const clock = new TestClock();
+      const s = await backend.open(clock);
+      try {
+        const queue = new Queue(s, freshQueue());
+        assert.deepEqual(await queue.latency(), { oldestWaitingMs: null, waitP50Ms: null, waitP95Ms: null, sampled: 0 });
+        await queue.addBulk(Array.from({ length: 20 }, (_, i) => ({ name: 't', data: i })));
+        // The i-th job (first in, first out) starts 100·(i+1) ms after it was added.
+        for (let i = 0; i < 20; i++) {
+          clock.advance(100);
+          const [j] = await s.claim({ queues: [queue.name], workerId: 'w', limit: 1, leaseMs: 60_000 });
+          await s.finish([{ id: j.id, token: j.token, kind: 'completed', result: null }]);
+        }
+        await queue.add('t', 'waiting');
+        clock.advance(250);
+        // A delayed job that became due: stores keep no run-at time once it is queued, so its
+        // wait counts from when it was added (the documented limit of these figures).
+        await queue.add('t', 'delayed', { delay: 1_000 });
+        clock.advance(1_100);
+        await s.maintain();
+        assert.deepEqual(await queue.latency(), { oldestWaitingMs: 1_350, waitP50Ms: 1_000, waitP95Ms: 1_900, sampled: 20 });
+        // The newest five created: waits 1,600 to 2,000.
+        assert.deepEqual(await queue.latency(5), { oldestWaitingMs: 1_350, waitP50Ms: 1_800, waitP95Ms: 2_000, sampled: 5 });
+        const [delayed] = await s.claim({ queues: [queue.name], workerId: 'w', limit: 2, leaseMs: 60_000 }).then((js) => js.filter((j) => j.data === 'delayed'));
+        await s.finish([{ id: delayed.id, token: delayed.token, kind: 'completed', result: null }]);
+        assert.equal((await queue.latency(1)).waitP50Ms, 1_100);
+        await assert.rejects(queue.latency(0), ValidationError);
+      } finally {
+        await s.close();
+      }
     });
 
     test('retryAll retries every failed (or canceled) job of the queue, across pages', async () => {

@@ -39,6 +39,46 @@ for (const backend of BACKENDS) {
       await worker.close();
     });
 
+    test("a batch's callback runs once every member finished, and receives their ids per outcome", async () => {
+      let seen: unknown = null;
+      const { queue, worker } = setup({
+        handlers: {
+          ok: () => 'ok',
+          bad: () => {
+            throw new UnrecoverableError('no');
+          },
+          report: (job) => {
+            seen = (job.data as { batch: unknown }).batch;
+            return 'reported';
+          },
+        },
+      });
+      const batch = await queue.addBatch(
+        [{ name: 'ok' }, { name: 'ok' }, { name: 'bad' }, { name: 'ok', opts: { attempts: 1 } }],
+        { onComplete: { name: 'report', data: { customer: 7 } } },
+      );
+      assert.equal(batch.jobs.length, 4);
+      const before = (await queue.getBatch(batch.id))!;
+      assert.deepEqual([before.total, before.pending.length, before.done, before.callbackState], [4, 4, false, 'deferred']);
+      await worker.start();
+      assert.equal((await queue.waitUntilFinished(batch.id, 10_000)).result, 'reported');
+      const ids = batch.jobs.map((j) => j.id);
+      const report = seen as { id: string; completed: string[]; failed: string[]; pending: string[]; done: boolean };
+      assert.equal(report.id, batch.id);
+      assert.deepEqual([...report.completed].sort(), [ids[0], ids[1], ids[3]].sort());
+      assert.deepEqual(report.failed, [ids[2]]);
+      assert.deepEqual([report.pending, report.done], [[], true]);
+      assert.equal(((await queue.getJob(batch.id))!.data as { customer: number }).customer, 7, "the callback's own data is kept");
+      const after = (await queue.getBatch(batch.id))!;
+      assert.deepEqual([after.done, after.callbackState], [true, 'completed']);
+      assert.equal(await queue.getBatch(ids[0]), null, 'a member is not a batch');
+      await assert.rejects(queue.addBatch([], { onComplete: { name: 'report' } }), /at least one job/);
+      await assert.rejects(queue.addBatch([{ name: 'ok' }], { onComplete: { name: 'report', data: 5 as never } }), /onComplete.data must be an object/);
+      await assert.rejects(queue.addBatch([{ name: 'ok' }], { onComplete: { name: 'report', opts: { dependsOn: 'x' } } }), /set by the batch/);
+      await assert.rejects(queue.addBatch(Array.from({ length: 10_001 }, () => ({ name: 'ok' })), { onComplete: { name: 'report' } }), /at most 10000/);
+      await worker.close();
+    });
+
     test('never runs more than its concurrency at once; all jobs complete once', async () => {
       let running = 0;
       let peak = 0;

@@ -152,6 +152,11 @@ for (const target of TARGETS) {
       assert.ok((await cliJson<{ queues: Record<string, unknown> }>([...t, 'stats'])).queues.images);
       const wrong = await cli([...t, 'status', 'nope']);
       assert.equal(wrong.code, 1);
+      // Groups over HTTP: the served queue runs its jobs, so none wait; an unknown queue is refused.
+      assert.deepEqual(await cliJson([...t, 'groups', 'images']), { groups: [], sampled: false });
+      const unknown = await cli([...t, 'groups', 'no-such-queue']);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /queue no-such-queue not found/);
     });
 
     test('bad-input sweep: thousands of malformed requests, every answer 4xx, nothing changes, server stays up', async () => {

@@ -5,18 +5,25 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { ConnectionError, QueueFullError, ValidationError } from '../../src/core/errors.ts';
 import { buildNewJob } from '../../src/core/options.ts';
+import { DatabaseSync } from 'node:sqlite';
+import { LATE_READY_QUERY } from '../../src/stores/sqlite/schema.ts';
 import { SqliteStore } from '../../src/stores/sqlite/sqlite-store.ts';
 import type { JobEvent } from '../../src/stores/store.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'conveyor-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test('a reopened file has every job, its logs and its queue settings', async () => {
+test('a reopened file has every job, its logs, its queue settings and the per-minute history', async () => {
   const file = join(dir, 'reopen.db');
   const a = SqliteStore.open(file);
   const [r] = await a.enqueue([buildNewJob('q', 't', { keep: true }, { priority: 3 })]);
   await a.configureQueue('q', { maxSize: 7 });
   await a.update([{ id: r.id, logs: [{ stream: 'log', line: 'hello' }] }]);
+  await a.enqueue([buildNewJob('done', 't', {})]);
+  const [d] = await a.claim({ queues: ['done'], workerId: 'w', limit: 1, leaseMs: 60_000 });
+  await a.finish([{ id: d.id, token: d.token, kind: 'completed', result: null }]);
+  const history = await a.history(0);
+  assert.equal(history.length, 1);
   await a.close();
   const b = SqliteStore.open(file);
   const job = await b.get(r.id);
@@ -24,6 +31,7 @@ test('a reopened file has every job, its logs and its queue settings', async () 
   assert.equal(job!.priority, 3);
   assert.equal((await b.queueConfig('q')).maxSize, 7);
   assert.deepEqual((await b.logs(r.id)).map((l) => l.line), ['hello']);
+  assert.deepEqual(await b.history(0), history);
   await b.close();
 });
 
@@ -204,4 +212,18 @@ test('a file from before expiry (no start_by column) gains it at open; its jobs 
   const claimed = await b.claim({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 1000 });
   assert.deepEqual(claimed.map((j) => j.id), [old.id, fresh.id]);
   await b.close();
+});
+
+test("a claim's check for expired ready jobs reads the latest-start index, never the queue's whole ready set", async () => {
+  const file = join(dir, 'plan.db');
+  const store = SqliteStore.open(file);
+  await store.close();
+  const db = new DatabaseSync(file);
+  try {
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${LATE_READY_QUERY}`).all(0, 'q') as { detail: string }[]).map((r) => r.detail).join(' | ');
+    assert.match(plan, /USING INDEX jobs_start_by/, plan);
+    assert.doesNotMatch(plan, /jobs_ready/, plan);
+  } finally {
+    db.close();
+  }
 });

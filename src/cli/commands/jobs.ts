@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Client } from '../../client/client.ts';
 import { NotFoundError, ValidationError } from '../../core/errors.ts';
+import type { DedupeMode } from '../../core/job.ts';
 import type { JobOptions } from '../../core/options.ts';
 import { JOB_STATES, parseState, STATE_ALIASES } from '../../core/states.ts';
 import type { JobState } from '../../core/states.ts';
@@ -22,6 +23,12 @@ interface AddFlags {
   jobId?: string;
   paused?: boolean;
   expiresIn?: string;
+  group?: string;
+  dedupeKey?: string;
+  dedupeMode?: string;
+  dedupeTtl?: string;
+  debounceKey?: string;
+  debounceDelay?: string;
 }
 
 function jobOptions(f: AddFlags): JobOptions {
@@ -32,6 +39,16 @@ function jobOptions(f: AddFlags): JobOptions {
   if (f.backoff !== undefined) o.backoff = parseDuration(f.backoff, '--backoff');
   if (f.timeout !== undefined) o.timeout = parseDuration(f.timeout, '--timeout');
   if (f.jobId !== undefined) o.jobId = f.jobId;
+  if (f.group !== undefined) o.group = f.group;
+  if (f.dedupeKey !== undefined) {
+    o.dedupe = { key: f.dedupeKey, ...(f.dedupeMode === undefined ? {} : { mode: f.dedupeMode as DedupeMode }), ...(f.dedupeTtl === undefined ? {} : { ttlMs: parseDuration(f.dedupeTtl, '--dedupe-ttl') }) };
+  } else if (f.dedupeMode !== undefined || f.dedupeTtl !== undefined) {
+    throw new ValidationError('--dedupe-mode and --dedupe-ttl need --dedupe-key', '--dedupe-key');
+  }
+  if ((f.debounceKey === undefined) !== (f.debounceDelay === undefined)) {
+    throw new ValidationError('--debounce-key and --debounce-delay go together (e.g. --debounce-key doc-5 --debounce-delay 2s)', '--debounce-key');
+  }
+  if (f.debounceKey !== undefined) o.debounce = { key: f.debounceKey, delayMs: parseDuration(f.debounceDelay!, '--debounce-delay') };
   if (f.expiresIn !== undefined) o.expiresIn = parseDuration(f.expiresIn, '--expires-in');
   if (f.paused) o.start = false;
   return o;
@@ -48,6 +65,12 @@ function addOptions(cmd: Command): Command {
     .option('--backoff <duration>', 'wait between tries')
     .option('--timeout <duration>', 'fail an attempt that runs longer')
     .option('--job-id <id>', 'your own id (adding it again is a no-op)')
+    .option('--dedupe-key <key>', 'add only if no job of this queue holds the key (otherwise: the existing job, marked duplicate)')
+    .option('--dedupe-mode <mode>', 'how long the key holds: unfinished (default), waiting, or window (with --dedupe-ttl)')
+    .option('--dedupe-ttl <duration>', 'the key holds at most this long after the add, e.g. 10m')
+    .option('--debounce-key <key>', 'trailing debounce: adding again while the job waits replaces its data and pushes its run time')
+    .option('--debounce-delay <duration>', 'with --debounce-key: the job runs this long after the last add, e.g. 2s')
+    .option('--group <key>', 'its group (e.g. a tenant): groups take turns, and share the queue\'s group concurrency')
     .option('--paused', 'add without starting (start later with `conveyor promote`)')
     .option('--expires-in <duration>', 'not started within this long (e.g. 10m): the job ends canceled "expired"');
 }

@@ -1,7 +1,8 @@
-/** Commands on queues: stats, info, pause, resume, clean, drain. */
+/** Commands on queues: stats, info, pause, resume, configure, clean, drain. */
 import type { Command } from 'commander';
 import type { Client } from '../../client/client.ts';
 import { ValidationError } from '../../core/errors.ts';
+import type { QueueConfig } from '../../core/queue-config.ts';
 import { parseState } from '../../core/states.ts';
 import { JOB_STATES } from '../../core/states.ts';
 import { bar, color, countsLine, out, parseDuration, parseIntArg, printJson, table, time } from '../format.ts';
@@ -40,6 +41,41 @@ async function renderInfo(client: Client, json: boolean): Promise<void> {
       ]),
     ),
   );
+}
+
+/** The settings a `configure` command line asks for ("none" clears one). */
+function settingsFrom(f: Record<string, string | undefined>): Partial<QueueConfig> {
+  const p: Partial<QueueConfig> = {};
+  const none = (v: string) => v.trim().toLowerCase() === 'none';
+  const int = (v: string, flag: string) => (none(v) ? null : parseIntArg(v, flag));
+  const dur = (v: string, flag: string) => (none(v) ? null : parseDuration(v, flag));
+  if (f.concurrency !== undefined) p.concurrency = int(f.concurrency, '--concurrency');
+  if (f.groupConcurrency !== undefined) p.groupConcurrency = int(f.groupConcurrency, '--group-concurrency');
+  if (f.maxSize !== undefined) p.maxSize = int(f.maxSize, '--max-size');
+  if (f.overflow !== undefined) p.overflow = f.overflow as QueueConfig['overflow'];
+  if (f.resultTtl !== undefined) p.resultTtlMs = dur(f.resultTtl, '--result-ttl');
+  if (f.failureTtl !== undefined) p.failureTtlMs = dur(f.failureTtl, '--failure-ttl');
+  if (f.deadLetter !== undefined) p.deadLetter = none(f.deadLetter) ? null : f.deadLetter;
+  const rate = (v: string, flag: string) => {
+    if (none(v)) return null;
+    const m = /^(\d+)\/(.+)$/.exec(v.trim());
+    if (!m) throw new ValidationError(`${flag} must be max/window, e.g. 10/1s; got "${v}"`, flag);
+    return { max: parseIntArg(m[1], flag), durationMs: parseDuration(m[2], flag) };
+  };
+  if (f.rateLimit !== undefined) p.rateLimit = rate(f.rateLimit, '--rate-limit');
+  if (f.groupRateLimit !== undefined) p.groupRateLimit = rate(f.groupRateLimit, '--group-rate-limit');
+  if (f.groupWeights !== undefined) {
+    const weights: Record<string, number> = {};
+    if (!none(f.groupWeights)) {
+      for (const part of f.groupWeights.split(',')) {
+        const m = /^\s*([^=\s]+)\s*=\s*(\S+)\s*$/.exec(part);
+        if (!m) throw new ValidationError(`--group-weights must be group=weight pairs, e.g. gold=3,silver=2; got "${f.groupWeights}"`, '--group-weights');
+        weights[m[1]] = parseIntArg(m[2], '--group-weights');
+      }
+    }
+    p.groupWeights = weights;
+  }
+  return p;
 }
 
 export function register(program: Command): void {
@@ -88,6 +124,45 @@ export function register(program: Command): void {
         }),
       );
   }
+
+  program
+    .command('groups')
+    .description("a queue's groups (tenants) with ready and running jobs, most ready first")
+    .argument('<queue>', 'queue name')
+    .option('--limit <n>', 'at most this many groups', '50')
+    .addHelpText('after', '\nExamples:\n  $ conveyor groups reports\n  $ conveyor groups reports --limit 10 --json')
+    .action((queue: string, f: { limit: string }, cmd: Command) =>
+      withReader(cmd, async (client, o) => {
+        const page = await client.groups(queue, parseIntArg(f.limit, '--limit'));
+        if (o.json) return printJson(page);
+        if (page.groups.length === 0) return out(`no groups with ready or running jobs in ${queue}`);
+        out(table(['GROUP', 'READY', 'RUNNING'], page.groups.map((g) => [g.group, String(g.queued), String(g.active)])));
+        if (page.sampled) out(color.dim('counted from the first 10,000 jobs of each state'));
+      }),
+    );
+
+  program
+    .command('configure')
+    .description("show or change a queue's settings (limits, retention, dead-letter queue); \"none\" clears one")
+    .argument('<queue>', 'queue name')
+    .option('--concurrency <n>', 'most jobs of the queue active at once, across all workers')
+    .option('--group-concurrency <n>', 'most active jobs per group key')
+    .option('--max-size <n>', 'most unfinished jobs (waiting + active)')
+    .option('--overflow <policy>', 'when the queue is full: reject or evict-oldest')
+    .option('--rate-limit <max/window>', 'at most max starts per window, e.g. 10/1s')
+    .option('--group-weights <group=weight,...>', 'fair-share weights: a group of weight w gets w jobs per round (default 1), e.g. gold=3,silver=2')
+    .option('--group-rate-limit <max/window>', 'at most max starts per window for each group (e.g. per tenant), e.g. 5/1s')
+    .option('--result-ttl <duration>', 'keep completed jobs this long, e.g. 1h')
+    .option('--failure-ttl <duration>', 'keep failed and canceled jobs this long, e.g. 7d')
+    .option('--dead-letter <queue>', 'move jobs that fail for good to this queue')
+    .addHelpText('after', '\nExamples:\n  $ conveyor configure emails\n  $ conveyor configure emails --dead-letter emails-dead --failure-ttl 30d\n  $ conveyor configure api-calls --rate-limit 10/1s --concurrency 4\n  $ conveyor configure reports --group-rate-limit 5/1s --group-concurrency 2\n  $ conveyor configure emails --dead-letter none')
+    .action((queue: string, f: Record<string, string | undefined>, cmd: Command) =>
+      withClient(cmd, async (client, o) => {
+        const config = await client.configure(queue, settingsFrom(f));
+        if (o.json) return printJson(config);
+        out(table(['SETTING', 'VALUE'], Object.entries(config).map(([k, v]) => [k, v === null ? color.dim('none') : typeof v === 'object' ? JSON.stringify(v) : String(v)])));
+      }),
+    );
 
   program
     .command('clean')

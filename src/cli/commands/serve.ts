@@ -6,7 +6,7 @@ import { JobManager } from '../../manager.ts';
 import { storeSpecFrom } from '../../stores/open.ts';
 import { startServer } from '../../server/start.ts';
 import { color, parseIntArg } from '../format.ts';
-import { globals, openTargetStore, waitingFor } from '../target.ts';
+import { globals, openTargetStore, storeFlags, waitingFor } from '../target.ts';
 import { loadHandlers } from './worker.ts';
 
 interface ServeFlags {
@@ -43,7 +43,7 @@ export function register(program: Command): void {
     .option('--wait-for-store <ms>', 'give up if the store cannot be reached this long at start (default: wait, saying so)')
     .option('--quiet', 'no request logs')
     .addHelpText('after', `
-The store is --db FILE (default ./conveyor.db), --redis URL, or the CONVEYOR_DB / CONVEYOR_REDIS_URL env vars.
+The store is --db FILE (default ./conveyor.db), --redis URL, --postgres URL, or the CONVEYOR_DB / CONVEYOR_REDIS_URL / CONVEYOR_POSTGRES_URL env vars.
 --host/--port (Python multiprocessing-manager style) also set where it listens.
 
 Examples:
@@ -59,7 +59,7 @@ Examples:
       if (f.config && f.handlers) throw new ValidationError('give either --config (a job manager) or --handlers, not both', '--config');
       const handlers = f.handlers ? await loadHandlers(f.handlers) : undefined;
       // With --config the job manager opens the store (the file's, unless --db/--redis say) and runs the job types.
-      const manager = f.config ? await JobManager.open({ config: f.config, ...(o.db || o.redis ? { store: storeSpecFrom({ redis: o.redis, db: o.db }) } : {}) }) : null;
+      const manager = f.config ? await JobManager.open({ config: f.config, ...(o.db || o.redis || o.postgres ? { store: storeSpecFrom(storeFlags(o)) } : {}) }) : null;
       const store = manager ? manager.store : await openTargetStore({ ...o, server: undefined }, process.env, waitingFor(f.waitForStore));
       const server = await startServer({
         store,

@@ -44,29 +44,45 @@ export function observabilityRoutes(app: FastifyInstance, ctx: ServerContext): (
     });
   }
   const finished = new Counter({ name: 'conveyor_jobs_finished_total', help: 'Jobs finished, seen by this server', labelNames: ['queue', 'outcome'], registers: [registry] });
-  const duration = new Histogram({ name: 'conveyor_job_duration_seconds', help: 'Time from start to finish', labelNames: ['queue'], buckets: [0.005, 0.05, 0.25, 1, 5, 30, 120, 600], registers: [registry] });
-  const wait = new Histogram({ name: 'conveyor_job_wait_seconds', help: 'Time from creation to start', labelNames: ['queue'], buckets: [0.001, 0.01, 0.1, 1, 10, 60, 600], registers: [registry] });
-  // Per-minute outcomes of the last hour, for the dashboard's chart (since this server started).
-  const minutes = new Map<number, { completed: number; failed: number }>();
-  app.get('/api/stats/history', async () => {
-    const now = Math.floor(Date.now() / 60_000);
-    const out = [];
-    for (let m = now - 59; m <= now; m++) out.push({ at: m * 60_000, ...(minutes.get(m) ?? { completed: 0, failed: 0 }) });
-    return { minutes: out };
-  });
+  const duration = new Histogram({ name: 'conveyor_job_duration_seconds', help: 'Time from start to finish of completed jobs', labelNames: ['queue', 'name'], buckets: [0.005, 0.05, 0.25, 1, 5, 30, 120, 600], registers: [registry] });
+  const wait = new Histogram({ name: 'conveyor_job_wait_seconds', help: 'Time from creation to the last start of completed jobs', labelNames: ['queue', 'name'], buckets: [0.001, 0.01, 0.1, 1, 10, 60, 600], registers: [registry] });
+  // Finished jobs per minute, kept by the store (the dashboard's chart): every minute of the
+  // span, zeros included, summed over the queues asked for (all by default).
+  app.get<{ Querystring: { minutes?: number; queue?: string } }>(
+    '/api/stats/history',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          properties: { minutes: { type: 'integer', minimum: 1, maximum: 1440 }, queue: { type: 'string', minLength: 1, maxLength: 128 } },
+          additionalProperties: false,
+        },
+      },
+    },
+    async (req) => {
+      const span = req.query.minutes ?? 60;
+      const last = Math.floor(ctx.store.clock.now() / 60_000) * 60_000;
+      const first = last - (span - 1) * 60_000;
+      const totals = new Map<number, { completed: number; failed: number }>();
+      for (const t of await ctx.store.history(first, req.query.queue === undefined ? undefined : [req.query.queue])) {
+        const m = totals.get(t.at) ?? { completed: 0, failed: 0 };
+        m.completed += t.completed;
+        m.failed += t.failed;
+        totals.set(t.at, m);
+      }
+      const out = [];
+      for (let at = first; at <= last; at += 60_000) out.push({ at, ...(totals.get(at) ?? { completed: 0, failed: 0 }) });
+      return { minutes: out };
+    },
+  );
   const unsubscribe = ctx.store.subscribe((e) => {
     if (e.type === 'completed' || e.type === 'failed' || e.type === 'canceled') {
       finished.inc({ queue: e.queue, outcome: e.type });
-      const m = Math.floor(e.at / 60_000);
-      const bucket = minutes.get(m) ?? { completed: 0, failed: 0 };
-      if (e.type === 'completed') bucket.completed++;
-      if (e.type === 'failed') bucket.failed++;
-      minutes.set(m, bucket);
-      if (minutes.size > 61) minutes.delete(Math.min(...minutes.keys()));
       if (e.type === 'completed' && e.jobId) {
         void ctx.store.get(e.jobId).then((j) => {
-          if (j?.startedAt) duration.observe({ queue: e.queue }, (e.at - j.startedAt) / 1000);
-          if (j?.startedAt) wait.observe({ queue: e.queue }, Math.max(0, j.startedAt - j.createdAt) / 1000);
+          if (!j?.startedAt) return;
+          duration.observe({ queue: e.queue, name: j.name }, (e.at - j.startedAt) / 1000);
+          wait.observe({ queue: e.queue, name: j.name }, Math.max(0, j.startedAt - j.createdAt) / 1000);
         }, () => {});
       }
     }

@@ -2,6 +2,7 @@
  * JSON-RPC 2.0 at POST /rpc with the job manager's method names (queue_add_job, queue_start_job,
  * queue_stop_job, ...). Batches are answered in order; notifications get no answer.
  */
+import { batchStatus, type BatchCallback } from '../../batch.ts';
 import type { FastifyInstance } from 'fastify';
 import type { ScheduleSpec } from '../../core/schedule.ts';
 import { view } from './schedules.ts';
@@ -58,6 +59,10 @@ const PARAMS: Record<string, readonly string[] | null> = {
   queue_stats: [],
   queue_pause: ['queue'],
   queue_resume: ['queue'],
+  queue_configure: ['queue', 'settings'],
+  queue_add_batch: ['queue', 'jobs', 'on_complete'],
+  queue_get_batch: ['batch_id'],
+  queue_groups: ['queue', 'limit'],
   // The schedule spec's own fields are checked by buildSchedule, by name.
   queue_schedule: null,
   queue_unschedule: ['queue', 'id'],
@@ -158,6 +163,26 @@ function methods(ctx: ServerContext): Record<string, (p: Params) => Promise<unkn
     async queue_resume(p) {
       await ctx.queue(str(p, 'queue')).resume();
       return { queue: p.queue, paused: false };
+    },
+    async queue_add_batch(p) {
+      if (!Array.isArray(p.jobs)) throw new ValidationError('params.jobs must be an array of {name, data, opts}', 'jobs');
+      return ctx.queue(str(p, 'queue', 'default')).addBatch(p.jobs as { name: string }[], { onComplete: p.on_complete as BatchCallback });
+    },
+    async queue_get_batch(p) {
+      const status = await batchStatus(ctx.store, str(p, 'batch_id'));
+      if (!status) throw new NotFoundError(`batch ${p.batch_id} not found`);
+      return status;
+    },
+    async queue_groups(p) {
+      if (p.limit !== undefined && typeof p.limit !== 'number') throw new ValidationError('params.limit must be an integer from 1 to 1000', 'limit');
+      const queue = str(p, 'queue');
+      return { queue, ...(await ctx.queue(queue).groups((p.limit as number | undefined) ?? 50)) };
+    },
+    async queue_configure(p) {
+      const settings = p.settings ?? {};
+      if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) throw new ValidationError('params.settings must be an object of queue settings', 'settings');
+      const queue = str(p, 'queue');
+      return { queue, config: await ctx.queue(queue).configure(settings as Record<string, unknown>) };
     },
     async queue_schedule(p) {
       const { queue, id: _id, ...spec } = p;

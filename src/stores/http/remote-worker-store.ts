@@ -14,12 +14,14 @@ import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core
 import type { QueueConfig } from '../../core/queue-config.ts';
 import type { Schedule, ScheduleProgress } from '../../core/schedule.ts';
 import type {
+  GroupPage,
   ClaimRequest,
   JobEvent,
   JobPage,
   JobUpdate,
   Lease,
   MaintainReport,
+  MinuteCounts,
   Outcome,
   QueueInfo,
   StateCounts,
@@ -216,6 +218,15 @@ export class RemoteWorkerStore implements Store {
   }
   async maintain(): Promise<MaintainReport> {
     return this.refuse('upkeep');
+  }
+  async history(): Promise<MinuteCounts[]> {
+    return this.refuse('history');
+  }
+  async groups(): Promise<GroupPage> {
+    return this.refuse('groups');
+  }
+  async dependents(): Promise<string[]> {
+    return this.refuse('reading jobs');
   }
   async workers(): Promise<WorkerInfo[]> {
     return this.refuse('workers');

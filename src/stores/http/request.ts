@@ -3,6 +3,7 @@
  * server's error answers turned back into the typed errors a local store throws. A server
  * that cannot be reached is a ConnectionError that says how to start one.
  */
+import { injectTraceHeaders } from '../../telemetry/tracing.ts';
 import { ConnectionError, ConveyorError, NotFoundError, QueueFullError, StateError, ValidationError } from '../../core/errors.ts';
 
 export interface ServerTarget {
@@ -32,7 +33,7 @@ export async function request<T>(t: ServerTarget, method: string, path: string, 
   try {
     res = await fetch(t.base + path, {
       method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...authHeaders(t) },
+      headers: injectTraceHeaders({ ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...authHeaders(t) }),
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   } catch (err) {

@@ -1,13 +1,13 @@
-/** A binary min-heap of [key, id] pairs; stale entries are skipped by the caller. */
-export class MinHeap {
+/** A binary min-heap of [key, value] pairs (values are job ids unless told); stale entries are skipped by the caller. */
+export class MinHeap<T = string> {
   private keys: number[] = [];
-  private ids: string[] = [];
+  private ids: T[] = [];
 
   get size(): number {
     return this.keys.length;
   }
 
-  push(key: number, id: string): void {
+  push(key: number, id: T): void {
     const k = this.keys;
     const v = this.ids;
     let i = k.length;
@@ -28,7 +28,7 @@ export class MinHeap {
     return this.keys[0];
   }
 
-  pop(): string | undefined {
+  pop(): T | undefined {
     const k = this.keys;
     const v = this.ids;
     if (k.length === 0) return undefined;

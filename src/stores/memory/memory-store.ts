@@ -12,11 +12,15 @@ import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.
 import { isFinished, WAITING_STATES, type JobState } from '../../core/states.ts';
 import { EXPIRED, stallOutcome, startAttempt } from '../../engine/transitions.ts';
 import { JobMachine, type JobRows } from '../job-machine.ts';
-import { clampProgress, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, truncateLine } from '../rules.ts';
+import { clampProgress, countGroup, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, refuseTx, topGroups, truncateLine } from '../rules.ts';
 import {
+  type GroupCounts,
+  type GroupPage,
   emptyCounts,
+  type MinuteCounts,
   type ClaimRequest,
   type CleanRequest,
+  type EnqueueOptions,
   type JobEvent,
   type JobPage,
   type JobUpdate,
@@ -29,9 +33,13 @@ import {
   type Store,
   type WorkerInfo,
 } from '../store.ts';
+import { fairTurn, type GroupTurn } from '../../engine/fair-turns.ts';
+import { keyIsSpent, planDedupe, settleDedupe, type DedupeEntry } from '../dedupe.ts';
+import { openWindow, type RateWindow } from '../../engine/rate-window.ts';
 import { MinHeap } from './heap.ts';
 import { ReadyList } from './ready-list.ts';
 import { Waiters } from '../waiters.ts';
+import { byMinute, historyStart, tallyEvents } from '../minutes.ts';
 
 interface Rec {
   job: Job;
@@ -49,8 +57,12 @@ interface QueueState {
   active: Set<string>;
   /** Active jobs per group key, for group concurrency. */
   groups: Map<string, number>;
+  /** Each group's last turn, per priority (engine/fair-turns.ts). */
+  turns: Map<number, Map<string, GroupTurn>>;
   rateWindowStart: number;
   rateCount: number;
+  /** Each group's rate window (groupRateLimit). */
+  groupRates: Map<string, RateWindow>;
 }
 
 export interface MemoryStoreOptions {
@@ -65,10 +77,14 @@ export class MemoryStore implements Store {
   private jobs = new Map<string, Rec>();
   private queuesByName = new Map<string, QueueState>();
   private scheduled = new MinHeap();
+  /** Dedupe keys: "queue\0key" → the job that took it (stores/dedupe.ts). */
+  private dedupeKeys = new Map<string, DedupeEntry>();
   private expiring = new MinHeap();
+  /** Finished jobs per queue and minute (history()), by "queue\nminute". */
+  private minutes = new Map<string, MinuteCounts>();
   /** Waiting jobs' latest starts (expiresIn / expiresAt). */
   private deadlines = new MinHeap();
-  private dependents = new Map<string, Set<string>>();
+  private waitingOn = new Map<string, Set<string>>();
   private seq = 0;
   private readonly tokenBase = `${randomUUID()}:`;
   private tokenSeq = 0;
@@ -97,8 +113,10 @@ export class MemoryStore implements Store {
         ready: new ReadyList(),
         active: new Set(),
         groups: new Map(),
+        turns: new Map(),
         rateWindowStart: 0,
         rateCount: 0,
+        groupRates: new Map(),
       };
       this.queuesByName.set(name, q);
     }
@@ -106,6 +124,16 @@ export class MemoryStore implements Store {
   }
 
   private emit(e: JobEvent): void {
+    if (e.type === 'completed' || e.type === 'failed') {
+      for (const t of tallyEvents([e])) {
+        const key = `${t.queue}\n${t.at}`;
+        const had = this.minutes.get(key);
+        if (had) {
+          had.completed += t.completed;
+          had.failed += t.failed;
+        } else this.minutes.set(key, t);
+      }
+    }
     for (const l of this.listeners) {
       try {
         l(e);
@@ -133,15 +161,24 @@ export class MemoryStore implements Store {
       delete: (job) => this.unindex(this.jobs.get(job.id)!),
       link: (child, parents) => {
         for (const d of parents) {
-          let set = this.dependents.get(d);
-          if (!set) this.dependents.set(d, (set = new Set()));
+          let set = this.waitingOn.get(d);
+          if (!set) this.waitingOn.set(d, (set = new Set()));
           set.add(child);
         }
       },
       takeChildren: (parentId) => {
-        const children = this.dependents.get(parentId);
-        this.dependents.delete(parentId);
+        const children = this.waitingOn.get(parentId);
+        this.waitingOn.delete(parentId);
         return children ? [...children] : [];
+      },
+      moveQueue: (job, from) => {
+        this.q(from).counts[job.state]--;
+        this.q(job.queue).counts[job.state]++;
+        // The old expiry entry is skipped when read (it no longer matches the job).
+        if (job.expiresAt !== null) this.expiring.push(job.expiresAt, job.id);
+      },
+      replaceData: (job, dataJson) => {
+        this.jobs.get(job.id)!.dataJson = dataJson;
       },
       emit: (e) => this.emit(e),
     };
@@ -158,13 +195,22 @@ export class MemoryStore implements Store {
     this.enter(rec);
   }
 
+  /** A grouped job's turn in its queue's ready order. */
+  private turn(q: QueueState, job: Job, next: number): number {
+    let turns = q.turns.get(job.priority);
+    if (!turns) q.turns.set(job.priority, (turns = new Map()));
+    const t = fairTurn(q.ready.head(job.priority), next, turns.get(job.groupKey!), q.config.groupWeights[job.groupKey!]);
+    turns.set(job.groupKey!, t);
+    return t.last;
+  }
+
   /** Puts a job into the indexes of its (new) state. */
   private enter(rec: Rec): void {
     const job = rec.job;
     const q = this.q(job.queue);
     if (job.state === 'queued') {
       rec.readySeq = ++this.seq;
-      q.ready.push(job.priority, job.id, rec.readySeq);
+      q.ready.push(job.priority, job.id, rec.readySeq, job.groupKey === null ? rec.readySeq : this.turn(q, job, rec.readySeq));
       this.waiters.notify(job.queue);
     } else if (job.state === 'scheduled') {
       this.scheduled.push(job.runAt!, job.id);
@@ -192,7 +238,7 @@ export class MemoryStore implements Store {
     if (job.state === 'active') this.leaveActive(q, job);
     q.counts[job.state]--;
     this.jobs.delete(job.id);
-    for (const d of job.dependsOn) this.dependents.get(d)?.delete(job.id);
+    for (const d of job.dependsOn) this.waitingOn.get(d)?.delete(job.id);
   }
 
   private view(rec: Rec): Job {
@@ -228,14 +274,21 @@ export class MemoryStore implements Store {
 
   // ----- writes -------------------------------------------------------------------------
 
-  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+  async enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<EnqueueResult[]> {
+    refuseTx(options, 'memory');
     const view = {
       exists: (id: string) => this.jobs.has(id),
       config: (queue: string) => this.q(queue).config,
       unfinished: (queue: string, name?: string) => this.unfinishedCount(queue, name),
       oldestWaiting: (queue: string, name: string | undefined, n: number, skip: ReadonlySet<string>) => this.oldestWaiting(queue, name, n, skip),
     };
-    return this.machine.enqueue(jobs, this.clock.now(), view, (id) => this.jobs.get(id)?.job.state);
+    const now = this.clock.now();
+    const stateOf = (id: string) => this.jobs.get(id)?.job.state;
+    const plan = planDedupe(jobs, now, (queue, key) => this.dedupeKeys.get(`${queue}\u0000${key}`) ?? null, stateOf);
+    const settled = settleDedupe(jobs.length, plan, this.machine.enqueue(plan.fresh, now, view, stateOf));
+    for (const p of plan.push) this.machine.debounce(p.id, p.dataJson, p.runAt, now);
+    for (const t of settled.take) this.dedupeKeys.set(`${t.queue}\u0000${t.key}`, t.entry);
+    return settled.results;
   }
 
   private unfinishedCount(queue: string, name?: string): number {
@@ -269,15 +322,19 @@ export class MemoryStore implements Store {
       if (!q || q.config.paused) continue;
       let budget = req.limit - out.length;
       if (q.config.concurrency !== null) budget = Math.min(budget, q.config.concurrency - q.active.size);
-      if (q.config.rateLimit) {
-        if (now - q.rateWindowStart >= q.config.rateLimit.durationMs) {
+      const rate = q.config.rateLimit;
+      if (rate) {
+        if (now - q.rateWindowStart >= rate.durationMs) {
           q.rateWindowStart = now;
           q.rateCount = 0;
         }
-        budget = Math.min(budget, q.config.rateLimit.max - q.rateCount);
+        budget = Math.min(budget, rate.max - q.rateCount);
+        // Held back by the limit: waiters wake when the window ends, not at their timeout.
+        if (q.rateCount >= rate.max) this.waiters.notifyAt(queue, q.rateWindowStart + rate.durationMs);
       }
       if (budget <= 0) continue;
       const groupLimit = q.config.groupConcurrency;
+      const groupRate = q.config.groupRateLimit;
       q.ready.scan((id, seq) => {
         if (budget <= 0) return 'stop';
         const rec = this.jobs.get(id);
@@ -288,11 +345,21 @@ export class MemoryStore implements Store {
         }
         if (names && !names.has(rec.job.name)) return false;
         if (groupLimit !== null && rec.job.groupKey !== null && (q.groups.get(rec.job.groupKey) ?? 0) >= groupLimit) return false;
+        let window: RateWindow | undefined;
+        if (groupRate && rec.job.groupKey !== null) {
+          window = openWindow(q.groupRates.get(rec.job.groupKey), groupRate, now);
+          q.groupRates.set(rec.job.groupKey, window);
+          if (window.count >= groupRate.max) {
+            this.waiters.notifyAt(queue, window.start + groupRate.durationMs);
+            return false;
+          }
+        }
         // Unique per claim is all a fencing token needs here: a counter, not a UUID per job.
         startAttempt(rec.job, req.workerId, now, req.leaseMs);
         this.machine.move(rec.job, 'active', now, `${this.tokenBase}${++this.tokenSeq}`);
         budget--;
-        if (q.config.rateLimit) q.rateCount++;
+        if (rate) q.rateCount++;
+        if (window) window.count++;
         out.push({ ...this.view(rec), token: rec.token! });
         this.emit({ type: 'active', queue, jobId: id, at: now, state: 'active' });
         return true;
@@ -385,7 +452,7 @@ export class MemoryStore implements Store {
       this.emit({ type: patch.paused ? 'paused' : 'resumed', queue, at: now });
       if (!patch.paused) this.waiters.notify(queue);
     }
-    if (patch.concurrency !== undefined || patch.rateLimit !== undefined || patch.groupConcurrency !== undefined) this.waiters.notify(queue);
+    if (patch.concurrency !== undefined || patch.rateLimit !== undefined || patch.groupRateLimit !== undefined || patch.groupConcurrency !== undefined) this.waiters.notify(queue);
     return structuredClone(q.config);
   }
 
@@ -449,6 +516,15 @@ export class MemoryStore implements Store {
 
   // ----- upkeep -------------------------------------------------------------------------
 
+  async groups(queue: string, limit?: number): Promise<GroupPage> {
+    const counts = new Map<string, GroupCounts>();
+    for (const r of this.jobs.values()) {
+      const j = r.job;
+      if (j.queue === queue && j.groupKey !== null && (j.state === 'queued' || j.state === 'active')) countGroup(counts, j.groupKey, j.state);
+    }
+    return { groups: topGroups(counts, limit), sampled: false };
+  }
+
   async maintain(now = this.clock.now()): Promise<MaintainReport> {
     while (this.deadlines.size > 0 && this.deadlines.peekKey()! <= now) {
       const id = this.deadlines.pop()!;
@@ -473,7 +549,30 @@ export class MemoryStore implements Store {
       expired++;
     }
     for (const [id, w] of this.workerInfo) if (w.until <= now) this.workerInfo.delete(id);
+    for (const [key, t] of this.minutes) if (t.at < historyStart(0, now)) this.minutes.delete(key);
+    // Dedupe keys that can hold no more (stores/dedupe.ts).
+    for (const [slot, e] of this.dedupeKeys) if (keyIsSpent(e, this.jobs.get(e.id)?.job.state, now)) this.dedupeKeys.delete(slot);
+    // Turns at or behind their line's head would change no later turn; ended rate windows
+    // count for nothing.
+    for (const q of this.queuesByName.values()) {
+      const groupRate = q.config.groupRateLimit;
+      for (const [group, w] of q.groupRates) if (!groupRate || now - w.start >= groupRate.durationMs) q.groupRates.delete(group);
+      for (const [priority, turns] of q.turns) {
+        const head = q.ready.head(priority);
+        for (const [group, t] of turns) if (head === null || t.last <= head) turns.delete(group);
+        if (turns.size === 0) q.turns.delete(priority);
+      }
+    }
     return { promoted, reclaimed, expired };
+  }
+
+  async dependents(id: string): Promise<string[]> {
+    return [...(this.waitingOn.get(id) ?? [])].sort();
+  }
+
+  async history(since: number, queues?: string[]): Promise<MinuteCounts[]> {
+    const only = queues ? new Set(queues) : null;
+    return [...this.minutes.values()].filter((t) => t.at >= historyStart(since, this.clock.now()) && (!only || only.has(t.queue))).map((t) => ({ ...t })).sort(byMinute);
   }
 
   wait(queues: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {

@@ -61,6 +61,11 @@ export function hashToJob(h: Hash, logCount: number): Job {
     failureTtlMs: num(h.failureTtlMs),
     expiresAt: num(h.expiresAt),
     scheduleId: h.scheduleId ?? null,
+    dedupeKey: h.dedupeKey ?? null,
+    debounceKey: h.debounceKey ?? null,
+    trace: h.trace ?? null,
+    originalQueue: h.originalQueue ?? null,
+    waitingOn: h.waitingOn === undefined ? null : Number(h.waitingOn),
     startBy: num(h.startBy),
     logCount,
   };

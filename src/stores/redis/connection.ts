@@ -2,7 +2,8 @@
  * Opening the command connection: validate what the caller gave, connect or fail with a
  * ConnectionError that says where and why, and check the server once.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { parseRedisAddress, type RedisAddress } from './address.ts';
 import { ConnectionError, ValidationError } from '../../core/errors.ts';
 import { describe } from '../../core/options.ts';
 import { systemClock, type Clock } from '../../core/clock.ts';
@@ -32,6 +33,14 @@ export interface RedisStoreOptions {
   lua?: 'auto' | 'script';
   /** The store's time (default: the real clock); a TestClock in tests. */
   clock?: Clock;
+  /**
+   * Replicas that must have an add before enqueue resolves (Redis WAIT; default 0, or the
+   * URL's `?replicas=`). Replication is asynchronous, so without it a primary that fails
+   * right after an add can take the add with it when its replica is promoted.
+   */
+  replicas?: number;
+  /** How long an add waits for those replicas before it fails (default 1000 ms). */
+  replicaTimeoutMs?: number;
 }
 
 export const DEFAULT_RETENTION = { maxAgeMs: 7 * 24 * 3600 * 1000, maxFinishedPerQueue: 10_000 };
@@ -40,6 +49,9 @@ export const DEFAULT_EVENTS_MAX_LEN = 10_000;
 const PREFIX_RE = /^[A-Za-z0-9_.:@/-]{1,100}$/;
 
 export interface ResolvedOptions {
+  address: RedisAddress;
+  replicas: number;
+  replicaTimeoutMs: number;
   prefix: string;
   location: string;
   maxAgeMs: number | null;
@@ -57,16 +69,12 @@ function positiveOrNull(v: unknown, field: string): number | null {
 }
 
 export function resolveOptions(url: unknown, options: RedisStoreOptions): ResolvedOptions {
-  if (typeof url !== 'string' || !/^rediss?:\/\//i.test(url)) {
-    throw new ValidationError(`Redis URL must start with redis:// or rediss://; got ${describe(url)}`, 'url');
-  }
-  let location: string;
-  try {
-    const u = new URL(url);
+  const address = parseRedisAddress(url);
+  let location = address.location;
+  if (address.kind === 'single') {
+    const u = new URL(address.url);
     u.password = '';
     location = u.toString();
-  } catch {
-    throw new ValidationError(`Redis URL is not a valid URL: ${describe(url.replace(/:[^:@/]*@/, ':***@'))}`, 'url');
   }
   if (options === null || typeof options !== 'object') throw new ValidationError('Redis store options must be an object', 'options');
   const prefix = options.prefix ?? 'conveyor';
@@ -78,7 +86,14 @@ export function resolveOptions(url: unknown, options: RedisStoreOptions): Resolv
   if (!Number.isInteger(eventsMaxLen) || eventsMaxLen < 100) throw new ValidationError('eventsMaxLen must be an integer >= 100', 'eventsMaxLen');
   const lua = options.lua ?? 'auto';
   if (lua !== 'auto' && lua !== 'script') throw new ValidationError(`lua must be "auto" or "script"; got ${describe(lua)}`, 'lua');
+  const replicas = options.replicas ?? address.replicas ?? 0;
+  if (!Number.isInteger(replicas) || replicas < 0) throw new ValidationError(`replicas must be an integer >= 0; got ${describe(replicas)}`, 'replicas');
+  const replicaTimeoutMs = options.replicaTimeoutMs ?? address.replicaTimeoutMs ?? 1_000;
+  if (!Number.isInteger(replicaTimeoutMs) || replicaTimeoutMs < 1) throw new ValidationError(`replicaTimeoutMs must be a positive integer; got ${describe(replicaTimeoutMs)}`, 'replicaTimeoutMs');
   return {
+    address,
+    replicas,
+    replicaTimeoutMs,
     prefix,
     location,
     maxAgeMs: r.maxAgeMs === undefined ? DEFAULT_RETENTION.maxAgeMs : positiveOrNull(r.maxAgeMs, 'retention.maxAgeMs'),
@@ -91,9 +106,28 @@ export function resolveOptions(url: unknown, options: RedisStoreOptions): Resolv
   };
 }
 
+/** A client of one server (or of the primary Sentinel names), or of a whole Cluster. */
+export type RedisClient = Redis | Cluster;
+
+function client(address: RedisAddress, connection: RedisOptions | undefined): RedisClient {
+  const auth = { ...(address.username ? { username: address.username } : {}), ...(address.password ? { password: address.password } : {}) };
+  const tls = address.tls ? { tls: {} } : {};
+  const base: RedisOptions = { connectionName: 'conveyor', ...tls, ...auth, ...connection, lazyConnect: true };
+  switch (address.kind) {
+    case 'single':
+      return new Redis(address.url, base);
+    case 'sentinel':
+      return new Redis({ ...base, sentinels: address.sentinels, name: address.name, db: address.db, ...(address.tls ? { enableTLSForSentinelMode: true } : {}) });
+    case 'cluster':
+      // Scripts and blocking reads go to the master of their keys' slot; reads too, so a
+      // replica's lag never shows.
+      return new Cluster(address.nodes, { redisOptions: base, lazyConnect: true, scaleReads: 'master', enableOfflineQueue: true });
+  }
+}
+
 /** Connects the command connection, or throws a ConnectionError naming the location. */
-export async function openConnection(url: string, location: string, connection: RedisOptions | undefined): Promise<Redis> {
-  const redis = new Redis(url, { connectionName: 'conveyor', ...connection, lazyConnect: true });
+export async function openConnection(address: RedisAddress, location: string, connection: RedisOptions | undefined): Promise<RedisClient> {
+  const redis = client(address, connection);
   let firstError: unknown = null;
   const onError = (err: unknown) => {
     firstError ??= err;
@@ -111,8 +145,25 @@ export async function openConnection(url: string, location: string, connection: 
   return redis;
 }
 
+/** A second connection like `redis` for blocking reads, which wait out an outage. */
+export function duplicateForBlocking(redis: RedisClient): RedisClient {
+  if (redis instanceof Cluster) {
+    const name = redis.options.redisOptions?.connectionName ?? 'conveyor';
+    return redis.duplicate(undefined, {
+      lazyConnect: false,
+      redisOptions: { ...redis.options.redisOptions, connectionName: `${name}:blocking`, maxRetriesPerRequest: null },
+    });
+  }
+  return redis.duplicate({
+    connectionName: `${redis.options.connectionName ?? 'conveyor'}:blocking`,
+    // Blocked reads wait out an outage and are re-sent on reconnect, never failed.
+    maxRetriesPerRequest: null,
+    lazyConnect: false,
+  });
+}
+
 /** Checks the server version and warns about an eviction policy that may drop jobs. */
-export async function checkServer(redis: Redis, location: string, warn: (m: string) => void): Promise<void> {
+export async function checkServer(redis: RedisClient, location: string, warn: (m: string) => void): Promise<void> {
   let info: string;
   try {
     info = await redis.info();

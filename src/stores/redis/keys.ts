@@ -46,6 +46,11 @@ export class Keys {
     return `${this.base}errors:${id}`;
   }
 
+  /** Jobs that wait on this one (until it finishes). */
+  children(id: string): string {
+    return `${this.base}children:${id}`;
+  }
+
   logs(id: string): string {
     return `${this.base}logs:${id}`;
   }
@@ -57,6 +62,11 @@ export class Keys {
 
   config(queue: string): string {
     return `${this.base}config:${queue}`;
+  }
+
+  /** Finished jobs of a queue per minute of one day (Store.history): fields `<minute>:c|f`. */
+  minutes(queue: string, day: number): string {
+    return `${this.base}minutes:${queue}:${day}`;
   }
 
   marker(queue: string): string {

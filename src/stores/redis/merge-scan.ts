@@ -3,14 +3,14 @@
  * per round trip. list() uses it for "queue Q in states A or B" and similar: reads need no
  * atomicity, and doing the filtering here keeps long scans out of Redis's single thread.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.ts';
 
 export interface Scored {
   id: string;
   score: number;
 }
 
-export async function* mergeScan(redis: Redis, keys: string[], desc: boolean, after: number | null, chunk = 200): AsyncGenerator<Scored[]> {
+export async function* mergeScan(redis: RedisClient, keys: string[], desc: boolean, after: number | null, chunk = 200): AsyncGenerator<Scored[]> {
   let bound = after;
   let live = [...keys];
   while (live.length > 0) {

@@ -7,7 +7,6 @@
  * or subscribe() and shared by all of them (see wakeups.ts). A Worker thus uses two.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Clock } from '../../core/clock.ts';
 import { joinSchedule, progressJson, splitSchedule, type Schedule, type ScheduleProgress } from '../../core/schedule.ts';
 import { NotFoundError, QueueFullError, ValidationError } from '../../core/errors.ts';
@@ -15,11 +14,14 @@ import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { FINISHED_STATES, JOB_STATES, type JobState } from '../../core/states.ts';
 import { stallOutcome, startAttempt } from '../../engine/transitions.ts';
-import { clampProgress, decodeCursor, encodeCursor, pageLimit, truncateLine } from '../rules.ts';
+import { clampProgress, countGroup, decodeCursor, encodeCursor, GROUPS_SAMPLE, pageLimit, refuseTx, topGroups, truncateLine } from '../rules.ts';
 import {
+  type GroupCounts,
+  type GroupPage,
   emptyCounts,
   type ClaimRequest,
   type CleanRequest,
+  type EnqueueOptions,
   type JobEvent,
   type JobPage,
   type JobUpdate,
@@ -31,16 +33,19 @@ import {
   type StateCounts,
   type Store,
   type WorkerInfo,
+  type MinuteCounts,
 } from '../store.ts';
 import { hashToJob, pairsToHash, parseLogLine, type Hash } from './codec.ts';
-import { checkServer, openConnection, resolveOptions, type RedisStoreOptions, type ResolvedOptions } from './connection.ts';
+import { checkServer, duplicateForBlocking, openConnection, resolveOptions, type RedisClient, type RedisStoreOptions, type ResolvedOptions } from './connection.ts';
 import { Keys } from './keys.ts';
+import { byMinute, historyStart } from '../minutes.ts';
 import { mergeScan } from './merge-scan.ts';
 import { Scripts, type ScriptName } from './scripts.ts';
 import { Wakeups, type WakeInfo } from './wakeups.ts';
 
 export type { RedisStoreOptions } from './connection.ts';
 
+const DAY_MS = 86_400_000;
 const CLEAN_CHUNK = 500;
 const MAINTAIN_ROUNDS = 50;
 const WARN_EVERY_MS = 30_000;
@@ -49,7 +54,7 @@ export class RedisStore implements Store {
   readonly kind = 'redis';
   readonly location: string;
   readonly clock: Clock;
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: Keys;
   private readonly opts: ResolvedOptions;
   private readonly wakeups: Wakeups;
@@ -57,7 +62,7 @@ export class RedisStore implements Store {
   private lastWarnAt = 0;
   private closing: Promise<void> | null = null;
 
-  private constructor(redis: Redis, opts: ResolvedOptions) {
+  private constructor(redis: RedisClient, opts: ResolvedOptions) {
     this.redis = redis;
     this.opts = opts;
     this.location = opts.location;
@@ -71,12 +76,7 @@ export class RedisStore implements Store {
       command: redis,
       clock: opts.clock,
       openBlocking: () => {
-        const conn = redis.duplicate({
-          connectionName: `${redis.options.connectionName ?? 'conveyor'}:blocking`,
-          // Blocked reads wait out an outage and are re-sent on reconnect, never failed.
-          maxRetriesPerRequest: null,
-          lazyConnect: false,
-        });
+        const conn = duplicateForBlocking(redis);
         conn.on('error', (err) => this.transient(err));
         return conn;
       },
@@ -88,7 +88,7 @@ export class RedisStore implements Store {
   /** Connects to `redis://` or `rediss://` URL; throws ConnectionError when it cannot. */
   static async connect(url: string, options: RedisStoreOptions = {}): Promise<RedisStore> {
     const opts = resolveOptions(url, options);
-    const redis = await openConnection(url, opts.location, options.connection);
+    const redis = await openConnection(opts.address, opts.location, options.connection);
     try {
       await checkServer(redis, opts.location, opts.warn);
     } catch (err) {
@@ -115,12 +115,16 @@ export class RedisStore implements Store {
 
   private run(name: ScriptName, args: (string | number)[], now = this.clock.now()): Promise<unknown> {
     const head = [this.keys.base, now, this.opts.maxAgeMs ?? '', this.opts.maxFinishedPerQueue ?? '', this.opts.eventsMaxLen];
-    return this.scripts.run(name, this.keys.events, [...head, ...args]);
+    // Only adds wait for replicas: a claim or finish lost in a failover runs a job again
+    // (at least once), where a lost add would lose the job.
+    const replicas = name === 'enqueue' ? { count: this.opts.replicas, timeoutMs: this.opts.replicaTimeoutMs } : undefined;
+    return this.scripts.run(name, this.keys.events, [...head, ...args], replicas);
   }
 
   // ----- writes -------------------------------------------------------------------------
 
-  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
+  async enqueue(jobs: NewJob[], options?: EnqueueOptions): Promise<EnqueueResult[]> {
+    refuseTx(options, 'Redis');
     if (jobs.length === 0) return [];
     const args: (string | number)[] = [jobs.length];
     for (const j of jobs) {
@@ -143,6 +147,12 @@ export class RedisStore implements Store {
         j.failureTtlMs ?? '',
         j.scheduleId ?? '',
         j.startBy ?? '',
+        j.trace ?? '',
+        j.dedupeBy?.key ?? '',
+        j.dedupeBy?.mode ?? '',
+        j.dedupeBy?.ttlMs ?? '',
+        j.debounceBy?.key ?? '',
+        j.debounceBy?.delayMs ?? '',
       );
     }
     const reply = (await this.run('enqueue', args)) as string[];
@@ -150,7 +160,10 @@ export class RedisStore implements Store {
       throw reply[1] === 'NOT_FOUND' ? new NotFoundError(reply[2]) : new QueueFullError(reply[2]);
     }
     const out: EnqueueResult[] = [];
-    for (let i = 0; i + 2 < reply.length; i += 3) out.push({ id: reply[i], state: reply[i + 1] as JobState, duplicate: reply[i + 2] === '1' });
+    // The third value: '0' added, '1' a duplicate, '2' a debounced add (a duplicate that moved the job).
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      out.push({ id: reply[i], state: reply[i + 1] as JobState, duplicate: reply[i + 2] !== '0', ...(reply[i + 2] === '2' ? { debounced: true } : {}) });
+    }
     return out;
   }
 
@@ -346,6 +359,57 @@ export class RedisStore implements Store {
       out[q] = c;
     });
     return out;
+  }
+
+  /**
+   * Groups are read from the first GROUPS_SAMPLE ready and active jobs (one pipeline of
+   * HGETs): Redis keeps per-group counts of active jobs only while a limit needs them.
+   */
+  async groups(queue: string, limit?: number): Promise<GroupPage> {
+    const states = ['queued', 'active'] as const;
+    const ids = await Promise.all(states.map((st) => this.redis.zrange(this.keys.state(st, queue), 0, GROUPS_SAMPLE)));
+    const p = this.redis.pipeline();
+    for (const list of ids) for (const id of list.slice(0, GROUPS_SAMPLE)) p.hget(this.keys.job(id), 'groupKey');
+    const replies = (await p.exec()) ?? [];
+    const counts = new Map<string, GroupCounts>();
+    let k = 0;
+    states.forEach((st, i) => {
+      for (let n = 0; n < Math.min(ids[i].length, GROUPS_SAMPLE); n++) {
+        const g = replies[k++]?.[1];
+        if (typeof g === 'string' && g !== '') countGroup(counts, g, st);
+      }
+    });
+    return { groups: topGroups(counts, limit), sampled: ids.some((list) => list.length > GROUPS_SAMPLE) };
+  }
+
+  async dependents(id: string): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.children(id))).sort();
+  }
+
+  async history(since: number, queues?: string[]): Promise<MinuteCounts[]> {
+    const names = queues ?? (await this.redis.smembers(this.keys.queues));
+    const from = historyStart(since, this.clock.now());
+    const days: number[] = [];
+    for (let d = Math.floor(from / DAY_MS) * DAY_MS; d <= this.clock.now(); d += DAY_MS) days.push(d);
+    if (names.length === 0 || days.length === 0) return [];
+    const p = this.redis.pipeline();
+    for (const q of names) for (const d of days) p.hgetall(this.keys.minutes(q, d));
+    const replies = (await p.exec()) ?? [];
+    const byKey = new Map<string, MinuteCounts>();
+    names.forEach((queue, i) =>
+      days.forEach((_, k) => {
+        for (const [field, n] of Object.entries((replies[i * days.length + k][1] ?? {}) as Record<string, string>)) {
+          const [atText, kind] = field.split(':');
+          const at = Number(atText);
+          if (at < from) continue;
+          let t = byKey.get(`${queue}\n${at}`);
+          if (!t) byKey.set(`${queue}\n${at}`, (t = { queue, at, completed: 0, failed: 0 }));
+          if (kind === 'c') t.completed += Number(n);
+          else t.failed += Number(n);
+        }
+      }),
+    );
+    return [...byKey.values()].sort(byMinute);
   }
 
   async queues(): Promise<QueueInfo[]> {

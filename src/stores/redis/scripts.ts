@@ -15,7 +15,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
+import { ConnectionError } from '../../core/errors.ts';
+import type { RedisClient } from './connection.ts';
 import { luaHeader } from './lua/header.ts';
 
 const NAMES = ['enqueue', 'claim', 'extend', 'finish', 'update', 'cancel', 'remove', 'retry', 'promote', 'clean', 'configure', 'maintain', 'peek', 'lead', 'resign', 'advance-schedule'] as const;
@@ -103,10 +105,10 @@ const COMMAND_PREFIX = 'conveyor_';
 type ScriptFn = (key: string, ...args: (string | number)[]) => Promise<unknown>;
 
 export class Scripts {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private functions = false;
 
-  constructor(redis: Redis) {
+  constructor(redis: RedisClient) {
     this.redis = redis;
     for (const name of NAMES) redis.defineCommand(COMMAND_PREFIX + name, { numberOfKeys: 1, lua: scriptSource(name) });
   }
@@ -128,13 +130,21 @@ export class Scripts {
   }
 
   private async load(): Promise<void> {
-    await this.redis.call('FUNCTION', 'LOAD', 'REPLACE', librarySource());
+    // A Cluster runs a function on the master of its key's slot: every master gets the
+    // library (replicas receive it from their master, so a promoted one has it).
+    const targets = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+    await Promise.all(targets.map((r) => r.call('FUNCTION', 'LOAD', 'REPLACE', librarySource())));
   }
 
-  /** Runs an operation: `key` is the event stream, `args` all of ARGV. */
-  async run(name: ScriptName, key: string, args: (string | number)[]): Promise<unknown> {
+  /**
+   * Runs an operation: `key` is the event stream, `args` all of ARGV. With `replicas`, the
+   * reply waits until that many replicas have the write (WAIT, sent right behind it on the
+   * same connection: a Cluster pipeline goes to the master of the key's slot).
+   */
+  async run(name: ScriptName, key: string, args: (string | number)[], replicas?: { count: number; timeoutMs: number }): Promise<unknown> {
     try {
-      return await this.call(name, key, args);
+      if (!replicas || replicas.count === 0) return await this.call(name, key, args);
+      return await this.callAndWait(name, key, args, replicas.count, replicas.timeoutMs);
     } catch (err) {
       throw where(err, name, this.mode);
     }
@@ -148,10 +158,46 @@ export class Scripts {
     try {
       return await this.redis.call('FCALL', functionName(name), 1, key, ...args);
     } catch (err) {
-      // A restarted Redis without persistence (or a FUNCTION FLUSH) forgot the library.
-      if (!/function not found/i.test((err as Error)?.message ?? '')) throw err;
+      if (!forgotten(err)) throw err;
       await this.load();
       return this.redis.call('FCALL', functionName(name), 1, key, ...args);
     }
   }
+
+  private async callAndWait(name: ScriptName, key: string, args: (string | number)[], count: number, timeoutMs: number): Promise<unknown> {
+    const send = async () => {
+      const p = this.redis.pipeline();
+      if (this.functions) p.call('FCALL', functionName(name), 1, key, ...args);
+      else (p as unknown as Record<string, ScriptFn>)[COMMAND_PREFIX + name].call(p, key, ...args);
+      p.call('WAIT', count, timeoutMs);
+      const [[err, reply], [waitErr, acked]] = (await p.exec()) as [Error | null, unknown][];
+      if (err) throw err;
+      if (waitErr) throw waitErr;
+      if (Number(acked) < count) {
+        throw new ConnectionError(
+          `the write reached the Redis primary but only ${Number(acked)} of ${count} replicas confirmed it within ${timeoutMs} ms; ` +
+            'it may be lost if the primary fails now (adding again with the same job ids is safe)',
+        );
+      }
+      return reply;
+    };
+    for (let tries = 1; ; tries++) {
+      try {
+        return await send();
+      } catch (err) {
+        if (tries >= 3) throw err;
+        if (this.functions && forgotten(err)) await this.load();
+        // A Cluster pipeline that meets a moved slot fails instead of following it (the
+        // keyless WAIT is refused, not moved): a plain command on the key follows the
+        // redirection and updates the client's slot map.
+        else if (/^(MOVED|ASK) /.test((err as Error)?.message ?? '')) await this.redis.call('EXISTS', key);
+        else throw err;
+      }
+    }
+  }
+}
+
+/** A restarted Redis without persistence (or a FUNCTION FLUSH) forgot the library. */
+function forgotten(err: unknown): boolean {
+  return /function not found/i.test((err as Error)?.message ?? '');
 }

@@ -18,7 +18,7 @@
  * sent no FIN would otherwise stall wait() forever: the classic "workers stop after a
  * reconnect" failure).
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection.ts';
 import type { JobEvent } from '../store.ts';
 import type { Clock } from '../../core/clock.ts';
 import { Waiters } from '../waiters.ts';
@@ -32,9 +32,9 @@ export interface WakeupDeps {
   keys: Keys;
   storeId: string;
   /** The command connection: peeks and interrupts go through it, in order with claims. */
-  command: Redis;
+  command: RedisClient;
   /** Opens the blocking connection on first use. */
-  openBlocking(): Redis;
+  openBlocking(): RedisClient;
   peek(queues: string[]): Promise<WakeInfo>;
   onError(err: unknown): void;
   /** Job time: due times and wait() timeouts (the read watchdog keeps real time). */
@@ -56,7 +56,7 @@ const READ_COUNT = 1000;
 export class Wakeups {
   private readonly deps: WakeupDeps;
   private readonly markerPrefix: string;
-  private conn: Redis | null = null;
+  private conn: RedisClient | null = null;
   /**
    * Newest marker id this process has acted on (claimed after, or was woken by). Shared by
    * all wait() callers of the store: a marker wakes every caller waiting when it is read,
@@ -250,7 +250,7 @@ export class Wakeups {
     this.running = false;
   }
 
-  private connection(): Redis {
+  private connection(): RedisClient {
     if (!this.conn) {
       const conn = this.deps.openBlocking();
       // A read re-sent on a new connection blocks afresh: so does its watchdog.

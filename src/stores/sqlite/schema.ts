@@ -53,8 +53,23 @@ CREATE TABLE IF NOT EXISTS schedules (queue TEXT NOT NULL, id TEXT NOT NULL, spe
 CREATE TABLE IF NOT EXISTS leaders (role TEXT PRIMARY KEY, holder TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, info TEXT NOT NULL, until INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+-- Fair shares: each group's last turn per queue and priority (see engine/fair-turns.ts).
+CREATE TABLE IF NOT EXISTS fair (queue TEXT NOT NULL, priority INTEGER NOT NULL, grp TEXT NOT NULL, last INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 1, PRIMARY KEY (queue, priority, grp)) WITHOUT ROWID;
+-- Dedupe keys (stores/dedupe.ts): the job that took a key in a queue, and until when it holds at most.
+CREATE TABLE IF NOT EXISTS dedupe (queue TEXT NOT NULL, key TEXT NOT NULL, id TEXT NOT NULL, until INTEGER, PRIMARY KEY (queue, key)) WITHOUT ROWID;
+-- Each group's current rate window (groupRateLimit); ended ones are deleted by upkeep.
+CREATE TABLE IF NOT EXISTS group_rates (queue TEXT NOT NULL, grp TEXT NOT NULL, start INTEGER NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (queue, grp)) WITHOUT ROWID;
+-- Finished jobs per queue and minute (Store.history), for the last day.
+CREATE TABLE IF NOT EXISTS minutes (queue TEXT NOT NULL, at INTEGER NOT NULL, completed INTEGER NOT NULL, failed INTEGER NOT NULL, PRIMARY KEY (at, queue)) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('seq', 0);
 `;
+
+/**
+ * A queue's ready jobs past their latest start (a claim cancels them first), read through the
+ * latest-start index, which holds only jobs that have one: left to itself the planner walks
+ * the queue's whole ready index instead (measured: 0.5 ms per claimed job at 100,000 queued).
+ */
+export const LATE_READY_QUERY = "SELECT id FROM jobs INDEXED BY jobs_start_by WHERE start_by <= ? AND start_by IS NOT NULL AND queue = ? AND state = 'queued' LIMIT 1000";
 
 /** Events kept for other processes to tail; older ones are trimmed by maintain(). */
 export const EVENTS_KEPT = 10_000;

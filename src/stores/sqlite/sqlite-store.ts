@@ -7,6 +7,7 @@
  * as the memory store makes them; this file only reads and writes rows. What other
  * processes on the file write reaches waiters and subscribers through process-feed.ts.
  */
+import { historyStart, tallyEvents } from '../minutes.ts';
 import { randomUUID } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -17,13 +18,20 @@ import { ConnectionError, NotFoundError, StorageError, ValidationError } from '.
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { isFinished, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
+import { fairTurn, type GroupTurn } from '../../engine/fair-turns.ts';
+import { planDedupe, settleDedupe, type DedupeEntry } from '../dedupe.ts';
+import { openWindow, type RateWindow } from '../../engine/rate-window.ts';
 import { EXPIRED, stallOutcome, startAttempt } from '../../engine/transitions.ts';
 import { JobMachine, type JobRows } from '../job-machine.ts';
-import { clampProgress, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, truncateLine } from '../rules.ts';
+import { clampProgress, countGroup, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, topGroups, truncateLine } from '../rules.ts';
 import {
+  type GroupCounts,
+  type GroupPage,
   emptyCounts,
+  type MinuteCounts,
   type ClaimRequest,
   type CleanRequest,
+  type EnqueueOptions,
   type JobEvent,
   type JobPage,
   type JobUpdate,
@@ -36,9 +44,9 @@ import {
   type Store,
   type WorkerInfo,
 } from '../store.ts';
-import { decodeDoc, DOC_COLUMNS, encodeDoc, type DocColumns } from './doc.ts';
+import { decodeDoc, DOC_COLUMNS, encodeDoc, type DocColumns } from '../job-doc.ts';
 import { ProcessFeed } from './process-feed.ts';
-import { EVENTS_KEPT, MIGRATIONS, SCHEMA } from './schema.ts';
+import { EVENTS_KEPT, LATE_READY_QUERY, MIGRATIONS, SCHEMA } from './schema.ts';
 
 export interface SqliteOptions {
   /** 'process' (default): WAL + synchronous=NORMAL, survives kill -9 of any process. 'power': synchronous=FULL, survives power loss. */
@@ -84,6 +92,8 @@ export class SqliteStore implements Store {
   private group: { resolve: () => void; reject: (err: unknown) => void }[] | null = null;
   private closed = false;
   private readonly machine: JobMachine;
+  /** Views of this store through callers' own connections (see guestOn). */
+  private readonly guests = new WeakMap<DatabaseSync, SqliteStore>();
   /** The rowid the next new job takes (set as each enqueue call starts). */
   private nextRowid = 0;
 
@@ -240,6 +250,15 @@ export class SqliteStore implements Store {
       // Only while another store reads them: a process alone on its file (the common case)
       // delivers its events in memory and writes no row, a page less per commit.
       if (events.length > 0 && this.feed.othersListen()) this.st('INSERT INTO events (origin, body) VALUES (?, ?)').run(this.origin, JSON.stringify(events));
+      // One row per queue and minute for the whole transaction, not one write per job.
+      for (const t of tallyEvents(events)) {
+        this.st('INSERT INTO minutes (queue, at, completed, failed) VALUES (?, ?, ?, ?) ON CONFLICT (at, queue) DO UPDATE SET completed = completed + excluded.completed, failed = failed + excluded.failed').run(
+          t.queue,
+          t.at,
+          t.completed,
+          t.failed,
+        );
+      }
       this.db.exec('COMMIT');
     } catch (err) {
       this.forgetConfigs();
@@ -271,6 +290,39 @@ export class SqliteStore implements Store {
         value: number;
       }
     ).value;
+  }
+
+  /** The arrival number of a job becoming ready: `next`, or its group's turn (engine/fair-turns.ts). */
+  private turn(job: Job, next: number): number {
+    if (job.groupKey === null) return next;
+    const prev = this.st('SELECT last, used FROM fair WHERE queue = ? AND priority = ? AND grp = ?').get(job.queue, job.priority, job.groupKey) as GroupTurn | undefined;
+    const turn = fairTurn(this.lineHead(job.queue, job.priority), next, prev, this.config(job.queue).groupWeights[job.groupKey]);
+    this.st('INSERT INTO fair (queue, priority, grp, last, used) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET last = excluded.last, used = excluded.used').run(
+      job.queue,
+      job.priority,
+      job.groupKey,
+      turn.last,
+      turn.used,
+    );
+    return turn.last;
+  }
+
+  /** Forgets turns at or behind their line's head: they would change no later turn. */
+  private forgetPastTurns(): void {
+    const lines = this.st('SELECT DISTINCT queue, priority FROM fair').all() as { queue: string; priority: number }[];
+    for (const { queue, priority } of lines) {
+      const head = this.lineHead(queue, priority);
+      if (head !== null) this.st('DELETE FROM fair WHERE queue = ? AND priority = ? AND last <= ?').run(queue, priority, head);
+      else this.st('DELETE FROM fair WHERE queue = ? AND priority = ?').run(queue, priority);
+    }
+  }
+
+  /** The arrival number of the next job to be claimed at this priority, or null when none waits. */
+  private lineHead(queue: string, priority: number): number | null {
+    const row = this.st("SELECT ready_seq FROM jobs WHERE queue = ? AND state = 'queued' AND priority = ? ORDER BY ready_seq LIMIT 1").get(queue, priority) as
+      | { ready_seq: number }
+      | undefined;
+    return row?.ready_seq ?? null;
   }
 
   /**
@@ -364,16 +416,17 @@ export class SqliteStore implements Store {
       stateOf: (id) => this.stateOf(id),
       config: (queue) => this.config(queue),
       write: (job, _from, token) => {
-        this.save(job, job.state === 'active' ? token : null, job.state === 'queued' ? this.nextSeq() : undefined);
+        this.save(job, job.state === 'active' ? token : null, job.state === 'queued' ? this.turn(job, this.nextSeq()) : undefined);
         this.announce(job);
       },
       insert: (job, dataJson) => {
         // A new job's rowid is its creation number and doubles as its first arrival number
         // (all three only order jobs).
         const seq = ++this.nextRowid;
+        const ready = job.state === 'queued' ? this.turn(job, seq) : seq;
         this.st(
           'INSERT INTO jobs (rowid, id, queue, name, state, priority, created_seq, ready_seq, run_at, group_key, created_at, start_by, data, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        ).run(seq, job.id, job.queue, job.name, job.state, job.priority, seq, seq, job.runAt, job.groupKey, job.createdAt, job.startBy, dataJson, encodeDoc(job));
+        ).run(seq, job.id, job.queue, job.name, job.state, job.priority, seq, ready, job.runAt, job.groupKey, job.createdAt, job.startBy, dataJson, encodeDoc(job));
         this.announce(job);
       },
       delete: (job) => {
@@ -389,6 +442,13 @@ export class SqliteStore implements Store {
         if (rows.length > 0) this.st('DELETE FROM deps WHERE parent = ?').run(parentId);
         return rows.map((r) => r.child);
       },
+      replaceData: (job, dataJson) => {
+        this.st('UPDATE jobs SET data = ? WHERE id = ?').run(dataJson, job.id);
+      },
+      moveQueue: (job) => {
+        this.ensureQueue(job.queue);
+        this.st('UPDATE jobs SET queue = ?, expires_at = ?, doc = ? WHERE id = ?').run(job.queue, job.expiresAt, encodeDoc(job), job.id);
+      },
       emit: (e) => this.emit(e),
     };
   }
@@ -399,22 +459,81 @@ export class SqliteStore implements Store {
 
   // ----- writes -------------------------------------------------------------------------
 
-  async enqueue(jobs: NewJob[]): Promise<EnqueueResult[]> {
-    return this.tx(() => {
-      for (const queue of new Set(jobs.map((j) => j.queue))) this.ensureQueue(queue);
-      // Which of the batch's ids exist, in one query rather than two lookups per job.
-      const batchIds = new Set(jobs.map((j) => j.id));
-      const rows = this.st('SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify([...batchIds])) as { id: string; state: JobState }[];
-      const known = new Map(rows.map((r) => [r.id, r.state]));
-      this.nextRowid = this.seqBase();
-      const view = {
-        exists: (id: string) => (batchIds.has(id) ? known.has(id) : this.stateOf(id) !== undefined),
-        config: (queue: string) => this.config(queue),
-        unfinished: (queue: string, name?: string) => this.unfinished(queue, name),
-        oldestWaiting: (queue: string, name: string | undefined, n: number, skip: ReadonlySet<string>) => this.oldestWaiting(queue, name, n, skip),
-      };
-      return this.machine.enqueue(jobs, this.clock.now(), view, (id) => known.get(id));
-    });
+  async enqueue(jobs: NewJob[], options: EnqueueOptions = {}): Promise<EnqueueResult[]> {
+    if (options.tx !== undefined) return this.guestOn(options.tx).addInCallersTx(jobs);
+    return this.tx(() => this.add(jobs));
+  }
+
+  /** Adds a batch inside the open transaction (the store's, or the caller's for a guest). */
+  private add(jobs: NewJob[]): EnqueueResult[] {
+    for (const queue of new Set(jobs.map((j) => j.queue))) this.ensureQueue(queue);
+    // Which of the batch's ids exist, in one query rather than two lookups per job.
+    const batchIds = new Set(jobs.map((j) => j.id));
+    const rows = this.st('SELECT id, state FROM jobs WHERE id IN (SELECT value FROM json_each(?))').all(JSON.stringify([...batchIds])) as { id: string; state: JobState }[];
+    const known = new Map(rows.map((r) => [r.id, r.state]));
+    this.nextRowid = this.seqBase();
+    const view = {
+      exists: (id: string) => (batchIds.has(id) ? known.has(id) : this.stateOf(id) !== undefined),
+      config: (queue: string) => this.config(queue),
+      unfinished: (queue: string, name?: string) => this.unfinished(queue, name),
+      oldestWaiting: (queue: string, name: string | undefined, n: number, skip: ReadonlySet<string>) => this.oldestWaiting(queue, name, n, skip),
+    };
+    const now = this.clock.now();
+    const stateOf = (id: string) => known.get(id) ?? this.stateOf(id);
+    const lookup = (queue: string, key: string) => (this.st('SELECT id, until FROM dedupe WHERE queue = ? AND key = ?').get(queue, key) as DedupeEntry | undefined) ?? null;
+    const plan = planDedupe(jobs, now, lookup, stateOf);
+    const settled = settleDedupe(jobs.length, plan, this.machine.enqueue(plan.fresh, now, view, (id) => known.get(id)));
+    for (const p of plan.push) this.machine.debounce(p.id, p.dataJson, p.runAt, now);
+    const save = this.st('INSERT INTO dedupe (queue, key, id, until) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET id = excluded.id, until = excluded.until');
+    for (const t of settled.take) save.run(t.queue, t.key, t.entry.id, t.entry.until);
+    return settled.results;
+  }
+
+  /**
+   * This store's rows as seen through the application's own connection on the same file
+   * (`enqueue(jobs, { tx: db })`): a second SqliteStore over that handle, kept per handle.
+   */
+  private guestOn(handle: unknown): SqliteStore {
+    if (!(handle instanceof DatabaseSync)) throw new ValidationError('tx must be your DatabaseSync (node:sqlite) on the same file, inside BEGIN … COMMIT', 'tx');
+    if (!handle.isOpen) throw new ValidationError('tx is a closed DatabaseSync', 'tx');
+    const file = handle.location();
+    if (file === null || resolve(file) !== this.location) {
+      throw new ValidationError(`tx is a connection to ${file ?? 'an in-memory database'}, not to this store's file ${this.location}`, 'tx');
+    }
+    if (!handle.isTransaction) throw new ValidationError('tx must be inside your transaction: call BEGIN (or BEGIN IMMEDIATE) first', 'tx');
+    let guest = this.guests.get(handle);
+    if (!guest) {
+      guest = new SqliteStore(this.location, handle, this.clock);
+      this.guests.set(handle, guest);
+    }
+    return guest;
+  }
+
+  /**
+   * The add of a guest: inside the caller's transaction, as a savepoint (a refused batch
+   * changes nothing of theirs). The caller commits; other stores on the file, this
+   * process's own included, learn of it as of any other process's write.
+   */
+  private addInCallersTx(jobs: NewJob[]): Promise<EnqueueResult[]> {
+    this.forgetConfigs();
+    this.pending = [];
+    try {
+      this.db.exec('SAVEPOINT conveyor_add');
+      const out = this.add(jobs);
+      if (this.pending.length > 0 && this.feed.othersListen()) this.st('INSERT INTO events (origin, body) VALUES (?, ?)').run(this.origin, JSON.stringify(this.pending));
+      this.db.exec('RELEASE conveyor_add');
+      return Promise.resolve(out);
+    } catch (err) {
+      try {
+        this.db.exec('ROLLBACK TO conveyor_add');
+        this.db.exec('RELEASE conveyor_add');
+      } catch {
+        // the savepoint is already gone
+      }
+      return Promise.reject(this.storageError(err));
+    } finally {
+      this.pending = [];
+    }
   }
 
   private unfinished(queue: string, name?: string): number {
@@ -449,7 +568,7 @@ export class SqliteStore implements Store {
         const q = this.st('SELECT config, rate_start, rate_count FROM queues WHERE name = ?').get(queue) as { config: string; rate_start: number; rate_count: number } | undefined;
         if (!q) continue;
         // Ready jobs past their latest start end canceled ("expired"), never claimed.
-        const late = this.st("SELECT id FROM jobs WHERE start_by <= ? AND queue = ? AND state = 'queued' LIMIT 1000").all(now, queue) as { id: string }[];
+        const late = this.st(LATE_READY_QUERY).all(now, queue) as { id: string }[];
         if (late.length > 0) this.machine.cancel(late.map((r) => r.id), EXPIRED, now);
         const cfg = { ...DEFAULT_QUEUE_CONFIG, ...(JSON.parse(q.config) as QueueConfig) };
         if (cfg.paused) continue;
@@ -463,9 +582,11 @@ export class SqliteStore implements Store {
             rateCount = 0;
           }
           budget = Math.min(budget, cfg.rateLimit.max - rateCount);
+          // Held back by the limit: waiters wake when the window ends, not at their timeout.
+          if (rateCount >= cfg.rateLimit.max) this.feed.waiters.notifyAt(queue, rateStart + cfg.rateLimit.durationMs);
         }
         if (budget <= 0) continue;
-        if (cfg.groupConcurrency === null) {
+        if (cfg.groupConcurrency === null && cfg.groupRateLimit === null) {
           // The common case in one statement: take the next `budget` ready jobs and lease them.
           const params = { queue, n: budget, now, until: now + req.leaseMs, worker: req.workerId, ...(names ? { names: JSON.stringify(names) } : {}) };
           const rows = this.claimStmt(names !== null).all(params) as unknown as (Row & { priority: number; ready_seq: number })[];
@@ -481,13 +602,26 @@ export class SqliteStore implements Store {
         const sql = `SELECT id, name, group_key FROM jobs WHERE queue = ? AND state = 'queued'${names ? ` AND name IN (${names.map(() => '?').join(',')})` : ''} ORDER BY priority DESC, ready_seq LIMIT ?`;
         const candidates = this.st(sql).all(queue, ...(names ?? []), budget + 1000) as { id: string; name: string; group_key: string | null }[];
         const groups = new Map<string, number>();
+        const windows = new Map<string, RateWindow>();
         for (const c of candidates) {
           if (budget <= 0) break;
+          let active = 0;
           if (cfg.groupConcurrency !== null && c.group_key !== null) {
-            const active = groups.get(c.group_key) ?? (this.st("SELECT COUNT(*) AS n FROM jobs WHERE queue = ? AND state = 'active' AND group_key = ?").get(queue, c.group_key) as { n: number }).n;
+            active = groups.get(c.group_key) ?? (this.st("SELECT COUNT(*) AS n FROM jobs WHERE queue = ? AND state = 'active' AND group_key = ?").get(queue, c.group_key) as { n: number }).n;
             if (active >= cfg.groupConcurrency) continue;
-            groups.set(c.group_key, active + 1);
           }
+          let window: RateWindow | undefined;
+          if (cfg.groupRateLimit !== null && c.group_key !== null) {
+            const stored = windows.get(c.group_key) ?? (this.st('SELECT start, count FROM group_rates WHERE queue = ? AND grp = ?').get(queue, c.group_key) as RateWindow | undefined);
+            window = openWindow(stored, cfg.groupRateLimit, now);
+            windows.set(c.group_key, window);
+            if (window.count >= cfg.groupRateLimit.max) {
+              this.feed.waiters.notifyAt(queue, window.start + cfg.groupRateLimit.durationMs);
+              continue;
+            }
+            window.count++;
+          }
+          if (cfg.groupConcurrency !== null && c.group_key !== null) groups.set(c.group_key, active + 1);
           const job = this.load(c.id)!.job;
           const token = randomUUID();
           startAttempt(job, req.workerId, now, req.leaseMs);
@@ -498,6 +632,8 @@ export class SqliteStore implements Store {
           this.emit({ type: 'active', queue, jobId: c.id, at: now, state: 'active' });
         }
         if (cfg.rateLimit) this.st('UPDATE queues SET rate_start = ?, rate_count = ? WHERE name = ?').run(rateStart, rateCount, queue);
+        const save = this.st('INSERT INTO group_rates (queue, grp, start, count) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET start = excluded.start, count = excluded.count');
+        for (const [group, w] of windows) save.run(queue, group, w.start, w.count);
       }
       return out;
     });
@@ -602,7 +738,7 @@ export class SqliteStore implements Store {
       this.configs.set(queue, next);
       const now = this.clock.now();
       if (patch.paused !== undefined && patch.paused !== before.paused) this.emit({ type: patch.paused ? 'paused' : 'resumed', queue, at: now });
-      if (patch.paused === false || patch.concurrency !== undefined || patch.rateLimit !== undefined || patch.groupConcurrency !== undefined) this.feed.waiters.notify(queue);
+      if (patch.paused === false || patch.concurrency !== undefined || patch.rateLimit !== undefined || patch.groupRateLimit !== undefined || patch.groupConcurrency !== undefined) this.feed.waiters.notify(queue);
       return structuredClone(next);
     });
   }
@@ -715,8 +851,38 @@ export class SqliteStore implements Store {
     // Real time: they measure whether another process is alive, not job time.
     this.st('DELETE FROM listeners WHERE until <= ?').run(Date.now());
     this.st('DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?').run(EVENTS_KEPT);
+    this.st('DELETE FROM minutes WHERE at < ?').run(historyStart(0, now));
+    this.forgetPastTurns();
+    // Dedupe keys that can hold no more (stores/dedupe.ts): gone or finished jobs, past caps.
+    this.st(`DELETE FROM dedupe WHERE CASE WHEN until IS NOT NULL THEN until <= ?
+      ELSE coalesce((SELECT state IN ('completed', 'failed', 'canceled') FROM jobs WHERE jobs.id = dedupe.id), 1) END`).run(now);
+    this.st('DELETE FROM dedupe WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = dedupe.id)').run();
+    // Ended rate windows count for nothing.
+    for (const { queue } of this.st('SELECT DISTINCT queue FROM group_rates').all() as { queue: string }[]) {
+      const limit = this.config(queue).groupRateLimit;
+      this.st('DELETE FROM group_rates WHERE queue = ? AND start <= ?').run(queue, limit ? now - limit.durationMs : Number.MAX_SAFE_INTEGER);
+    }
     const more = late.length === MAINTAIN_BATCH || promoted === MAINTAIN_BATCH || lapsed.length === MAINTAIN_BATCH || due.length === MAINTAIN_BATCH;
     return { promoted, reclaimed, expired, more };
+  }
+
+  async dependents(id: string): Promise<string[]> {
+    return (this.st('SELECT child FROM deps WHERE parent = ? ORDER BY child').all(id) as { child: string }[]).map((r) => r.child);
+  }
+
+  async history(since: number, queues?: string[]): Promise<MinuteCounts[]> {
+    const rows = this.st('SELECT queue, at, completed, failed FROM minutes WHERE at >= ? ORDER BY at, queue').all(historyStart(since, this.clock.now())) as unknown as MinuteCounts[];
+    const only = queues ? new Set(queues) : null;
+    return rows.filter((r) => !only || only.has(r.queue)).map((r) => ({ queue: r.queue, at: r.at, completed: r.completed, failed: r.failed }));
+  }
+
+  async groups(queue: string, limit?: number): Promise<GroupPage> {
+    const rows = this.st(`SELECT group_key AS g, state, count(*) AS n FROM jobs WHERE queue = ? AND state IN ('queued', 'active') AND group_key IS NOT NULL GROUP BY group_key, state`).all(
+      queue,
+    ) as { g: string; state: 'queued' | 'active'; n: number }[];
+    const counts = new Map<string, GroupCounts>();
+    for (const r of rows) countGroup(counts, r.g, r.state, r.n);
+    return { groups: topGroups(counts, limit), sampled: false };
   }
 
   async wait(queues: string[], timeoutMs: number, signal?: AbortSignal): Promise<void> {

@@ -1,6 +1,7 @@
 -- claim: MemoryStore.claim in one script. Promotes due jobs of the queues, then takes
 -- ready jobs by priority then arrival, honouring pause, queue concurrency, rate limit,
--- group concurrency and the names filter.
+-- group concurrency, group rate limit and the names filter. A queue held back by a rate
+-- window reports the window's end as its next due time, so waiters wake then.
 --
 -- ARGV from A: workerId, limit, leaseMs, tokenBase, nNames, names..., nQueues, queues...
 -- Returns {jobs, info}: jobs are flat HGETALL lists as read before the claim (plus data,
@@ -24,6 +25,8 @@ flushDeferred()
 
 local out, taken, tokens = {}, 0, 0
 local leaseUntil = NOW + leaseMs
+local held = {}
+local function holdUntil(q, at) if held[q] == nil or at < held[q] then held[q] = at end end
 for _, q in ipairs(queues) do
   if taken >= limit then break end
   local c = cfg(q)
@@ -39,11 +42,27 @@ for _, q in ipairs(queues) do
       rstart, rcount = tonumber(v[1] or '0'), tonumber(v[2] or '0')
       if NOW - rstart >= rl.durationMs then rstart, rcount = NOW, 0 end
       budget = math.min(budget, rl.max - rcount)
+      if rcount >= rl.max then holdUntil(q, rstart + rl.durationMs) end
     end
     if budget > 0 then
       local glimit = nz(c.groupConcurrency)
-      local filtered = names ~= nil or glimit ~= nil
+      local grl = nz(c.groupRateLimit)
+      local filtered = names ~= nil or glimit ~= nil or grl ~= nil
       local gk, rkey = P .. 'groups:' .. q, P .. 'ready:' .. q
+      -- Group rate windows: "start:count" per group, read once and written back at the end.
+      local grk, windows = P .. 'grate:' .. q, {}
+      local function window(g)
+        local w = windows[g]
+        if not w then
+          local v = redis.call('HGET', grk, g)
+          local s, n = 0, 0
+          if v then s, n = string.match(v, '^(%d+):(%d+)$'); s, n = tonumber(s), tonumber(n) end
+          if NOW - s >= grl.durationMs then s, n = NOW, 0 end
+          w = {s = s, n = n}
+          windows[g] = w
+        end
+        return w
+      end
       local pos, scanned, scanMax = 0, 0, budget + CLAIM_SCAN_SLACK
       while budget > 0 and scanned < scanMax do
         local chunk = budget
@@ -63,7 +82,11 @@ for _, q in ipairs(queues) do
           elseif (names and not names[j.name])
             or (glimit and j.groupKey and tonumber(redis.call('HGET', gk, j.groupKey) or '0') >= glimit) then
             pos = pos + 1
+          elseif grl and j.groupKey and window(j.groupKey).n >= grl.max then
+            pos = pos + 1
+            holdUntil(q, windows[j.groupKey].s + grl.durationMs)
           else
+            if grl and j.groupKey then windows[j.groupKey].n = windows[j.groupKey].n + 1; windows[j.groupKey].taken = true end
             -- Its removal from the ready set is deferred: step over it.
             pos = pos + 1
             j.leaseUntil = leaseUntil
@@ -92,11 +115,14 @@ for _, q in ipairs(queues) do
           end
         end
       end
+      for g, w in pairs(windows) do
+        if w.taken then redis.call('HSET', grk, g, fmt(w.s) .. ':' .. w.n) end
+      end
     end
     if rl then redis.call('HSET', rk, 's', fmt(rstart), 'c', rcount) end
   end
 end
 commit()
 local info = {}
-for _, q in ipairs(queues) do wakeInfo(q, info) end
+for _, q in ipairs(queues) do wakeInfo(q, info, held[q]) end
 return {out, info}

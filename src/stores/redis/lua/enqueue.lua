@@ -13,8 +13,53 @@ for i = 0, n - 1 do
     priority = ARGV[b + 5], runAt = opt(ARGV[b + 6]), start = ARGV[b + 7] == '1', maxAttempts = ARGV[b + 8],
     backoff = opt(ARGV[b + 9]), timeoutMs = opt(ARGV[b + 10]), deps = ARGV[b + 11], policy = ARGV[b + 12],
     groupKey = opt(ARGV[b + 13]), resultTtlMs = opt(ARGV[b + 14]), failureTtlMs = opt(ARGV[b + 15]),
-    scheduleId = opt(ARGV[b + 16]), startBy = opt(ARGV[b + 17]),
+    scheduleId = opt(ARGV[b + 16]), startBy = opt(ARGV[b + 17]), trace = opt(ARGV[b + 18]),
+    dkey = opt(ARGV[b + 19]), dmode = ARGV[b + 20], dttl = num(ARGV[b + 21]), bkey = opt(ARGV[b + 22]),
   }
+  -- A debounce key lives among the dedupe keys under a name no dedupe key can have.
+  if jobs[#jobs].bkey then jobs[#jobs].debounceKey, jobs[#jobs].bkey = jobs[#jobs].bkey, '{debounce}' .. jobs[#jobs].bkey end
+end
+
+-- 0. dedupe keys (src/stores/dedupe.ts): a job whose key holds answers with the job that took
+-- it (dupOf) and is not added. Entries in dedupe:<queue> are "<until or empty>|<id>". A key
+-- taken earlier in this batch holds for the later jobs.
+local WAITS = {pending = true, scheduled = true, deferred = true, queued = true}
+local keysTaken = {}
+for _, nj in ipairs(jobs) do
+  if nj.bkey then
+    -- Debounce: a job with the key that still waits for its run time takes this add's data
+    -- and run time (nj.push); twice in one batch, the earlier job of the batch does.
+    local slot = nj.queue .. '|' .. nj.bkey
+    local earlier = keysTaken[slot]
+    if earlier then
+      earlier.data, earlier.runAt, earlier.startBy = nj.data, nj.runAt, nj.startBy
+      nj.dupOf, nj.debounced = earlier.id, true
+    else
+      local v = redis.call('HGET', P .. 'dedupe:' .. nj.queue, nj.bkey)
+      local id = v and string.match(v, '^%d*|(.*)$')
+      if id and redis.call('HGET', P .. 'job:' .. id, 'state') == 'scheduled' then
+        nj.dupOf, nj.debounced, nj.push = id, true, true
+      else
+        keysTaken[slot] = nj
+      end
+    end
+  elseif nj.dkey then
+    local slot = nj.queue .. '|' .. nj.dkey
+    if keysTaken[slot] then
+      nj.dupOf = keysTaken[slot].id
+    else
+      local v = redis.call('HGET', P .. 'dedupe:' .. nj.queue, nj.dkey)
+      if v then
+        local untilS, id = string.match(v, '^(%d*)|(.*)$')
+        local st = redis.call('HGET', P .. 'job:' .. id, 'state')
+        local holds = st and (untilS == '' or tonumber(untilS) > NOW)
+        if holds and nj.dmode == 'waiting' then holds = WAITS[st] == true
+        elseif holds and nj.dmode == 'unfinished' then holds = not FINISHED[st] end
+        if holds then nj.dupOf = id end
+      end
+      if not nj.dupOf then keysTaken[slot] = nj end
+    end
+  end
 end
 
 local function exists(id) return redis.call('EXISTS', P .. 'job:' .. id) == 1 end
@@ -22,7 +67,7 @@ local function exists(id) return redis.call('EXISTS', P .. 'job:' .. id) == 1 en
 -- 1. checks: dependencies exist, queue limits hold (or enough waiting jobs can be evicted)
 local batch, order, growth, fresh = {}, {}, {}, 0
 for _, nj in ipairs(jobs) do
-  if not batch[nj.id] and not exists(nj.id) then
+  if not nj.dupOf and not batch[nj.id] and not exists(nj.id) then
     nj.fresh = true
     fresh = fresh + 1
     if nj.deps == '[]' then nj.depList = {} else nj.depList = cjson.decode(nj.deps) end
@@ -126,16 +171,33 @@ if #order > 0 then redis.call('SADD', P .. 'queues', unpack(order)) end
 -- Creation numbers for the whole batch in one call.
 local cseq = 0
 if fresh > 0 then cseq = redis.call('INCRBY', P .. 'seq', fresh) - fresh end
+local stateOf = {}
 for _, nj in ipairs(jobs) do
   -- Ids checked above need no second look; a repeat within the batch does.
   local existing = nil
-  if not nj.fresh then existing = redis.call('HGET', P .. 'job:' .. nj.id, 'state') end
-  if existing then
+  if not nj.fresh and not nj.dupOf then existing = redis.call('HGET', P .. 'job:' .. nj.id, 'state') end
+  if nj.push then
+    -- A debounced add: the waiting job takes the new data and run time.
+    local j = load(nj.dupOf)
+    local sets, dels = {'runAt', nj.runAt}, {}
+    if #nj.data <= INLINE then
+      sets[#sets + 1] = 'data'; sets[#sets + 1] = nj.data
+      redis.call('DEL', P .. 'data:' .. nj.dupOf)
+    else
+      redis.call('SET', P .. 'data:' .. nj.dupOf, nj.data)
+      dels[#dels + 1] = 'data'
+    end
+    j.runAt = tonumber(nj.runAt)
+    setState(nj.dupOf, j, 'scheduled', sets, dels)
+    out[#out + 1] = nj.dupOf; out[#out + 1] = 'scheduled'; out[#out + 1] = '2'
+  elseif nj.dupOf then
+    out[#out + 1] = nj.dupOf; out[#out + 1] = stateOf[nj.dupOf] or redis.call('HGET', P .. 'job:' .. nj.dupOf, 'state'); out[#out + 1] = nj.debounced and '2' or '1'
+  elseif existing then
     -- An id we generated can only exist if this very batch ran before (a resend after a
     -- lost reply): that is not a duplicate add.
     out[#out + 1] = nj.id; out[#out + 1] = existing; out[#out + 1] = nj.dedupe and '1' or '0'
   else
-    local v, broken = depsVerdict(nj.depList, nj.policy)
+    local v, broken, waiting = depsVerdict(nj.depList, nj.policy)
     local state
     if not nj.start then state = 'pending'
     elseif v == 'broken' then state = 'failed'
@@ -159,7 +221,8 @@ for _, nj in ipairs(jobs) do
     if nj.policy ~= 'fail' then put('onParentFailure', nj.policy) end
     put('runAt', nj.runAt); put('backoff', nj.backoff); put('timeoutMs', nj.timeoutMs); put('groupKey', nj.groupKey)
     put('resultTtlMs', nj.resultTtlMs); put('failureTtlMs', nj.failureTtlMs); put('scheduleId', nj.scheduleId)
-    put('startBy', nj.startBy)
+    put('startBy', nj.startBy); put('trace', nj.trace); put('dedupeKey', nj.dkey); put('debounceKey', nj.debounceKey)
+    if state == 'deferred' then put('waitingOn', tostring(waiting)) end
     -- Latest starts, for maintain to cancel waiting jobs that passed theirs.
     if nj.startBy then zadd(P .. 'startby', nj.startBy, nj.id) end
     putValue(nj.id, 'data', nj.data, h)
@@ -180,6 +243,10 @@ for _, nj in ipairs(jobs) do
       setState(nj.id, j, state, h)
     end
     out[#out + 1] = nj.id; out[#out + 1] = j.state; out[#out + 1] = '0'
+    stateOf[nj.id] = j.state
+    if nj.dkey or nj.bkey then
+      redis.call('HSET', P .. 'dedupe:' .. nj.queue, nj.dkey or nj.bkey, (nj.dttl and fmt(NOW + nj.dttl) or '') .. '|' .. nj.id)
+    end
   end
 end
 commit()

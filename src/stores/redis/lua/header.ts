@@ -13,7 +13,7 @@ export const INLINE = 48;
 /** Most job ids one event stream entry carries. */
 export const EVENT_GROUP = 50;
 /** Values per job in an enqueue call (see RedisStore.enqueue). */
-export const ENQUEUE_FIELDS = 18;
+export const ENQUEUE_FIELDS = 24;
 /** Values per outcome in a finish call (see RedisStore.finish). */
 export const FINISH_FIELDS = 9;
 /** maintain does at most this many jobs per part per queue in one call, then says more is left. */
@@ -25,7 +25,8 @@ export const CLAIM_SCAN_SLACK = 1000;
 
 /** The job hash fields scripts load into a job table (load, loadAll). */
 const LOADED = ['state', 'queue', 'name', 'priority', 'runAt', 'attempt', 'maxAttempts', 'backoff', 'groupKey', 'cseq',
-  'onParentFailure', 'dependsOn', 'resultTtlMs', 'failureTtlMs', 'workerId', 'token', 'finishedAt', 'createdAt', 'kids', 'startBy'];
+  'onParentFailure', 'dependsOn', 'resultTtlMs', 'failureTtlMs', 'workerId', 'token', 'finishedAt', 'createdAt', 'kids', 'startBy',
+  'originalQueue', 'waitingOn'];
 /**
  * What finish reads (fencing, indexes, expiry): every field read costs ~0.35 µs of Lua
  * glue, so the hot paths read only theirs (state must come first: see loadOnly).

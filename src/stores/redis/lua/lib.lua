@@ -114,6 +114,42 @@ local function nextArrival(q)
   return a.first + a.n - 1
 end
 
+-- A grouped job's turn (see engine/fair-turns.ts): one past the later of the line's head
+-- (the next ready job at this priority; the job's own arrival number when none waits) and
+-- its group's last turn, kept in the hash fair:<queue> as "<priority>:<group>". The head is
+-- read from the ready set; within a batch, entries not yet written leave it a little behind,
+-- which only moves the turn earlier by what the batch added.
+-- The arrival number of the next ready job at this priority, or nil when none waits.
+local function lineHead(q, priority)
+  local band = (1000 - priority) * READY_SPAN
+  local first = redis.call('ZRANGE', P .. 'ready:' .. q, fmt(band), '(' .. fmt(band + READY_SPAN), 'BYSCORE', 'LIMIT', 0, 1, 'WITHSCORES')
+  return first[2] and (tonumber(first[2]) - band) or nil
+end
+
+local function fairArrival(q, priority, group)
+  local next = nextArrival(q)
+  -- No job waits at this priority (as far as this call's reads see): the line starts where the
+  -- arrival numbers stood before this batch, for every job of the batch alike.
+  local a = arrivals[q]
+  local from = lineHead(q, priority) or ((BATCH and a) and (a.first - 1) or (next - 1))
+  local key, field = P .. 'fair:' .. q, priority .. ':' .. group
+  -- "<last>:<used>": a group of weight w (groupWeights) puts up to w jobs on one turn while
+  -- that turn is still ahead of the head.
+  local v = redis.call('HGET', key, field)
+  local last, used
+  if v then last, used = string.match(v, '^(%d+):(%d+)$'); last, used = tonumber(last), tonumber(used) end
+  local weights = nz(cfg(q).groupWeights)
+  local w = (weights and tonumber(nz(weights[group]))) or 1
+  local turn
+  if last and last > from and used < w then
+    turn, used = last, used + 1
+  else
+    turn, used = math.max(from, last or from) + 1, 1
+  end
+  redis.call('HSET', key, field, fmt(turn) .. ':' .. used)
+  return turn
+end
+
 -- Keys of removed jobs, deleted together.
 local dropped
 local function drop(...)
@@ -186,6 +222,9 @@ local function putValue(id, field, value, sets)
   end
 end
 
+-- Finished jobs per queue in this call (Store.history): one HINCRBY per queue and outcome
+-- at commit, into a hash per queue and day that expires after two days.
+local tallies
 local events
 local function sameExtra(a, b)
   if a == b then return true end
@@ -194,6 +233,11 @@ local function sameExtra(a, b)
   return true
 end
 local function emit(t, q, id, extra)
+  if t == 'completed' or t == 'failed' then
+    local c = tallies[q]
+    if not c then c = {completed = 0, failed = 0}; tallies[q] = c end
+    c[t] = c[t] + 1
+  end
   local g = events[#events]
   if id and g and g.t == t and g.q == q and #g.ids > 0 and #g.ids < EVENT_GROUP and sameExtra(g.extra, extra) then
     g.ids[#g.ids + 1] = id
@@ -211,6 +255,13 @@ local function commit()
     if #g.ids > 0 then args[#args + 1] = 'j'; args[#args + 1] = table.concat(g.ids, '\n') end
     if g.extra then for i = 1, #g.extra do args[#args + 1] = g.extra[i] end end
     redis.call(unpack(args))
+  end
+  local minute = math.floor(NOW / 60000) * 60000
+  for q, c in pairs(tallies) do
+    local k = P .. 'minutes:' .. q .. ':' .. fmt(math.floor(NOW / 86400000) * 86400000)
+    if c.completed > 0 then redis.call('HINCRBY', k, fmt(minute) .. ':c', c.completed) end
+    if c.failed > 0 then redis.call('HINCRBY', k, fmt(minute) .. ':f', c.failed) end
+    redis.call('PEXPIRE', k, 172800000)
   end
   for q in pairs(wake) do
     -- Approximate trimming: an exact MAXLEN 1 costs ~20 µs per XADD (measured), and
@@ -235,15 +286,15 @@ local function depList(j)
   return cjson.decode(j.dependsOn)
 end
 
--- 'done' | 'wait' | first broken dependency id
+-- 'done' | 'wait' (and how many wait) | 'broken' and the first broken dependency id
 local function depsVerdict(deps, policy)
-  local waiting = false
+  local waiting = 0
   for _, d in ipairs(deps) do
     local v = verdict(redis.call('HGET', P .. 'job:' .. d, 'state'), policy)
     if v == 'broken' then return 'broken', d end
-    if v == 'wait' then waiting = true end
+    if v == 'wait' then waiting = waiting + 1 end
   end
-  if waiting then return 'wait' end
+  if waiting > 0 then return 'wait', nil, waiting end
   return 'done'
 end
 
@@ -266,7 +317,9 @@ local function leave(id, j)
     zrem(P .. 'sched:' .. q, id)
   elseif from == 'active' then
     zrem(P .. 'lease:' .. q, id)
-    if j.groupKey then addCount(P .. 'groups:' .. q, j.groupKey, -1) end
+    -- Active jobs per group are counted only while the queue limits them (two writes per
+    -- job saved otherwise); configure drops the counts when the limit goes.
+    if j.groupKey and nz(cfg(q).groupConcurrency) then addCount(P .. 'groups:' .. q, j.groupKey, -1) end
   elseif FINISHED[from] then
     zrem(P .. 'expiry', id)
   end
@@ -299,7 +352,8 @@ local function setState(id, j, to, sets, dels)
   if to == 'queued' then
     if j.runAt then dels[#dels + 1] = 'runAt' end
     j.runAt = nil
-    zadd(P .. 'ready:' .. q, fmt((1000 - j.priority) * READY_SPAN + nextArrival(q)), id)
+    local arrival = j.groupKey and fairArrival(q, j.priority, j.groupKey) or nextArrival(q)
+    zadd(P .. 'ready:' .. q, fmt((1000 - j.priority) * READY_SPAN + arrival), id)
     wake[q] = true
   elseif to == 'scheduled' then
     zadd(P .. 'sched:' .. q, fmt(j.runAt), id)
@@ -307,7 +361,7 @@ local function setState(id, j, to, sets, dels)
     wake[q] = true
   elseif to == 'active' then
     zadd(P .. 'lease:' .. q, fmt(j.leaseUntil), id)
-    if j.groupKey then addCount(P .. 'groups:' .. q, j.groupKey, 1) end
+    if j.groupKey and nz(cfg(q).groupConcurrency) then addCount(P .. 'groups:' .. q, j.groupKey, 1) end
   end
   local finished = FINISHED[to]
   if finished then
@@ -370,6 +424,15 @@ releaseDependents = function(pid)
     if c and c.state == 'deferred' then
       if verdict(pstate, c.onParentFailure) == 'broken' then
         failWith(cid, c, brokenMsg(pid))
+      elseif c.waitingOn then
+        -- Counted down: no look at the other dependencies (a broken one failed it already).
+        local left = tonumber(c.waitingOn) - 1
+        if left <= 0 then
+          setState(cid, c, readyState(c.runAt), nil, {'waitingOn'})
+          emit('promoted', c.queue, cid, {'s', c.state})
+        else
+          redis.call('HSET', P .. 'job:' .. cid, 'waitingOn', left)
+        end
       else
         local v = depsVerdict(depList(c), c.onParentFailure)
         if v == 'broken' then
@@ -393,10 +456,37 @@ local function removeJob(id, j)
   if j.kids then releaseDependents(id) end
 end
 
+-- Moves a finished job to another queue (a dead-letter queue, or back from one): its
+-- per-state set and retention follow the new queue; originalQueue names where it failed.
+local function changeQueue(id, j, to)
+  local from, jk = j.queue, P .. 'job:' .. id
+  local orig = redis.call('HGET', jk, 'originalQueue')
+  zrem(P .. 'st:' .. j.state .. ':' .. from, id)
+  zadd(P .. 'st:' .. j.state .. ':' .. to, j.cseq, id)
+  redis.call('SADD', P .. 'queues', to)
+  j.queue = to
+  local exp = expiryFor(j.state, j)
+  if exp then
+    zadd(P .. 'expiry', fmt(exp), id)
+    redis.call('HSET', jk, 'expiresAt', fmt(exp))
+  else
+    zrem(P .. 'expiry', id)
+    redis.call('HDEL', jk, 'expiresAt')
+  end
+  if orig == to then
+    redis.call('HDEL', jk, 'originalQueue')
+    redis.call('HSET', jk, 'queue', to)
+  else
+    redis.call('HSET', jk, 'queue', to, 'originalQueue', orig or from)
+  end
+end
+
 local function applyFailure(id, j, state, runAt, message)
   if state == 'failed' then
     setState(id, j, 'failed', nil, {'workerId'})
     emit('failed', j.queue, id, {'s', 'failed', 'e', message})
+    local dlq = nz(cfg(j.queue).deadLetter)
+    if dlq and dlq ~= j.queue then changeQueue(id, j, dlq) end
   else
     j.runAt = runAt
     local sets = nil
@@ -442,12 +532,15 @@ end
 
 -- The newest wake-up marker and the next due time of a queue: a waiter that starts from
 -- these misses nothing that happens after this script.
-local function wakeInfo(q, out)
+-- heldUntil: when a rate window that held jobs back ends (a claim knows), also a due time.
+local function wakeInfo(q, out, heldUntil)
   local m = redis.call('XREVRANGE', P .. 'marker:' .. q, '+', '-', 'COUNT', 1)
   local d = redis.call('ZRANGE', P .. 'sched:' .. q, 0, 0, 'WITHSCORES')
+  local due = tonumber(d[2])
+  if heldUntil and (due == nil or heldUntil < due) then due = heldUntil end
   out[#out + 1] = q
   out[#out + 1] = (m[1] and m[1][1]) or '0-0'
-  out[#out + 1] = d[2] or ''
+  out[#out + 1] = due and fmt(due) or ''
 end
 
 -- Starts a call: as a Redis Function the library above is loaded once and its state lives
@@ -457,7 +550,7 @@ local function begin(keys, argv)
   NULL = cjson.null
   P, NOWS, MAXAGE, MAXDONE, EVMAX, EVENTS = argv[1], argv[2], tonumber(argv[3]), tonumber(argv[4]), argv[5], keys[1]
   NOW = tonumber(NOWS)
-  wake, cfgs, events = {}, {}, {}
+  wake, cfgs, events, tallies = {}, {}, {}, {}
   BATCH = false
   zruns, zkeys, nameDelta, arrivals, dropped = {}, {}, {}, {}, {}
 end

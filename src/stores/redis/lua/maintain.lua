@@ -47,6 +47,50 @@ for _, q in ipairs(queues) do
   end
 end
 
+-- Fair-share turns at or behind their line's head (or in a line where none waits) would
+-- change no later turn: forgotten. Ended group rate windows count for nothing.
+flushDeferred()
+for _, q in ipairs(queues) do
+  -- Dedupe keys that can hold no more: their job gone, their cap passed, or (uncapped) their
+  -- job finished.
+  local dk = P .. 'dedupe:' .. q
+  if redis.call('HLEN', dk) > 0 then
+    local all, spent = redis.call('HGETALL', dk), {}
+    for i = 1, #all, 2 do
+      local untilS, id = string.match(all[i + 1], '^(%d*)|(.*)$')
+      local st = redis.call('HGET', P .. 'job:' .. id, 'state')
+      if not st or (untilS ~= '' and tonumber(untilS) <= NOW) or (untilS == '' and FINISHED[st]) then spent[#spent + 1] = all[i] end
+    end
+    for i = 1, #spent, 4000 do redis.call('HDEL', dk, unpack(spent, i, math.min(i + 3999, #spent))) end
+  end
+  local grk = P .. 'grate:' .. q
+  local grl = nz(cfg(q).groupRateLimit)
+  if not grl then
+    redis.call('DEL', grk)
+  elseif redis.call('HLEN', grk) > 0 then
+    local all, ended = redis.call('HGETALL', grk), {}
+    for i = 1, #all, 2 do
+      if NOW - tonumber(string.match(all[i + 1], '^(%d+):')) >= grl.durationMs then ended[#ended + 1] = all[i] end
+    end
+    for i = 1, #ended, 4000 do redis.call('HDEL', grk, unpack(ended, i, math.min(i + 3999, #ended))) end
+  end
+  local fk = P .. 'fair:' .. q
+  if redis.call('HLEN', fk) > 0 then
+    local heads, stale = {}, {}
+    local all = redis.call('HGETALL', fk)
+    for i = 1, #all, 2 do
+      local p = tonumber(string.match(all[i], '^(-?%d+):'))
+      local h = heads[p]
+      if h == nil then
+        h = lineHead(q, p) or false
+        heads[p] = h
+      end
+      if h == false or tonumber(string.match(all[i + 1], '^(%d+)')) <= h then stale[#stale + 1] = all[i] end
+    end
+    for i = 1, #stale, 4000 do redis.call('HDEL', fk, unpack(stale, i, math.min(i + 3999, #stale))) end
+  end
+end
+
 -- Removes the finished jobs among ids; drops index entries of jobs that are gone.
 local function expire(ids, key)
   for _, id in ipairs(ids) do

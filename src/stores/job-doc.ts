@@ -1,22 +1,22 @@
 /**
- * A job's `doc` column: the Job without what the row's columns already hold (id, queue,
+ * A job's `doc` column (SQLite and PostgreSQL): the Job without what the row's columns already hold (id, queue,
  * name, state, priority, createdAt), without its data and log count, and without the
  * fields that hold their defaults. Most of a fresh job is null or a default; leaving those
  * out takes a row from ~800 to ~300 bytes, and a batch writes (and commits) a page per few
  * rows. Documents written in full (before this) read back the same: the columns win.
  */
-import type { Job } from '../../core/job.ts';
+import type { Job } from '../core/job.ts';
 
 /** Fields left out while they are null. */
 const NULLABLE = [
   'runAt', 'backoff', 'timeoutMs', 'message', 'result', 'startedAt', 'finishedAt', 'workerId', 'leaseUntil',
-  'groupKey', 'resultTtlMs', 'failureTtlMs', 'expiresAt', 'scheduleId',
+  'groupKey', 'resultTtlMs', 'failureTtlMs', 'expiresAt', 'scheduleId', 'trace', 'originalQueue', 'waitingOn', 'dedupeKey', 'debounceKey',
 ] as const;
 
 /** Fields left out while they hold these values. */
 const DEFAULTS = { attempt: 0, progress: 0, maxAttempts: 1, onParentFailure: 'fail' } as const;
 
-/** Fields every row holds as columns (see schema.ts), set from them by decodeDoc. */
+/** Fields every row holds as columns (see each store's schema), set from them by decodeDoc. */
 type Columns = 'id' | 'queue' | 'name' | 'state' | 'priority' | 'createdAt' | 'startBy';
 
 /** Every field a document may hold (a fixed list: Object.entries per job measured 8% of W3). */

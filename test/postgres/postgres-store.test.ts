@@ -1,0 +1,254 @@
+/**
+ * What the PostgreSQL store does beyond the contract suite: jobs added in the caller's own
+ * transaction, migrations under concurrency, and what several stores (processes) on one
+ * schema hear from each other.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import pg from 'pg';
+import { TestClock } from '../../src/core/clock.ts';
+import { ConnectionError, ValidationError } from '../../src/core/errors.ts';
+import { buildNewJob } from '../../src/core/options.ts';
+import { Queue } from '../../src/queue.ts';
+import { migrate, schemaVersion } from '../../src/stores/postgres/migrate.ts';
+import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
+import { SCHEMA_VERSION } from '../../src/stores/postgres/schema.ts';
+import { MemoryStore } from '../../src/stores/memory/memory-store.ts';
+import type { JobEvent } from '../../src/stores/store.ts';
+import { dropSchema, PG_URL, uniqueSchema } from './pg-env.ts';
+
+const schemas: string[] = [];
+function fresh(label: string): string {
+  const s = uniqueSchema(label);
+  schemas.push(s);
+  return s;
+}
+after(async () => {
+  for (const s of schemas) await dropSchema(s);
+});
+
+async function client(): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  return c;
+}
+
+describe('PostgreSQL: jobs added in the application transaction', () => {
+  test('a job added in a transaction exists only once it commits, and workers hear of it then', async () => {
+    const clock = new TestClock(Date.now());
+    const schema = fresh('tx');
+    const store = await PostgresStore.connect(PG_URL, { schema, clock });
+    const other = await PostgresStore.connect(PG_URL, { schema, clock });
+    const app = await client();
+    try {
+      const queue = new Queue(store, 'emails');
+      // An idle worker of another process: only a notification (not the test clock) wakes it.
+      let woken = false;
+      const waiting = other.wait(['emails'], 3_600_000).then(() => (woken = true));
+      await app.query('CREATE TEMP TABLE orders (id int)');
+      await app.query('BEGIN');
+      await app.query('INSERT INTO orders VALUES (1)');
+      const r = await queue.add('confirm', { order: 1 }, { tx: app, jobId: 'order-1' });
+      assert.equal(r.state, 'queued');
+      // Not visible outside the transaction, and no worker woken, before the commit.
+      assert.equal(await store.get('order-1'), null);
+      assert.deepEqual(await other.claim({ queues: ['emails'], workerId: 'w', limit: 10, leaseMs: 1000 }), []);
+      await store.counts(['emails']);
+      assert.equal(woken, false);
+      await app.query('COMMIT');
+      await waiting;
+      assert.equal(woken, true);
+      assert.equal((await store.get('order-1'))?.state, 'queued');
+      const [claimed] = await other.claim({ queues: ['emails'], workerId: 'w', limit: 10, leaseMs: 1000 });
+      assert.equal(claimed.id, 'order-1');
+      assert.deepEqual(claimed.data, { order: 1 });
+    } finally {
+      await app.end();
+      await store.close();
+      await other.close();
+    }
+  });
+
+  test('a rolled-back transaction leaves no job; addBulk joins the transaction too', async () => {
+    const schema = fresh('txrb');
+    const store = await PostgresStore.connect(PG_URL, { schema });
+    const app = await client();
+    try {
+      const queue = new Queue(store, 'q');
+      await app.query('BEGIN');
+      await queue.addBulk([{ name: 'a', data: 1, opts: { jobId: 'rb-1' } }, { name: 'b', data: 2, opts: { jobId: 'rb-2' } }], { tx: app });
+      await app.query('ROLLBACK');
+      assert.equal(await store.get('rb-1'), null);
+      assert.equal(await store.get('rb-2'), null);
+      await app.query('BEGIN');
+      await queue.addBulk([{ name: 'a', data: 1, opts: { jobId: 'c-1' } }, { name: 'b', data: 2, opts: { jobId: 'c-2' } }], { tx: app });
+      await app.query('COMMIT');
+      assert.equal((await store.counts(['q'])).q.queued, 2);
+    } finally {
+      await app.end();
+      await store.close();
+    }
+  });
+
+  test('tx that is not a client is refused; stores that cannot join a transaction refuse tx', async () => {
+    const schema = fresh('txbad');
+    const store = await PostgresStore.connect(PG_URL, { schema });
+    try {
+      await assert.rejects(new Queue(store, 'q').add('a', {}, { tx: 'BEGIN' }), (e: unknown) => e instanceof ValidationError && e.field === 'tx');
+      assert.equal((await store.counts(['q'])).q?.queued ?? 0, 0);
+    } finally {
+      await store.close();
+    }
+    const memory = new MemoryStore();
+    await assert.rejects(new Queue(memory, 'q').add('a', {}, { tx: {} }), /cannot add jobs inside your transaction/);
+    assert.equal((await memory.counts(['q'])).q.queued, 0);
+    await memory.close();
+  });
+});
+
+describe('PostgreSQL: opening and migrations', () => {
+  test('processes opening a fresh schema at once all succeed and migrate it once', async () => {
+    const schema = fresh('race');
+    const stores = await Promise.all([1, 2, 3, 4].map(() => PostgresStore.connect(PG_URL, { schema })));
+    const c = await client();
+    try {
+      assert.equal(await schemaVersion(c, schema), SCHEMA_VERSION);
+      const rows = await c.query(`SELECT count(*)::int AS n FROM "${schema}".migrations`);
+      assert.equal(rows.rows[0].n, SCHEMA_VERSION);
+      assert.deepEqual(await migrate(c, schema), { schema, from: SCHEMA_VERSION, to: SCHEMA_VERSION });
+    } finally {
+      await c.end();
+      for (const s of stores) await s.close();
+    }
+  });
+
+  test('migrate: false refuses a schema that is not current; a newer schema is refused', async () => {
+    const schema = fresh('nomig');
+    await assert.rejects(PostgresStore.connect(PG_URL, { schema, migrate: false }), (e: unknown) => e instanceof ConnectionError && /run `conveyor migrate/.test(e.message));
+    const c = await client();
+    try {
+      await migrate(c, schema);
+      await (await PostgresStore.connect(PG_URL, { schema, migrate: false })).close();
+      await c.query(`INSERT INTO "${schema}".migrations (version) VALUES (${SCHEMA_VERSION + 1})`);
+      await assert.rejects(PostgresStore.connect(PG_URL, { schema }), /written by a newer Conveyor/);
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('bad URLs, schema names and unreachable servers get clear errors', async () => {
+    await assert.rejects(PostgresStore.connect('mysql://x'), (e: unknown) => e instanceof ValidationError && e.field === 'postgres');
+    await assert.rejects(PostgresStore.connect(PG_URL, { schema: 'Robert"; DROP' }), (e: unknown) => e instanceof ValidationError && e.field === 'schema');
+    await assert.rejects(PostgresStore.connect(PG_URL, { schema: 'ok', poolSize: 0 }), (e: unknown) => e instanceof ValidationError && e.field === 'poolSize');
+    await assert.rejects(PostgresStore.connect('postgres://nobody:secret@127.0.0.1:1/none'), (e: unknown) => {
+      assert.ok(e instanceof ConnectionError);
+      assert.match(e.message, /127\.0\.0\.1:1/);
+      assert.doesNotMatch(e.message, /secret/);
+      return true;
+    });
+  });
+});
+
+describe('PostgreSQL: stores on one schema', () => {
+  test('events of one store reach the subscribers of another', async () => {
+    const schema = fresh('events');
+    const a = await PostgresStore.connect(PG_URL, { schema });
+    const b = await PostgresStore.connect(PG_URL, { schema });
+    try {
+      const seen: JobEvent[] = [];
+      const got = new Promise<void>((resolve) =>
+        a.subscribe((e) => {
+          seen.push(e);
+          if (e.type === 'completed') resolve();
+        }),
+      );
+      // The subscription registers itself; a write after the registration is heard.
+      const registered = await waitForListener(schema);
+      assert.equal(registered, true);
+      const [r] = await b.enqueue([buildNewJob('ev', 'x', {}, {}, {}, undefined, b.clock.now())]);
+      const [job] = await b.claim({ queues: ['ev'], workerId: 'w', limit: 1, leaseMs: 10_000 });
+      await b.finish([{ id: job.id, token: job.token, kind: 'completed', result: 1 }]);
+      await got;
+      assert.deepEqual(
+        seen.filter((e) => e.jobId === r.id).map((e) => e.type),
+        ['added', 'active', 'completed'],
+      );
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('a subscriber that names its event types is sent only those by other stores', async () => {
+    const schema = fresh('types');
+    const a = await PostgresStore.connect(PG_URL, { schema });
+    const b = await PostgresStore.connect(PG_URL, { schema });
+    const c = await client();
+    try {
+      const seen: JobEvent[] = [];
+      const canceled = new Promise<void>((resolve) =>
+        a.subscribe(
+          (e) => {
+            seen.push(e);
+            if (e.type === 'canceled') resolve();
+          },
+          ['canceled'],
+        ),
+      );
+      assert.equal(await waitForListener(schema), true);
+      const registered = await c.query(`SELECT types FROM "${schema}".listeners`);
+      assert.deepEqual(registered.rows[0].types, ['canceled']);
+      const now = b.clock.now();
+      const [keep, drop] = await b.enqueue([buildNewJob('t', 'x', {}, {}, {}, undefined, now), buildNewJob('t', 'x', {}, {}, {}, undefined, now)]);
+      const [job] = await b.claim({ queues: ['t'], workerId: 'w', limit: 1, leaseMs: 10_000 });
+      assert.equal(job.id, keep.id);
+      await b.finish([{ id: job.id, token: job.token, kind: 'completed', result: null }]);
+      await b.cancel([drop.id]);
+      await canceled;
+      // Notifications arrive in commit order: nothing before the cancel was sent.
+      assert.deepEqual(seen.map((e) => `${e.type} ${e.jobId}`), [`canceled ${drop.id}`]);
+    } finally {
+      await c.end();
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('claimers in two stores never take the same job', async () => {
+    const schema = fresh('skip');
+    const a = await PostgresStore.connect(PG_URL, { schema });
+    const b = await PostgresStore.connect(PG_URL, { schema });
+    try {
+      const now = a.clock.now();
+      await a.enqueue(Array.from({ length: 400 }, (_, i) => buildNewJob('s', 'x', { i }, {}, {}, undefined, now)));
+      const taken: string[] = [];
+      const drain = async (s: PostgresStore) => {
+        for (;;) {
+          const got = await s.claim({ queues: ['s'], workerId: 'w', limit: 7, leaseMs: 60_000 });
+          if (got.length === 0) return;
+          taken.push(...got.map((j) => j.id));
+        }
+      };
+      await Promise.all([drain(a), drain(b), drain(a), drain(b)]);
+      assert.equal(taken.length, 400);
+      assert.equal(new Set(taken).size, 400);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+/** Resolves once some store registered as an event listener on the schema. */
+async function waitForListener(schema: string): Promise<boolean> {
+  const c = await client();
+  try {
+    for (let i = 0; i < 500; i++) {
+      const r = await c.query(`SELECT count(*)::int AS n FROM "${schema}".listeners`);
+      if (r.rows[0].n > 0) return true;
+    }
+    return false;
+  } finally {
+    await c.end();
+  }
+}
