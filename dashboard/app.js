@@ -4,7 +4,72 @@
 const $ = (sel) => document.querySelector(sel);
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const time = (ms) => (ms ? new Date(ms).toLocaleString() : '–');
+/** A duration for people: 850 ms, 12.3 s, 4 min 5 s, 2 h 10 min. */
+const dur = (ms) => {
+  if (!(ms >= 0)) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return `${Math.floor(ms / 3_600_000)} h ${Math.round((ms % 3_600_000) / 60_000)} min`;
+};
 const token = () => sessionStorage.getItem('conveyor-token') || '';
+
+// Live updates patch the page instead of replacing it: an element that stays keeps its
+// identity, so keyboard focus, a hovered button or a selection survives a redraw.
+const KEYS = ['data-queue', 'data-state', 'data-id', 'data-group', 'data-schedule', 'id'];
+const keyOf = (el) => {
+  for (const k of KEYS) if (el.hasAttribute(k)) return `${k}=${el.getAttribute(k)}`;
+  return null;
+};
+function morphChildren(target, source) {
+  const keyed = new Map();
+  for (const c of target.children) {
+    const k = keyOf(c);
+    if (k !== null) keyed.set(`${c.nodeName} ${k}`, c);
+  }
+  let i = 0;
+  for (const want of Array.from(source.childNodes)) {
+    const at = target.childNodes[i] ?? null;
+    const k = want.nodeType === 1 ? keyOf(want) : null;
+    const node = k !== null ? keyed.get(`${want.nodeName} ${k}`) : at && at.nodeName === want.nodeName && (at.nodeType !== 1 || keyOf(at) === null) ? at : null;
+    if (node) {
+      keyed.delete(`${want.nodeName} ${k}`);
+      morph(node, want);
+      if (node !== at) target.insertBefore(node, at);
+    } else target.insertBefore(want, at);
+    i++;
+  }
+  while (target.childNodes.length > i) target.lastChild.remove();
+}
+function morph(node, want) {
+  if (node.nodeType !== 1) {
+    if (node.nodeValue !== want.nodeValue) node.nodeValue = want.nodeValue;
+    return;
+  }
+  for (const a of Array.from(node.attributes)) if (!want.hasAttribute(a.name)) node.removeAttribute(a.name);
+  for (const a of Array.from(want.attributes)) if (node.getAttribute(a.name) !== a.value) node.setAttribute(a.name, a.value);
+  // A box the user ticked no longer follows its attribute: set what the new markup says.
+  if (node.nodeName === 'INPUT' && node.checked !== want.checked) node.checked = want.checked;
+  morphChildren(node, want);
+}
+/** Sets `el`'s content to `html`, keeping every element that is still there. */
+function patch(el, html) {
+  const t = document.createElement('template');
+  t.innerHTML = html;
+  morphChildren(el, t.content);
+}
+/** Turns `el` into the one element `html` describes, keeping `el` itself and what stays inside it. */
+function patchElement(el, html) {
+  const t = document.createElement('template');
+  t.innerHTML = html;
+  morph(el, t.content.firstElementChild);
+}
+/** For a select: rewrites its options only when they changed, so an open list stays open. */
+function setOptions(el, html) {
+  if (el.dataset.options === html) return;
+  el.dataset.options = html;
+  el.innerHTML = html;
+}
 
 async function api(path, options = {}) {
   const headers = { ...(options.body ? { 'content-type': 'application/json' } : {}), ...(token() ? { authorization: `Bearer ${token()}` } : {}) };
@@ -50,39 +115,67 @@ if (sessionStorage.getItem('conveyor-readonly')) {
 // ----- overview ---------------------------------------------------------------------------
 
 async function renderOverview() {
-  const [{ queues }, { workers }, health, history] = await Promise.all([api('/api/queues'), api('/api/workers'), api('/health'), api('/api/stats/history')]);
+  const chartQuery = `minutes=${$('#chart-span').value}${$('#chart-queue').value ? `&queue=${encodeURIComponent($('#chart-queue').value)}` : ''}`;
+  const [{ queues }, { workers }, health, history] = await Promise.all([api('/api/queues'), api('/api/workers'), api('/health'), api(`/api/stats/history?${chartQuery}`)]);
+  const picked = $('#chart-queue').value;
+  setOptions($('#chart-queue'), `<option value="">all queues</option>${queues.map((q) => `<option value="${esc(q.name)}"${q.name === picked ? ' selected' : ''}>${esc(q.name)}</option>`).join('')}`);
+  // How long jobs wait, per queue (one small read each; a queue that vanished meanwhile shows dashes).
+  const latency = await Promise.all(queues.map((q) => api(`/api/queues/${encodeURIComponent(q.name)}/latency`).catch(() => null)));
   $('#store').textContent = `${health.store.kind} · ${health.store.location}`;
-  $('#queues tbody').innerHTML = queues
-    .map((q) => {
+  const queueRows = queues
+    .map((q, i) => {
       const c = q.counts;
       const waiting = c.queued + c.pending + c.deferred;
+      const l = latency[i];
+      const pcts = l && l.sampled ? `${dur(l.waitP50Ms)} / ${dur(l.waitP95Ms)}` : '–';
       return `<tr data-queue="${esc(q.name)}"><td><a href="#/queue/${encodeURIComponent(q.name)}">${esc(q.name)}</a>${q.config.paused ? ' <span class="badge">paused</span>' : ''}</td>
-        <td class="c-waiting">${waiting}</td><td class="c-active">${c.active}</td><td>${c.scheduled}</td><td class="c-completed">${c.completed}</td>
+        <td class="c-waiting">${waiting}</td><td class="c-oldest">${l && l.oldestWaitingMs !== null ? dur(l.oldestWaitingMs) : '–'}</td>
+        <td class="c-wait" title="${l ? `wait of the last ${l.sampled} completed jobs: median / 95th percentile` : ''}">${pcts}</td><td class="c-active">${c.active}</td><td>${c.scheduled}</td><td class="c-completed">${c.completed}</td>
         <td class="c-failed"><a href="#/queue/${encodeURIComponent(q.name)}?state=failed">${c.failed}</a></td><td>${c.canceled}</td>
         <td><button class="act" data-toggle="${esc(q.name)}" data-paused="${q.config.paused}" aria-label="${q.config.paused ? 'Resume' : 'Pause'} queue ${esc(q.name)}">${q.config.paused ? 'Resume' : 'Pause'}</button></td></tr>`;
     })
-    .join('') || '<tr><td colspan="8" class="dim">no queues yet</td></tr>';
-  $('#workers tbody').innerHTML = workers
+    .join('');
+  patch($('#queues tbody'), queueRows || '<tr><td colspan="10" class="dim">no queues yet</td></tr>');
+  const workerRows = workers
     .map((w) => `<tr><td>${esc(w.name)}</td><td>${esc(w.host)}:${w.pid}</td><td>${w.active.length ? 'busy' : 'idle'}</td><td>${w.active.map((id) => `<a href="#/job/${encodeURIComponent(id)}" title="${esc(id)}">…${esc(id.slice(-8))}</a>`).join(' ')}</td><td>${w.processed}</td><td>${w.failed}</td><td>${time(w.lastSeen)}</td></tr>`)
-    .join('') || '<tr><td colspan="7" class="dim">no workers</td></tr>';
+    .join('');
+  patch($('#workers tbody'), workerRows || '<tr><td colspan="7" class="dim">no workers</td></tr>');
   renderChart(history.minutes);
 }
 
+/** Bars per minute with a y axis (jobs), time labels, a tooltip per bar, and the same figures as a table for screen readers. */
 function renderChart(minutes) {
+  // Bars in a stretched SVG; the axis labels are HTML around it, so text never stretches.
+  const W = 1000, H = 120, left = 0, top = 4;
   const max = Math.max(1, ...minutes.map((m) => m.completed + m.failed));
-  const w = 100 / minutes.length;
+  const plotH = H - top;
+  const bw = (W - left) / minutes.length;
+  const y = (n) => top + plotH - (n / max) * plotH;
+  const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
   const bars = minutes
     .map((m, i) => {
-      const ok = (m.completed / max) * 70;
-      const bad = (m.failed / max) * 70;
-      return `<rect x="${i * w}%" y="${78 - ok - bad}" width="${w * 0.8}%" height="${ok}" fill="#1f8a4c"><title>${new Date(m.at).toLocaleTimeString()}: ${m.completed} completed, ${m.failed} failed</title></rect>` +
-        `<rect x="${i * w}%" y="${78 - bad}" width="${w * 0.8}%" height="${bad}" fill="#c62f2f"></rect>`;
+      const x = left + i * bw;
+      const tip = `<title>${clock(m.at)}: ${m.completed} completed, ${m.failed} failed</title>`;
+      return `<g><rect x="${x}" y="${y(m.completed + m.failed)}" width="${Math.max(1, bw * 0.8)}" height="${y(0) - y(m.completed)}" class="ok">${tip}</rect>` +
+        `<rect x="${x}" y="${y(m.failed)}" width="${Math.max(1, bw * 0.8)}" height="${y(0) - y(m.failed)}" class="bad">${tip}</rect></g>`;
     })
     .join('');
+  const ticks = [0, Math.floor(minutes.length / 2), minutes.length - 1].map((i) => `<span>${clock(minutes[i].at)}</span>`).join('');
+  const axes = `<line class="axis" x1="0" y1="${y(0)}" x2="${W}" y2="${y(0)}"/><line class="axis" x1="0" y1="${y(max / 2)}" x2="${W}" y2="${y(max / 2)}" stroke-dasharray="4 6"/>`;
   const total = minutes.reduce((n, m) => n + m.completed + m.failed, 0);
   const failed = minutes.reduce((n, m) => n + m.failed, 0);
-  $('#chart').innerHTML = `<svg preserveAspectRatio="none">${bars}</svg><p class="dim">${total} finished, failure rate ${total ? Math.round((failed / total) * 100) : 0}%</p>`;
+  const busy = minutes.filter((m) => m.completed + m.failed > 0);
+  $('#chart').innerHTML =
+    `<div class="chart-body"><div class="yaxis" aria-hidden="true"><span>${max}</span><span>${Math.round(max / 2)}</span><span>0</span></div>` +
+    `<svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" aria-hidden="true">${axes}${bars}</svg></div>` +
+    `<div class="xaxis" aria-hidden="true">${ticks}</div>` +
+    `<figcaption class="dim">${total} finished, failure rate ${total ? Math.round((failed / total) * 100) : 0}% (kept by the store: survives restarts)</figcaption>` +
+    `<table class="sr-only"><caption>Finished jobs per minute</caption><thead><tr><th>Minute</th><th>Completed</th><th>Failed</th></tr></thead><tbody>${
+      busy.map((m) => `<tr><td>${clock(m.at)}</td><td>${m.completed}</td><td>${m.failed}</td></tr>`).join('') || '<tr><td colspan="3">none</td></tr>'
+    }</tbody></table>`;
 }
+
+for (const id of ['#chart-queue', '#chart-span']) $(id).addEventListener('change', () => refresh());
 
 $('#queues').addEventListener('click', async (e) => {
   const b = e.target.closest('button[data-toggle]');
@@ -94,6 +187,10 @@ $('#queues').addEventListener('click', async (e) => {
 // ----- job lists --------------------------------------------------------------------------
 
 let listQueue = '';
+/** The listed queue's counts as last read (what retry-all and clean will touch). */
+let listCounts = null;
+/** Selected job ids, kept through live row updates and further pages; cleared on leaving the queue. */
+const selected = new Set();
 let nextCursor = null;
 
 let listGen = 0;
@@ -101,6 +198,10 @@ let listGen = 0;
 async function renderJobs(queue, params, append = false) {
   // A newer render (a click, a live update) wins: an older one's answer is dropped.
   const gen = ++listGen;
+  if (listQueue !== queue) {
+    selected.clear();
+    $('#bulk-result').hidden = true;
+  }
   listQueue = queue;
   // Navigating (params given) sets the filters from the link; null keeps the form's values.
   if (params) {
@@ -110,14 +211,16 @@ async function renderJobs(queue, params, append = false) {
   const filters = { state: $('#f-state').value, text: $('#f-text').value, order: $('#f-order').value };
   const { queues } = await api('/api/queues');
   if (gen !== listGen) return;
-  $('#f-queue').innerHTML = queues.map((q) => `<option ${q.name === queue ? 'selected' : ''}>${esc(q.name)}</option>`).join('');
+  setOptions($('#f-queue'), queues.map((q) => `<option ${q.name === queue ? 'selected' : ''}>${esc(q.name)}</option>`).join(''));
   const info = queues.find((q) => q.name === queue);
   $('#jobs-title').textContent = info ? `Jobs in ${queue}` : 'Queue not found';
   $('#queue-notfound').hidden = Boolean(info);
   $('#queue-notfound').textContent = info ? '' : `There is no queue named "${queue}": no job has been added to it and it has no settings.`;
   $('#paused-banner').hidden = !info?.config.paused;
   for (const el of ['#filters', '#job-list', '#schedules-box', '#add', '#state-tabs']) $(el).hidden = !info;
+  if (!info) $('#groups-box').hidden = true;
   if (info) renderTabs(info.counts, filters.state);
+  listCounts = info?.counts ?? null;
   if (!info) {
     $('#more').hidden = true;
     return;
@@ -135,18 +238,21 @@ async function renderJobs(queue, params, append = false) {
     $('#job-list tbody').insertAdjacentHTML('beforeend', rows);
     pagesLoaded++;
   } else {
-    $('#job-list tbody').innerHTML = rows || '<tr><td colspan="6" class="dim">no jobs</td></tr>';
+    $('#job-list tbody').innerHTML = rows || '<tr><td colspan="10" class="dim">no jobs</td></tr>';
     pagesLoaded = 1;
     newJobs = 0;
+    // Events of jobs this read already saw may still be on their way: only later ones are new.
+    listSeenUntil = Math.max(0, ...page.jobs.map((j) => j.createdAt));
     showNew();
   }
+  showSelection();
   // Filters and pages in the URL (without a navigation), so a reload or a shared link shows the same.
   const hash = new URLSearchParams();
   if (filters.state) hash.set('state', filters.state);
   if (filters.text) hash.set('text', filters.text);
   if (pagesLoaded > 1) hash.set('pages', String(pagesLoaded));
   history.replaceState(null, '', `#/queue/${encodeURIComponent(queue)}${hash.size ? `?${hash}` : ''}`);
-  if (!append) await renderSchedules(queue);
+  if (!append) await Promise.all([renderSchedules(queue), renderGroups(queue)]);
 }
 
 const TAB_STATES = ['queued', 'active', 'scheduled', 'pending', 'deferred', 'failed', 'completed', 'canceled'];
@@ -156,7 +262,7 @@ function renderTabs(counts, current) {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const tab = (state, label, n) =>
     `<button type="button" class="tab${current === state ? ' on' : ''}" data-state="${state}" aria-pressed="${current === state}">${label} <span class="count">${n}</span></button>`;
-  $('#state-tabs').innerHTML = tab('', 'all', total) + TAB_STATES.filter((s) => counts[s] > 0 || current === s).map((s) => tab(s, s, counts[s])).join('');
+  patch($('#state-tabs'), tab('', 'all', total) + TAB_STATES.filter((s) => counts[s] > 0 || current === s).map((s) => tab(s, s, counts[s])).join(''));
 }
 
 $('#state-tabs').addEventListener('click', (e) => {
@@ -167,11 +273,70 @@ $('#state-tabs').addEventListener('click', (e) => {
 });
 
 function jobRow(j) {
-  return `<tr data-id="${esc(j.id)}"><td><a href="#/job/${encodeURIComponent(j.id)}">${esc(j.id)}</a></td><td>${esc(j.name)}</td><td class="state-${j.state}">${j.state}</td><td>${Math.round(j.progress)}%</td><td>${j.attempt}/${j.maxAttempts}</td><td>${time(j.createdAt)}</td></tr>`;
+  const box = `<input type="checkbox" class="pick" aria-label="Select job ${esc(j.id)}"${selected.has(j.id) ? ' checked' : ''}>`;
+  const last = j.errors.length > 0 ? j.errors[j.errors.length - 1].message : '';
+  const waited = j.startedAt ? dur(j.startedAt - Math.max(j.createdAt, j.runAt ?? 0)) : '–';
+  const ran = j.startedAt && j.finishedAt ? dur(j.finishedAt - j.startedAt) : '–';
+  return `<tr data-id="${esc(j.id)}"><td>${box}</td><td><a href="#/job/${encodeURIComponent(j.id)}">${esc(j.id)}</a></td><td>${esc(j.name)}</td><td class="state-${j.state}">${j.state}</td><td>${Math.round(j.progress)}%</td><td>${j.attempt}/${j.maxAttempts}</td>` +
+    `<td class="c-error" title="${esc(last)}">${esc(last.length > 60 ? `${last.slice(0, 57)}…` : last) || '–'}</td><td>${waited}</td><td>${ran}</td><td>${time(j.createdAt)}</td></tr>`;
 }
+
+// ----- selection: act on many jobs at once (POST /api/jobs/bulk) -----------------------
+const BULK_DONE = { retry: 'retried', cancel: 'canceled', promote: 'started', remove: 'removed' };
+
+function showSelection() {
+  $('#bulk').hidden = selected.size === 0;
+  $('#bulk-count').textContent = `${selected.size} selected`;
+  const boxes = [...document.querySelectorAll('#job-list .pick')];
+  $('#select-page').checked = boxes.length > 0 && boxes.every((b) => b.checked);
+}
+
+$('#job-list').addEventListener('change', (e) => {
+  if (e.target.id === 'select-page') {
+    for (const b of document.querySelectorAll('#job-list .pick')) {
+      b.checked = e.target.checked;
+      const id = b.closest('tr').dataset.id;
+      if (b.checked) selected.add(id);
+      else selected.delete(id);
+    }
+  } else if (e.target.classList.contains('pick')) {
+    const id = e.target.closest('tr').dataset.id;
+    if (e.target.checked) selected.add(id);
+    else selected.delete(id);
+  }
+  showSelection();
+});
+
+/** Empties the selection and unticks its boxes (a ticked box left behind would keep "select all" ticked). */
+function clearSelection() {
+  selected.clear();
+  for (const b of document.querySelectorAll('#job-list .pick')) b.checked = false;
+  showSelection();
+}
+
+$('#bulk-clear').addEventListener('click', clearSelection);
+
+$('#bulk').addEventListener('click', async (e) => {
+  const action = e.target.closest('button[data-bulk]')?.dataset.bulk;
+  if (!action) return;
+  const ids = [...selected];
+  if (action === 'remove' && !confirm(`Remove ${ids.length} job(s)? This cannot be undone.`)) return;
+  try {
+    const r = await api('/api/jobs/bulk', { method: 'POST', body: JSON.stringify({ action, ids }) });
+    const skipped = r.unchanged.length ? `; ${r.unchanged.length} left as they were (their state does not allow it)` : '';
+    $('#bulk-result').textContent = `${r.changed.length} of ${ids.length} ${BULK_DONE[action]}${skipped}`;
+    $('#bulk-result').hidden = false;
+    clearSelection();
+    await renderJobs(listQueue, null);
+  } catch (err) {
+    showError(err);
+  }
+});
 
 let pagesLoaded = 0;
 let newJobs = 0;
+/** The newest creation time the list has read (server time, as events carry it). */
+let listSeenUntil = 0;
 
 function showNew() {
   $('#new-jobs').hidden = newJobs === 0;
@@ -185,17 +350,41 @@ function showNew() {
 const dirtyRows = new Set();
 let rowTimer = null;
 let schedulesTimer = null;
+/** The queue's tabs and schedules as the store has them now. */
+function resyncList() {
+  if ($('#jobs').hidden || !listQueue) return;
+  renderSchedules(listQueue).catch(showError);
+  renderGroups(listQueue).catch(showError);
+  recountNew(listQueue).catch(showError);
+  api(`/api/queues/${encodeURIComponent(listQueue)}`)
+    .then((q) => renderTabs(q.counts, $('#f-state').value))
+    .catch(showError);
+}
+
+/**
+ * "N new" counted again from the store (jobs created after the newest one the list read),
+ * so adds whose events were lost (a dropped stream, a proxy) still show up.
+ */
+async function recountNew(queue) {
+  if (listSeenUntil === 0) return;
+  const page = await api(`/api/jobs?${new URLSearchParams({ queue, limit: '100', order: 'desc' })}`);
+  if (queue !== listQueue) return;
+  const n = page.jobs.filter((j) => j.createdAt > listSeenUntil).length;
+  if (n > newJobs) {
+    newJobs = n;
+    showNew();
+  }
+}
+
 function onListEvent(e) {
   if (e.queue !== listQueue) return;
   // The schedules table (last run's state) follows its queue's events, at most twice a second.
   schedulesTimer ??= setTimeout(() => {
     schedulesTimer = null;
-    renderSchedules(listQueue).catch(showError);
-    api(`/api/queues/${encodeURIComponent(listQueue)}`)
-      .then((q) => renderTabs(q.counts, $('#f-state').value))
-      .catch(showError);
+    resyncList();
   }, 500);
   if (e.type === 'added') {
+    if (e.at <= listSeenUntil) return;
     newJobs++;
     showNew();
     return;
@@ -210,7 +399,7 @@ function onListEvent(e) {
       const row = document.querySelector(`#job-list tr[data-id="${CSS.escape(id)}"]`);
       if (!row) continue;
       const job = await api(`/api/jobs/${encodeURIComponent(id)}`).catch(() => null);
-      if (job) row.outerHTML = jobRow(job);
+      if (job) patchElement(row, jobRow(job));
       else row.classList.add('gone');
     }
   }, 150);
@@ -228,22 +417,41 @@ function inZone(ms, tz) {
   return new Date(ms).toLocaleString(undefined, { timeZone: tz, weekday: 'short', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }) + (tz === 'UTC' ? ' UTC' : '');
 }
 
+/** The queue's groups (tenants) with ready or running jobs, most ready first; hidden when it has none. */
+let groupsGen = 0;
+async function renderGroups(queue) {
+  const gen = ++groupsGen;
+  const page = await api(`/api/queues/${encodeURIComponent(queue)}/groups?limit=20`);
+  if (gen !== groupsGen || queue !== listQueue) return;
+  $('#groups-box').hidden = page.groups.length === 0;
+  patch($('#groups tbody'), page.groups.map((g) => `<tr data-group="${esc(g.group)}"><td>${esc(g.group)}</td><td>${g.queued}</td><td>${g.active}</td></tr>`).join(''));
+  $('#groups-note').textContent = `Groups take turns: each round, every group with ready jobs gets one (or its weight).${page.sampled ? ' Counted from the first 10,000 jobs of each state.' : ''}`;
+}
+
+let schedulesGen = 0;
 async function renderSchedules(queue) {
+  // A newer render (a click, a live update) wins: an older one's answer is dropped, so a
+  // read from before a pause can never redraw the schedule as still active.
+  const gen = ++schedulesGen;
   const { schedules } = await api(`/api/queues/${encodeURIComponent(queue)}/schedules`);
   // The state of each schedule's last job, read once per render.
   const last = await Promise.all(schedules.map((s) => (s.lastJobId ? api(`/api/jobs/${encodeURIComponent(s.lastJobId)}`).catch(() => null) : null)));
+  if (gen !== schedulesGen || queue !== listQueue) return;
   $('#schedules-box').hidden = schedules.length === 0;
-  $('#schedules tbody').innerHTML = schedules
-    .map((s, i) => {
-      const when = s.cron ? `cron <code>${esc(s.cron)}</code> ${esc(s.tz)}` : `every ${s.every >= 1000 ? `${s.every / 1000} s` : `${s.every} ms`}`;
-      const state = s.paused ? 'paused' : s.nextRunAt === null ? 'ended' : 'active';
-      const next = s.upcoming.map((t) => esc(inZone(t, s.tz))).join('<br>') || '–';
-      const job = last[i];
-      const lastRun = job ? `<a href="#/job/${encodeURIComponent(job.id)}">${time(s.lastRunAt)}</a> <span class="state-${job.state}">${job.state}</span>` : s.lastRunAt ? time(s.lastRunAt) : '–';
-      const action = s.paused ? 'resume' : 'pause';
-      return `<tr><td>${esc(s.id)}</td><td>${when}</td><td>${esc(s.name)}</td><td>${state}</td><td>${next}</td><td>${s.runs}${s.limit ? `/${s.limit}` : ''}</td><td>${s.skips}</td><td>${lastRun}</td><td>${state === 'ended' ? '' : `<button class="act" data-schedule="${esc(s.id)}" data-action="${action}" aria-label="${action} schedule ${esc(s.id)}">${action === 'pause' ? 'Pause' : 'Resume'}</button>`}</td></tr>`;
-    })
-    .join('');
+  patch(
+    $('#schedules tbody'),
+    schedules
+      .map((s, i) => {
+        const when = s.cron ? `cron <code>${esc(s.cron)}</code> ${esc(s.tz)}` : `every ${s.every >= 1000 ? `${s.every / 1000} s` : `${s.every} ms`}`;
+        const state = s.paused ? 'paused' : s.nextRunAt === null ? 'ended' : 'active';
+        const next = s.upcoming.map((t) => esc(inZone(t, s.tz))).join('<br>') || '–';
+        const job = last[i];
+        const lastRun = job ? `<a href="#/job/${encodeURIComponent(job.id)}">${time(s.lastRunAt)}</a> <span class="state-${job.state}">${job.state}</span>` : s.lastRunAt ? time(s.lastRunAt) : '–';
+        const action = s.paused ? 'resume' : 'pause';
+        return `<tr data-schedule="${esc(s.id)}"><td>${esc(s.id)}</td><td>${when}</td><td>${esc(s.name)}</td><td>${state}</td><td>${next}</td><td>${s.runs}${s.limit ? `/${s.limit}` : ''}</td><td>${s.skips}</td><td>${lastRun}</td><td>${state === 'ended' ? '' : `<button class="act" data-schedule="${esc(s.id)}" data-action="${action}" aria-label="${action} schedule ${esc(s.id)}">${action === 'pause' ? 'Pause' : 'Resume'}</button>`}</td></tr>`;
+      })
+      .join(''),
+  );
 }
 
 $('#schedules').addEventListener('click', async (e) => {
@@ -260,16 +468,27 @@ $('#filters').addEventListener('submit', (e) => {
   else renderJobs(q, null).catch(showError);
 });
 $('#more').addEventListener('click', () => renderJobs(listQueue, null, true).catch(showError));
+/** What a queue-wide action did, where bulk actions report too. */
+function report(text) {
+  $('#bulk-result').textContent = text;
+  $('#bulk-result').hidden = false;
+}
+
 $('#retry-all').addEventListener('click', async () => {
-  if (!confirm(`Retry every failed job in ${listQueue}?`)) return;
-  await api(`/api/queues/${encodeURIComponent(listQueue)}/retry-all`, { method: 'POST', body: '{}' }).catch(showError);
+  const n = listCounts?.failed ?? 0;
+  if (n === 0) return report(`${listQueue} has no failed jobs to retry.`);
+  if (!confirm(`Retry the ${n} failed job(s) in ${listQueue}?`)) return;
+  const r = await api(`/api/queues/${encodeURIComponent(listQueue)}/retry-all`, { method: 'POST', body: '{}' }).catch(showError);
+  if (r) report(`${r.retried} failed job(s) retried.`);
   renderJobs(listQueue, null).catch(showError);
 });
 $('#clean').addEventListener('click', async () => {
-  const hours = prompt(`Remove completed, failed and canceled jobs of ${listQueue} finished at least how many hours ago?`, '24');
+  const c = listCounts ?? { completed: 0, failed: 0, canceled: 0 };
+  const finished = c.completed + c.failed + c.canceled;
+  const hours = prompt(`${listQueue} holds ${finished} finished job(s) (${c.completed} completed, ${c.failed} failed, ${c.canceled} canceled). Remove those finished at least how many hours ago?`, '24');
   if (hours === null || !(Number(hours) >= 0)) return;
   const r = await api(`/api/queues/${encodeURIComponent(listQueue)}/clean`, { method: 'POST', body: JSON.stringify({ olderThan: Number(hours) * 3_600_000 }) }).catch(showError);
-  if (r) alert(`Removed ${r.removed} job(s).`);
+  if (r) report(`Removed ${r.removed} of ${finished} finished job(s).`);
   renderJobs(listQueue, null).catch(showError);
 });
 $('#add-form').addEventListener('submit', async (e) => {
@@ -294,12 +513,29 @@ const ACTIONS = {
   promote: ['pending', 'scheduled'],
 };
 
+/** Jobs on either side of a dependency, each with its state. */
+function related(jobs) {
+  return jobs.map((r) => `<a href="#/job/${encodeURIComponent(r.id)}">${esc(r.id)}</a> <span class="state-${esc(r.state)}">${esc(r.state)}</span>`).join('<br>') || '–';
+}
+
+let jobGen = 0;
 async function renderJob(id) {
+  if (openJob?.id !== id) $('#j-feedback').hidden = true;
+  // A newer render (another job opened, a live update) wins: an older one's answer is dropped,
+  // so a slow read of the previous job can never show over the page of this one.
+  const gen = ++jobGen;
   let job;
   let logs;
+  let relations;
   try {
-    [job, logs] = await Promise.all([api(`/api/jobs/${encodeURIComponent(id)}`), api(`/api/jobs/${encodeURIComponent(id)}/logs`)]);
+    [job, logs, relations] = await Promise.all([
+      api(`/api/jobs/${encodeURIComponent(id)}`),
+      api(`/api/jobs/${encodeURIComponent(id)}/logs`),
+      api(`/api/jobs/${encodeURIComponent(id)}/relations`),
+    ]);
+    if (gen !== jobGen) return;
   } catch (err) {
+    if (gen !== jobGen) return;
     // Never the previous job's data under this id.
     openJob = null;
     $('#j-id').textContent = id;
@@ -323,16 +559,29 @@ async function renderJob(id) {
     'runs at': time(job.runAt),
     started: time(job.startedAt),
     finished: time(job.finishedAt),
-    'depends on': job.dependsOn.map((d) => `<a href="#/job/${encodeURIComponent(d)}">${esc(d)}</a>`).join(', ') || '–',
+    // How long it waited to start (since it was due) and how long its last attempt ran.
+    waited: job.startedAt ? dur(job.startedAt - Math.max(job.createdAt, job.runAt ?? 0)) : job.state === 'queued' ? `${dur(Date.now() - job.createdAt)} so far` : '–',
+    'ran for': job.startedAt && job.finishedAt ? dur(job.finishedAt - job.startedAt) : job.state === 'active' ? `${dur(Date.now() - job.startedAt)} so far` : '–',
+    ...(job.startBy ? { 'must start by': time(job.startBy) } : {}),
+    ...(job.expiresAt ? { 'removed after': time(job.expiresAt) } : {}),
+    ...(job.scheduleId ? { schedule: esc(job.scheduleId) } : {}),
+    ...(job.data && typeof job.data === 'object' && job.data.batch?.id === job.id ? { batch: `the callback of a batch of ${job.dependsOn.length} jobs: it runs once all of them finished (<code>GET /api/batches/${esc(job.id)}</code>)` } : {}),
+    ...(job.dedupeKey ? { 'dedupe key': `<code>${esc(job.dedupeKey)}</code> (an add with this key answers with this job while the key holds)` } : {}),
+    ...(job.debounceKey ? { 'debounce key': `<code>${esc(job.debounceKey)}</code> (an add with this key while it waits replaces its data and pushes its run time)` } : {}),
+    ...(job.originalQueue ? { 'dead letter of': `<a href="#/queue/${encodeURIComponent(job.originalQueue)}">${esc(job.originalQueue)}</a> (Retry sends it back)` } : {}),
+    ...(job.trace ? { trace: `<code>${esc(job.trace.split('-')[1] ?? job.trace)}</code>` } : {}),
+    'depends on': related(relations.dependsOn),
+    'waited on by': related(relations.dependents),
     options: esc(JSON.stringify({ timeoutMs: job.timeoutMs, backoff: job.backoff, group: job.groupKey })),
   };
-  $('#j-meta').innerHTML = Object.entries(meta).map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join('');
+  patch($('#j-meta'), Object.entries(meta).map(([k, v]) => `<dt>${k}</dt><dd>${v}</dd>`).join(''));
   $('#j-bar').style.width = `${job.progress}%`;
   $('#j-progress').setAttribute('aria-valuenow', String(Math.round(job.progress)));
   $('#j-message').textContent = job.message ? `${Math.round(job.progress)}% · ${job.message}` : `${Math.round(job.progress)}%`;
   $('#j-data').textContent = JSON.stringify(job.data, null, 2);
   $('#j-result').textContent = job.result === null ? '–' : JSON.stringify(job.result, null, 2);
-  $('#j-errors').innerHTML = job.errors.map((e) => `<div class="err"><strong>attempt ${e.attempt}</strong> · ${time(e.at)}<br>${esc(e.message)}<pre>${esc(e.stack ?? '')}</pre></div>`).join('') || '<p class="dim">none</p>';
+  // Runs are numbered across manual retries (a retry starts the attempt count again).
+  $('#j-errors').innerHTML = job.errors.map((e, i) => `<div class="err"><strong>run ${i + 1}</strong> (attempt ${e.attempt}) · ${time(e.at)}<br>${esc(e.message)}<pre>${esc(e.stack ?? '')}</pre></div>`).join('') || '<p class="dim">none</p>';
   $('#j-out').textContent = logs.lines.filter((l) => l.stream !== 'stderr').map((l) => l.line).join('\n');
   $('#j-err').textContent = logs.lines.filter((l) => l.stream === 'stderr').map((l) => l.line).join('\n');
   // An inline handler's console output is not captured: say so rather than show empty panes.
@@ -343,6 +592,13 @@ document.querySelector('#job .actions').addEventListener('click', async (e) => {
   const act = e.target.closest('button')?.dataset.act;
   if (!act || !openJob) return;
   if ((act === 'remove' || act === 'cancel') && !confirm(`${act === 'remove' ? 'Remove' : 'Cancel'} job ${openJob.id}?`)) return;
+  // What the action did (or why it was refused) shows next to the buttons, not below the page.
+  const say = (text, bad = false) => {
+    const el = $('#j-feedback');
+    el.textContent = text;
+    el.classList.toggle('bad', bad);
+    el.hidden = false;
+  };
   try {
     if (act === 'remove') {
       await api(`/api/jobs/${encodeURIComponent(openJob.id)}`, { method: 'DELETE' });
@@ -350,10 +606,10 @@ document.querySelector('#job .actions').addEventListener('click', async (e) => {
     } else {
       await api(`/api/jobs/${encodeURIComponent(openJob.id)}/${act}`, { method: 'POST', body: '{}' });
       await renderJob(openJob.id);
+      say({ retry: 'Retried: queued again.', cancel: 'Canceled.', promote: 'Running now: queued.' }[act] ?? 'Done.');
     }
-    showError(null);
   } catch (err) {
-    showError(err);
+    say(String(err.message ?? err), true);
   }
 });
 
@@ -390,6 +646,7 @@ function refresh() {
 }
 
 let events = null;
+let connectedBefore = false;
 /** The event stream over fetch (not EventSource), so the token travels in a header. */
 async function startEvents() {
   events?.abort();
@@ -399,6 +656,12 @@ async function startEvents() {
     if (!res.ok) throw new Error(String(res.status));
     $('#live').textContent = '● live';
     $('#live').classList.add('on');
+    // Events sent while the stream was down are lost: read what is on screen again.
+    if (connectedBefore) {
+      refresh();
+      resyncList();
+    }
+    connectedBefore = true;
     const reader = res.body.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
@@ -427,3 +690,6 @@ async function startEvents() {
 window.addEventListener('hashchange', route);
 route();
 startEvents();
+// A safety net behind the live events (a proxy that buffers, a missed reconnect): the
+// list's counts are read again every 10 s; loaded rows are never replaced.
+setInterval(resyncList, 10_000);

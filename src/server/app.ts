@@ -2,6 +2,7 @@
  * The Fastify app: REST, JSON-RPC, the upload API (/queue/*), SSE, remote workers, metrics. Built
  * in-process (tests use app.inject) and started by start.ts / `conveyor serve`.
  */
+import { withTraceHeaders } from '../telemetry/tracing.ts';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,9 +62,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       done(err as Error, undefined);
     }
   });
+  // A POST with no body at all (curl -X POST …/cancel) means "no options", as it reads.
+  app.addHook('preValidation', (req, _reply, done) => {
+    if (req.method === 'POST' && req.body === undefined && !req.headers['content-type']) req.body = {};
+    done();
+  });
   app.setNotFoundHandler((req, reply) => reply.status(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
   installGuard(app, options.allowedHosts ? { allowedHosts: options.allowedHosts } : {});
   installAuth(app, options.token);
+  // A traced client's context (its traceparent header) carries on into the adds it asks for.
+  app.addHook('preHandler', (req, _reply, done) => withTraceHeaders(req.headers, done));
   await app.register(multipart, { limits: { fileSize: options.maxFileBytes ?? 50 * 1024 * 1024, files: 100, fields: 50, fieldSize: 10_000 } });
   // The OpenAPI document is generated from the same route schemas that validate requests.
   await app.register(swagger, {
