@@ -219,7 +219,10 @@ async function renderJobs(queue, params, append = false) {
   $('#paused-banner').hidden = !info?.config.paused;
   for (const el of ['#filters', '#job-list', '#schedules-box', '#add', '#state-tabs']) $(el).hidden = !info;
   if (!info) $('#groups-box').hidden = true;
-  if (info) renderTabs(info.counts, filters.state);
+  if (info) {
+    tabsGen++;
+    renderTabs(info.counts, filters.state);
+  }
   listCounts = info?.counts ?? null;
   if (!info) {
     $('#more').hidden = true;
@@ -258,6 +261,7 @@ async function renderJobs(queue, params, append = false) {
 const TAB_STATES = ['queued', 'active', 'scheduled', 'pending', 'deferred', 'failed', 'completed', 'canceled'];
 
 /** One tab per state with its count; the current filter is the selected tab. */
+let tabsGen = 0;
 function renderTabs(counts, current) {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const tab = (state, label, n) =>
@@ -356,8 +360,13 @@ function resyncList() {
   renderSchedules(listQueue).catch(showError);
   renderGroups(listQueue).catch(showError);
   recountNew(listQueue).catch(showError);
-  api(`/api/queues/${encodeURIComponent(listQueue)}`)
-    .then((q) => renderTabs(q.counts, $('#f-state').value))
+  // Counts read later win: an answer that arrives after a newer list render or resync is dropped.
+  const gen = ++tabsGen;
+  const queue = listQueue;
+  api(`/api/queues/${encodeURIComponent(queue)}`)
+    .then((q) => {
+      if (gen === tabsGen && queue === listQueue) renderTabs(q.counts, $('#f-state').value);
+    })
     .catch(showError);
 }
 
