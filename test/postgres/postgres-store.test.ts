@@ -214,6 +214,35 @@ describe('PostgreSQL: stores on one schema', () => {
     }
   });
 
+  test('a dependent added while its parent finishes is released: the finish that waited for the add sees the new link', async () => {
+    const schema = fresh('link');
+    const store = await PostgresStore.connect(PG_URL, { schema });
+    const app = await client();
+    try {
+      const now = store.clock.now();
+      const parent = buildNewJob('flow', 'parent', {}, {}, {}, undefined, now);
+      await store.enqueue([parent]);
+      const [job] = await store.claim({ queues: ['flow'], workerId: 'w', limit: 1, leaseMs: 60_000 });
+      // The add holds the parent's row (in the application's open transaction) while the finish comes.
+      await app.query('BEGIN');
+      const child = await new Queue(store, 'flow').add('child', {}, { tx: app, dependsOn: parent.id });
+      assert.equal(child.state, 'deferred');
+      const finishing = store.finish([{ id: job.id, token: job.token, kind: 'completed', result: null }]);
+      // Commit only once the finish is waiting for the parent's lock.
+      for (;;) {
+        const r = await app.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`, [`%"${schema}"%`]);
+        if (r.rows[0].n > 0) break;
+      }
+      await app.query('COMMIT');
+      assert.deepEqual(await finishing, [true]);
+      assert.equal((await store.get(parent.id))?.state, 'completed');
+      assert.equal((await store.get(child.id))?.state, 'queued', 'the child is released, not left deferred');
+    } finally {
+      await app.end();
+      await store.close();
+    }
+  });
+
   test('claimers in two stores never take the same job', async () => {
     const schema = fresh('skip');
     const a = await PostgresStore.connect(PG_URL, { schema });

@@ -104,14 +104,16 @@ export function flushStatement(schema: string, snap: Snapshot, origin: string, r
   if (turns) parts.push(turns);
   if (inserts.length > 0) parts.push(`ins AS (${insertRows(s, inserts, p, '', turns !== null)})`);
   if (updates.length > 0) {
+    const linkedParents = new Set(snap.links.map((l) => l[1]));
     const col = <T>(f: (w: (typeof updates)[number]) => T) => updates.map(f);
     const rows = `unnest(${p(col((w) => w.job.id), 'text[]')}, ${p(col((w) => w.job.queue), 'text[]')}, ${p(col((w) => w.job.state), 'text[]')}, ${p(col((w) => w.job.runAt), 'int8[]')}, ${p(col((w) => w.job.leaseUntil), 'int8[]')},
         ${p(col((w) => w.token), 'text[]')}, ${p(col((w) => w.job.expiresAt), 'int8[]')}, ${p(col((w) => w.job.finishedAt), 'int8[]')}, ${p(col((w) => encodeDoc(w.job)), 'text[]')},
-        ${p(col((w) => w.requeued), 'bool[]')}, ${p(col((w) => w.newData ?? null), 'text[]')}) AS u0(id, queue, state, run_at, lease_until, token, expires_at, finished_at, doc, requeued, data)`;
+        ${p(col((w) => w.requeued), 'bool[]')}, ${p(col((w) => w.newData ?? null), 'text[]')}, ${p(col((w) => linkedParents.has(w.job.id)), 'bool[]')})
+        AS u0(id, queue, state, run_at, lease_until, token, expires_at, finished_at, doc, requeued, data, linked)`;
     // A grouped job queued again takes its group's turn; others the next arrival number.
     const arrival = turns ? `coalesce(u.turn, nextval('${s}.seq'))` : `nextval('${s}.seq')`;
     parts.push(`upd AS (UPDATE ${s}.jobs j SET queue = u.queue, state = u.state, run_at = u.run_at, lease_until = u.lease_until, token = u.token, expires_at = u.expires_at,
-        finished_at = u.finished_at, doc = u.doc::jsonb, ready_seq = CASE WHEN u.requeued THEN ${arrival} ELSE j.ready_seq END, data = coalesce(u.data, j.data)
+        finished_at = u.finished_at, doc = u.doc::jsonb, linked = j.linked OR u.linked, ready_seq = CASE WHEN u.requeued THEN ${arrival} ELSE j.ready_seq END, data = coalesce(u.data, j.data)
       FROM (SELECT u0.*${turns ? ', t.turn' : ''} FROM ${rows}${turns ? ' LEFT JOIN turns t ON t.id = u0.id' : ''}) AS u
       WHERE j.id = u.id)`);
   }
@@ -124,6 +126,9 @@ export function flushStatement(schema: string, snap: Snapshot, origin: string, r
   }
   if (snap.links.length > 0) {
     parts.push(`lnk AS (INSERT INTO ${s}.deps (child, parent) SELECT * FROM unnest(${p(snap.links.map((l) => l[0]), 'text[]')}, ${p(snap.links.map((l) => l[1]), 'text[]')}) ON CONFLICT DO NOTHING)`);
+    // Parents that existed before this statement (locked by the run) carry the flag (schema.ts, migration 4).
+    const parents = [...new Set(snap.links.map((l) => l[1]))].filter((id) => !snap.written.has(id) && !snap.deleted.has(id));
+    if (parents.length > 0) parts.push(`lnkf AS (UPDATE ${s}.jobs SET linked = true WHERE id = ANY(${p(parents, 'text[]')}) AND NOT linked)`);
   }
   const tallies = tallyEvents(snap.events).sort(byMinute);
   if (tallies.length > 0) {

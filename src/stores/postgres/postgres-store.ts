@@ -75,7 +75,7 @@ const RACES = new Set(['40P01', '40001', '23505']);
 
 /** The columns a PgRow is read from (the table is aliased j). */
 const ROW = `j.id, j.queue, j.name, j.state, j.priority, j.created_at, j.start_by, j.data, j.doc::text AS doc, j.token, j.log_count`;
-const ROW_WITH_CHILDREN = `${ROW}, (SELECT array_agg(d.child) FROM {s}.deps d WHERE d.parent = j.id) AS children`;
+const ROW_WITH_CHILDREN = `${ROW}, j.linked, (SELECT array_agg(d.child) FROM {s}.deps d WHERE d.parent = j.id) AS children`;
 
 /**
  * Waiting jobs past their latest start ($3: now), in the terms of the partial index

@@ -92,6 +92,14 @@ export const MIGRATIONS: readonly string[] = [
     RETURNING last
   $$;
   `,
+  // 4: a job that ever had a dependent linked to it. The add that links a child sets it on
+  // the parent's row (which it holds locked), so a finish that waited for that lock sees the
+  // flag on the row it gets (PostgreSQL re-reads a row updated while it waited, but the rest
+  // of the statement keeps its older snapshot, which may miss the new link): such a finish
+  // reads the parent's dependents again in a statement of its own.
+  `
+  ALTER TABLE {s}.jobs ADD COLUMN linked boolean NOT NULL DEFAULT false;
+  `,
 ];
 
 /** The version a store of this build expects. */

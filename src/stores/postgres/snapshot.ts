@@ -23,8 +23,10 @@ export interface PgRow extends DocColumns {
   doc: string;
   token: string | null;
   log_count: number;
-  /** Ids of the jobs that wait on this one. */
+  /** Ids of the jobs that wait on this one, as the reading statement's snapshot saw them. */
   children: string[] | null;
+  /** Some add linked a dependent to this job (schema.ts, migration 4): `children` may be stale. */
+  linked?: boolean;
 }
 
 /** What a run needed and had not been fetched. */
@@ -112,7 +114,9 @@ export class Snapshot implements JobRows {
     for (const id of asked) if (!this.fetched.has(id)) this.fetched.set(id, null);
     for (const r of rows) {
       this.fetched.set(r.id, r);
-      this.childrenOf.set(r.id, r.children ?? []);
+      // A linked row's children are read again after its lock is held (a Missing 'parents').
+      if (r.linked) this.childrenOf.delete(r.id);
+      else this.childrenOf.set(r.id, r.children ?? []);
     }
   }
 
