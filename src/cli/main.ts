@@ -23,4 +23,11 @@ export async function main(argv = process.argv): Promise<void> {
   }
 }
 
+// A reader that stops early (`conveyor list | head`) closes the pipe: stop quietly, as
+// Unix tools do, instead of dying on an unhandled EPIPE.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(0);
+});
+
 await main();

@@ -4,13 +4,14 @@
  * the target flags in every command's help.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/program.ts';
-import { cli, cliJson } from '../helpers/cli.ts';
+import { CLI, cli, cliJson } from '../helpers/cli.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'conveyor-cli-edges-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -84,4 +85,15 @@ test("every command's --help lists the target flags and --json", () => {
     for (const c of cmd.commands) visit(c, `${path} ${c.name()}`);
   };
   visit(buildProgram(), 'conveyor');
+});
+
+test('output into a pipe its reader closed (conveyor --help | head) ends quietly with exit 0', async () => {
+  const child = spawn(process.execPath, [CLI, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Nobody reads: the pipe is closed before the CLI (still loading) writes its help.
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(stderr, '');
+  assert.equal(code, 0);
 });
