@@ -35,7 +35,7 @@ import {
 } from '../store.ts';
 import { fairTurn, type GroupTurn } from '../../engine/fair-turns.ts';
 import { keyIsSpent, planDedupe, settleDedupe, type DedupeEntry } from '../dedupe.ts';
-import { openWindow, type RateWindow } from '../../engine/rate-window.ts';
+import { openWindow, queueWindow, type RateWindow } from '../../engine/rate-window.ts';
 import { MinHeap } from './heap.ts';
 import { ReadyList } from './ready-list.ts';
 import { Waiters } from '../waiters.ts';
@@ -324,13 +324,11 @@ export class MemoryStore implements Store {
       if (q.config.concurrency !== null) budget = Math.min(budget, q.config.concurrency - q.active.size);
       const rate = q.config.rateLimit;
       if (rate) {
-        if (now - q.rateWindowStart >= rate.durationMs) {
-          q.rateWindowStart = now;
-          q.rateCount = 0;
-        }
-        budget = Math.min(budget, rate.max - q.rateCount);
-        // Held back by the limit: waiters wake when the window ends, not at their timeout.
-        if (q.rateCount >= rate.max) this.waiters.notifyAt(queue, q.rateWindowStart + rate.durationMs);
+        const w = queueWindow({ start: q.rateWindowStart, count: q.rateCount }, rate, now);
+        q.rateWindowStart = w.window.start;
+        q.rateCount = w.window.count;
+        budget = Math.min(budget, w.room);
+        if (w.fullUntil !== null) this.waiters.notifyAt(queue, w.fullUntil);
       }
       if (budget <= 0) continue;
       const groupLimit = q.config.groupConcurrency;

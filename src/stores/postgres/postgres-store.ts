@@ -22,7 +22,7 @@ import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
 import { joinSchedule, progressJson, splitSchedule, type Schedule, type ScheduleProgress } from '../../core/schedule.ts';
 import { isFinished, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
-import { openWindow, type RateWindow } from '../../engine/rate-window.ts';
+import { openWindow, queueWindow, type RateWindow } from '../../engine/rate-window.ts';
 import { debounceSlot, planDedupe, settleDedupe, type DedupeEntry } from '../dedupe.ts';
 import { EXPIRED, stallOutcome, startAttempt } from '../../engine/transitions.ts';
 import { JobMachine } from '../job-machine.ts';
@@ -620,13 +620,11 @@ export class PostgresStore implements Store {
           rateStart = row.rate_start;
           rateCount = row.rate_count;
           if (cfg.rateLimit) {
-            if (now - rateStart >= cfg.rateLimit.durationMs) {
-              rateStart = now;
-              rateCount = 0;
-            }
-            budget = Math.min(budget, cfg.rateLimit.max - rateCount);
-            // Held back by the limit: waiters wake when the window ends, not at their timeout.
-            if (rateCount >= cfg.rateLimit.max) this.feed.waiters.notifyAt(queue, rateStart + cfg.rateLimit.durationMs);
+            const w = queueWindow({ start: rateStart, count: rateCount }, cfg.rateLimit, now);
+            rateStart = w.window.start;
+            rateCount = w.window.count;
+            budget = Math.min(budget, w.room);
+            if (w.fullUntil !== null) this.feed.waiters.notifyAt(queue, w.fullUntil);
           }
         }
         if (budget <= 0) continue;

@@ -20,7 +20,7 @@ import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.
 import { isFinished, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
 import { fairTurn, type GroupTurn } from '../../engine/fair-turns.ts';
 import { planDedupe, settleDedupe, type DedupeEntry } from '../dedupe.ts';
-import { openWindow, type RateWindow } from '../../engine/rate-window.ts';
+import { openWindow, queueWindow, type RateWindow } from '../../engine/rate-window.ts';
 import { EXPIRED, stallOutcome, startAttempt } from '../../engine/transitions.ts';
 import { JobMachine, type JobRows } from '../job-machine.ts';
 import { clampProgress, countGroup, decodeCursor, encodeCursor, MAX_LOG_LINES, pageLimit, topGroups, truncateLine } from '../rules.ts';
@@ -577,13 +577,11 @@ export class SqliteStore implements Store {
         let rateStart = q.rate_start;
         let rateCount = q.rate_count;
         if (cfg.rateLimit) {
-          if (now - rateStart >= cfg.rateLimit.durationMs) {
-            rateStart = now;
-            rateCount = 0;
-          }
-          budget = Math.min(budget, cfg.rateLimit.max - rateCount);
-          // Held back by the limit: waiters wake when the window ends, not at their timeout.
-          if (rateCount >= cfg.rateLimit.max) this.feed.waiters.notifyAt(queue, rateStart + cfg.rateLimit.durationMs);
+          const w = queueWindow({ start: rateStart, count: rateCount }, cfg.rateLimit, now);
+          rateStart = w.window.start;
+          rateCount = w.window.count;
+          budget = Math.min(budget, w.room);
+          if (w.fullUntil !== null) this.feed.waiters.notifyAt(queue, w.fullUntil);
         }
         if (budget <= 0) continue;
         if (cfg.groupConcurrency === null && cfg.groupRateLimit === null) {
