@@ -402,11 +402,11 @@ export class PostgresStore implements Store {
     const newQueues = queues.filter((q) => !this.queuesKnown.has(q));
     const st = optimisticAddStatement(this.schema, snap, origin, Date.now(), newQueues, JSON.stringify(DEFAULT_QUEUE_CONFIG));
     const r = await c.query(prepared(st.text, st.values));
-    const row = r.rows[0] as { ok: boolean; inserted: string[] };
+    const row = r.rows[0] as { ok: boolean; inserted: string[] | null };
     if (!row.ok) return null;
     for (const q of newQueues) this.queuesKnown.add(q);
     const pending: Pending = { events: snap.events, woken: snap.woken, due: snap.due };
-    if (row.inserted.length === jobs.length) return { results, pending };
+    if (row.inserted === null) return { results, pending };
     // Some ids existed (duplicates): answer with their state; announce only the rows written.
     const written = new Set(row.inserted);
     const note = new Snapshot();
