@@ -93,8 +93,9 @@ export function validateJobName(name: unknown): string {
 }
 
 export function validateJobId(id: unknown, field = 'jobId'): string {
-  if (typeof id !== 'string' || id.length === 0 || id.length > 256 || ID_FORBIDDEN.test(id)) {
-    throw new ValidationError(`${field} must be a string of 1-256 characters without spaces, control characters or braces; got ${describe(id)}`, field);
+  // Unpaired surrogates: no UTF-8 form, so PostgreSQL refuses them and other stores would keep a different string.
+  if (typeof id !== 'string' || id.length === 0 || id.length > 256 || ID_FORBIDDEN.test(id) || !id.isWellFormed()) {
+    throw new ValidationError(`${field} must be a string of 1-256 characters without spaces, control characters, braces or unpaired surrogates; got ${describe(id)}`, field);
   }
   return id;
 }

@@ -280,6 +280,29 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.deepEqual((await store.get(r.id))!.result, { ok: true });
     });
 
+    test('NUL and unpaired surrogates in a result, an error, a message or a log line never block a finish (kept, or U+FFFD where the backend cannot store them)', async () => {
+      const q = freshQueue();
+      const odd = 'a\u0000b\ud800c';
+      // A backend keeps each character, or U+FFFD in place of one it cannot store (an unpaired
+      // surrogate has no UTF-8 form; PostgreSQL stores no NUL).
+      const kept = (s: unknown) => assert.ok(['a\u0000b\ud800c', 'a\u0000b\ufffdc', 'a\ufffdb\ufffdc'].includes(String(s)), JSON.stringify(s));
+      await store.enqueue([buildNewJob(q, 't', {}), buildNewJob(q, 't', {})]);
+      const [a, b] = await store.claim({ ...W, queues: [q], limit: 2 });
+      assert.deepEqual(await store.update([{ id: a.id, token: a.token, progress: 5, message: odd, logs: [{ stream: 'log', line: odd }] }]), [true]);
+      assert.deepEqual(await store.finish([{ id: a.id, token: a.token, kind: 'completed', result: { [odd]: odd, list: [odd] } }, failure(b, odd, { retry: false })]), [true, true]);
+      const done = (await store.get(a.id))!;
+      assert.equal(done.state, 'completed');
+      kept(done.message);
+      const [key] = Object.keys(done.result as object).filter((k) => k !== 'list');
+      kept(key);
+      kept((done.result as Record<string, unknown>)[key]);
+      kept((done.result as { list: string[] }).list[0]);
+      kept((await store.logs(a.id))[0].line);
+      const failed = (await store.get(b.id))!;
+      assert.equal(failed.state, 'failed');
+      kept(failed.errors[0].message);
+    });
+
     test('finish many in one call, mixed outcomes', async () => {
       const q = freshQueue();
       await store.enqueue(Array.from({ length: 4 }, (_, i) => buildNewJob(q, 't', { i })));

@@ -89,6 +89,9 @@ for (const backend of BACKENDS) {
       circular.self = circular;
       await assert.rejects(queue.add('ok', circular), /JSON-serializable/);
       await assert.rejects(queue.addBulk([{ name: 'ok' }, { name: 'bad name!' }]), ValidationError);
+      // An unpaired surrogate has no UTF-8 form: no store could keep it as given.
+      await assert.rejects(queue.add('ok', {}, { group: 'tenant-\ud800' }), /group must be .*unpaired surrogates/);
+      await assert.rejects(queue.add('ok', {}, { jobId: '\udc00x' }), /jobId must be .*unpaired surrogates/);
       await assert.rejects(queue.configure({ maxSize: -1 }), /maxSize must be a positive integer/);
       await assert.rejects(queue.configure({ color: 'red' } as never), /unknown queue setting/);
       await assert.rejects(queue.getJobs({ state: 'sleeping' }), /unknown state/);

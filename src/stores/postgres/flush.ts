@@ -7,6 +7,7 @@
  */
 import { byMinute, tallyEvents } from '../minutes.ts';
 import { encodeDoc } from '../job-doc.ts';
+import { storableJson } from './storable.ts';
 import type { JobEvent, MinuteCounts } from '../store.ts';
 import type { Snapshot, Written } from './snapshot.ts';
 
@@ -104,7 +105,7 @@ export function flushStatement(schema: string, snap: Snapshot, origin: string, r
     const linkedParents = new Set(snap.links.map((l) => l[1]));
     const col = <T>(f: (w: (typeof updates)[number]) => T) => updates.map(f);
     const rows = `unnest(${p(col((w) => w.job.id), 'text[]')}, ${p(col((w) => w.job.queue), 'text[]')}, ${p(col((w) => w.job.state), 'text[]')}, ${p(col((w) => w.job.runAt), 'int8[]')}, ${p(col((w) => w.job.leaseUntil), 'int8[]')},
-        ${p(col((w) => w.token), 'text[]')}, ${p(col((w) => w.job.expiresAt), 'int8[]')}, ${p(col((w) => w.job.finishedAt), 'int8[]')}, ${p(col((w) => encodeDoc(w.job)), 'text[]')},
+        ${p(col((w) => w.token), 'text[]')}, ${p(col((w) => w.job.expiresAt), 'int8[]')}, ${p(col((w) => w.job.finishedAt), 'int8[]')}, ${p(col((w) => storableJson(encodeDoc(w.job))), 'text[]')},
         ${p(col((w) => w.requeued), 'bool[]')}, ${p(col((w) => w.newData ?? null), 'text[]')}, ${p(col((w) => linkedParents.has(w.job.id)), 'bool[]')})
         AS u0(id, queue, state, run_at, lease_until, token, expires_at, finished_at, doc, requeued, data, linked)`;
     // A grouped job queued again takes its group's turn; others the next arrival number.
@@ -172,7 +173,7 @@ function insertRows(s: string, inserts: Written[], p: Param, tail: string, withT
     inserts.map((w) => ({
       id: w.job.id, queue: w.job.queue, name: w.job.name, state: w.job.state, priority: w.job.priority, run_at: w.job.runAt, lease_until: w.job.leaseUntil,
       token: w.token, group_key: w.job.groupKey, expires_at: w.job.expiresAt, created_at: w.job.createdAt, finished_at: w.job.finishedAt, start_by: w.job.startBy,
-      data: w.dataJson, doc: encodeDoc(w.job),
+      data: w.dataJson, doc: storableJson(encodeDoc(w.job)),
     })),
   );
   return `INSERT INTO ${s}.jobs (id, queue, name, state, priority, created_seq, ready_seq, run_at, lease_until, token, group_key, expires_at, created_at, finished_at, start_by, data, doc)

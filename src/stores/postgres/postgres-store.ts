@@ -53,6 +53,7 @@ import { eventsNotify, flushStatement, notifications, optimisticAddStatement } f
 import { ListenFeed } from './listen-feed.ts';
 import { checkSchemaName, migrate, requireVersion } from './migrate.ts';
 import { Missing, Snapshot, type Needs, type PgRow } from './snapshot.ts';
+import { storableJson, storableText } from './storable.ts';
 
 export interface PostgresOptions {
   /** The schema holding Conveyor's tables (default "conveyor"). */
@@ -809,7 +810,7 @@ export class PostgresStore implements Store {
       [
         done.map((o) => o.id),
         done.map((o) => o.token),
-        done.map((o) => (o.kind === 'completed' && o.result !== undefined && o.result !== null ? JSON.stringify(o.result) : null)),
+        done.map((o) => (o.kind === 'completed' && o.result !== undefined && o.result !== null ? storableJson(JSON.stringify(o.result)) : null)),
         now,
         minuteOf(now),
         Math.floor(Math.random() * 16),
@@ -846,7 +847,7 @@ export class PostgresStore implements Store {
             snap.emit({ type: 'progress', queue: job.queue, jobId: job.id, at: now, progress: job.progress, message: job.message });
           }
           if (u.logs && u.logs.length > 0) {
-            logged.push({ id: job.id, lines: u.logs.map((l) => ({ stream: l.stream, line: truncateLine(l.line) })) });
+            logged.push({ id: job.id, lines: u.logs.map((l) => ({ stream: l.stream, line: storableText(truncateLine(l.line)) })) });
             snap.emit({ type: 'log', queue: job.queue, jobId: job.id, at: now });
           }
           return true;
