@@ -44,6 +44,8 @@ export const MAGIC = 0x51554555; // "QUEU"
 
 export const FLAG_RAW = 1;
 export const FLAG_WRAP = 2;
+/** The payload is JSON text (codec.ts); otherwise msgpack. */
+export const FLAG_JSON = 4;
 
 export function recordSize(payload: number): number {
   return RECORD_HEADER + ((payload + 3) & ~3);

@@ -6,10 +6,10 @@
  * the main thread they would stall the event loop); putAsync/getAsync wait with
  * Atomics.waitAsync and never block it. Batches take the lock once. See docs/shared-queue.md for layout and guarantees.
  */
-import { decode, encode, type Encoded } from './codec.ts';
+import { decode, encode, utf8, type Encoded } from './codec.ts';
 import { Empty, Full, ItemTooLarge, SharedQueueError } from './errors.ts';
 import { acquire, canBlock, lockTag, release } from './lock.ts';
-import { FLAG_RAW, FLAG_WRAP, H, HEADER_BYTES, HEADER_WORDS, MAGIC, RECORD_HEADER, recordSize, ringBytesFor } from './layout.ts';
+import { FLAG_WRAP, H, HEADER_BYTES, HEADER_WORDS, MAGIC, RECORD_HEADER, recordSize, ringBytesFor } from './layout.ts';
 
 export interface CreateOptions {
   name: string;
@@ -159,7 +159,11 @@ export class SharedQueue<T = unknown> {
 
   // ----- the ring (callers hold the lock) ------------------------------------------------
 
-  private encodeAll(items: readonly unknown[]): Encoded[] {
+  /**
+   * Encodes items, refusing the batch if one cannot be encoded or is too large. JSON items
+   * of a batch stay text here (stage() writes them in place); a single item gets its bytes.
+   */
+  private encodeAll(items: readonly unknown[], single: boolean): Encoded[] {
     return items.map((item) => {
       let e: Encoded;
       try {
@@ -167,7 +171,9 @@ export class SharedQueue<T = unknown> {
       } catch (err) {
         throw new SharedQueueError('UNENCODABLE', `item cannot be encoded: ${(err as Error).message}`);
       }
-      if (e.bytes.length > this.maxItemBytes) throw new ItemTooLarge(e.bytes.length, this.maxItemBytes);
+      // UTF-8 takes at least a byte per UTF-16 unit: text longer than the limit is too large.
+      if (e.text !== null && (single || e.text.length > this.maxItemBytes)) e.bytes = utf8.encode(e.text);
+      if (e.bytes !== null && e.bytes.length > this.maxItemBytes) throw new ItemTooLarge(e.bytes.length, this.maxItemBytes);
       return e;
     });
   }
@@ -175,21 +181,29 @@ export class SharedQueue<T = unknown> {
   /**
    * A batch's records laid out as they go into the ring ([length][flags][payload, padded]),
    * built before the lock is taken: under it, a batch that fits before the ring's end is
-   * one set().
+   * one set(). JSON text is encoded straight into its place (UTF-8 needs at most 3 bytes
+   * per UTF-16 unit, so the buffer is sized for that and cut to what was written).
    */
   private stage(encoded: Encoded[]): Uint8Array {
-    let size = 0;
-    for (const e of encoded) size += recordSize(e.bytes.length);
-    const staged = new Uint8Array(size);
+    let bound = 0;
+    for (const e of encoded) bound += recordSize(e.bytes !== null ? e.bytes.length : e.text!.length * 3);
+    const staged = new Uint8Array(bound);
     const words = new Int32Array(staged.buffer);
     let at = 0;
     for (const e of encoded) {
-      words[at >> 2] = e.bytes.length;
-      words[(at >> 2) + 1] = e.raw ? FLAG_RAW : 0;
-      staged.set(e.bytes, at + RECORD_HEADER);
-      at += recordSize(e.bytes.length);
+      let len: number;
+      if (e.bytes !== null) {
+        len = e.bytes.length;
+        staged.set(e.bytes, at + RECORD_HEADER);
+      } else {
+        len = utf8.encodeInto(e.text!, staged.subarray(at + RECORD_HEADER)).written;
+        if (len > this.maxItemBytes) throw new ItemTooLarge(len, this.maxItemBytes);
+      }
+      words[at >> 2] = len;
+      words[(at >> 2) + 1] = e.flags;
+      at += recordSize(len);
     }
-    return staged;
+    return staged.subarray(0, at);
   }
 
   /**
@@ -198,15 +212,16 @@ export class SharedQueue<T = unknown> {
    * and a view per put, most of a put's time (measured: 3 µs per put+get, half of it there).
    */
   private writeOne(e: Encoded): number {
+    const bytes = e.bytes!;
     let tail = this.h[H.TAIL];
-    const size = recordSize(e.bytes.length);
+    const size = recordSize(bytes.length);
     if (tail + size > this.ringBytes) {
       if (this.ringBytes - tail >= RECORD_HEADER) this.words[(tail >> 2) + 1] = FLAG_WRAP;
       tail = 0;
     }
-    this.words[tail >> 2] = e.bytes.length;
-    this.words[(tail >> 2) + 1] = e.raw ? FLAG_RAW : 0;
-    this.bytes.set(e.bytes, tail + RECORD_HEADER);
+    this.words[tail >> 2] = bytes.length;
+    this.words[(tail >> 2) + 1] = e.flags;
+    this.bytes.set(bytes, tail + RECORD_HEADER);
     return tail + size;
   }
 
@@ -339,7 +354,7 @@ export class SharedQueue<T = unknown> {
     } finally {
       release(this.h, this.tag);
     }
-    const item = decode(copy, (flags & FLAG_RAW) !== 0);
+    const item = decode(copy, flags);
     Atomics.add(this.h, H.GET_SEQ, 1);
     if (Atomics.load(this.h, H.PUT_SLEEPERS) > 0) Atomics.notify(this.h, H.GET_SEQ);
     return [item];
@@ -365,7 +380,7 @@ export class SharedQueue<T = unknown> {
     for (let i = 0; i < n; i++) {
       const run = runs[at[i * 4]];
       const off = at[i * 4 + 1];
-      out[i] = decode(run.subarray(off, off + at[i * 4 + 2]), (at[i * 4 + 3] & FLAG_RAW) !== 0);
+      out[i] = decode(run.subarray(off, off + at[i * 4 + 2]), at[i * 4 + 3]);
     }
     if (out.length > 0) {
       Atomics.add(this.h, H.GET_SEQ, 1);
@@ -437,7 +452,7 @@ export class SharedQueue<T = unknown> {
 
   /** Adds an item, waiting for room (worker threads). */
   put(item: T, opts: WaitOptions = {}): void {
-    const encoded = this.encodeAll([item]);
+    const encoded = this.encodeAll([item], true);
     this.blockUntil(() => (this.tryPut(encoded, null) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full());
   }
 
@@ -446,7 +461,7 @@ export class SharedQueue<T = unknown> {
   }
 
   async putAsync(item: T, opts: WaitOptions = {}): Promise<void> {
-    const encoded = this.encodeAll([item]);
+    const encoded = this.encodeAll([item], true);
     await this.waitUntil(() => (this.tryPut(encoded, null) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full());
   }
 
@@ -468,7 +483,7 @@ export class SharedQueue<T = unknown> {
   private checkBatch(items: readonly T[]): Encoded[] {
     if (!Array.isArray(items)) throw new SharedQueueError('INVALID', 'putBatch takes an array');
     if (items.length > this.capacity) throw new SharedQueueError('INVALID', `a batch of ${items.length} can never fit a queue of capacity ${this.capacity}`);
-    return this.encodeAll(items);
+    return this.encodeAll(items, false);
   }
 
   /** Takes the oldest item, waiting for one (worker threads). */

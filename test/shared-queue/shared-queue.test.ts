@@ -178,6 +178,30 @@ test('create refuses a name+run that exists in this thread; unlink frees it; con
   assert.equal(SharedQueue.create({ name: nm, runId: 'r1' }).size(), 0);
 });
 
+test('items come out as they went in, one by one and in batches, whether they travel as JSON or as msgpack', () => {
+  const items: unknown[] = [
+    // Plain data (JSON carries it exactly).
+    { a: 1, b: 'é😀', c: [true, null, 1.5, -7], d: {} }, 'text', 42, null, true, [], 'lone \ud800 surrogate',
+    // Not plain data (msgpack keeps what JSON would change or drop).
+    NaN, Infinity, undefined, { u: undefined }, [1, undefined], new Date(5), { when: new Date(5) }, new Set([1]), 10n, { deep: [{ x: NaN }] },
+  ];
+  const q = SharedQueue.create<unknown>({ name: name(), capacity: 64, maxItemBytes: 256 });
+  for (const item of items) q.putNowait(item);
+  q.putBatch(items);
+  const back = [...items.map(() => q.getNowait()), ...q.getMany(64)];
+  for (const [i, item] of [...items, ...items].entries()) assert.deepEqual(back[i], item, `item ${i}`);
+});
+
+test('the size limit counts encoded bytes: a short text of multi-byte characters can be too large', () => {
+  const q = SharedQueue.create<unknown>({ name: name(), capacity: 4, maxItemBytes: 32 });
+  // 22 characters of JSON, 42 bytes of UTF-8.
+  assert.throws(() => q.putBatch(['ok', 'é'.repeat(20)]), (err: unknown) => err instanceof ItemTooLarge && /42/.test((err as Error).message));
+  assert.throws(() => q.putNowait('é'.repeat(20)), ItemTooLarge);
+  q.putBatch(['é'.repeat(14)]);
+  assert.equal(q.getNowait(), 'é'.repeat(14));
+  assert.equal(q.size(), 0);
+});
+
 test('items that would not arrive as sent (functions, symbols) are refused with SharedQueueError', () => {
   const q = SharedQueue.create<unknown>({ name: name(), capacity: 8 });
   const bad: [unknown, RegExp][] = [
