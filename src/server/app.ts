@@ -10,7 +10,7 @@ import multipart from '@fastify/multipart';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { Ajv } from 'ajv';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Store } from '../stores/store.ts';
 import { installAuth } from './auth.ts';
 import { installGuard } from './request-guard.ts';
@@ -45,6 +45,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const app = Fastify({
     logger: options.logger ? redacting(options.logger) : false,
     bodyLimit: options.bodyLimit ?? 2 * 1024 * 1024,
+    // Errors raised before routing (a path that is not valid percent-encoded UTF-8) in our
+    // words too, not Fastify's FST_ codes.
+    frameworkErrors: (_err, _req, reply) => void (reply as FastifyReply).code(400).send(errorBody('BAD_REQUEST', 'the URL is not valid: its path must be percent-encoded UTF-8')),
   });
   const ctx = new ServerContext(options.store, options.uploadDir ?? join(tmpdir(), 'conveyor-uploads'), options.maxUploadBytes);
   // Query strings and path params arrive as text and are coerced to their schema's types;

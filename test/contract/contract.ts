@@ -303,6 +303,21 @@ export function runContract(backend: string, factory: StoreFactory): void {
       kept(failed.errors[0].message);
     });
 
+    test('an id or filter with a NUL names nothing stored: every call answers as for an unknown id, none fails', async () => {
+      const q = freshQueue();
+      await add(store, q, 't');
+      const odd = 'a\u0000b';
+      assert.equal(await store.get(odd), null);
+      await assert.rejects(store.logs(odd), NotFoundError);
+      assert.deepEqual(await store.dependents(odd), []);
+      for (const op of ['cancel', 'remove', 'retry', 'promote'] as const) assert.deepEqual(await store[op]([odd]), [], op);
+      assert.deepEqual(await store.finish([{ id: odd, token: odd, kind: 'completed', result: 1 }]), [false]);
+      assert.deepEqual(await store.extend([{ id: odd, token: 't' }], 1000), [false]);
+      assert.deepEqual(await store.update([{ id: odd, progress: 5 }]), [false]);
+      for (const filter of [{ queue: q, text: odd }, { queue: q, name: odd }, { queue: odd }]) assert.deepEqual((await store.list(filter)).jobs, [], JSON.stringify(filter));
+      assert.equal((await store.list({ queue: q })).jobs.length, 1);
+    });
+
     test('finish many in one call, mixed outcomes', async () => {
       const q = freshQueue();
       await store.enqueue(Array.from({ length: 4 }, (_, i) => buildNewJob(q, 't', { i })));

@@ -82,6 +82,16 @@ for (const backend of BACKENDS.filter((b) => b.name !== 'memory')) {
       assert.match(notObject.json().error.message, /body must be object/);
     });
 
+    test('a NUL in an id or a search is a not-found or an empty page, and a path that is not UTF-8 a 400 in our words; never a 500', async () => {
+      assert.equal((await app.inject('/api/jobs/a%00b')).statusCode, 404);
+      assert.equal((await app.inject({ method: 'POST', url: '/api/jobs/a%00b/cancel' })).statusCode, 404);
+      const search = await app.inject(`/api/jobs?queue=${q}&text=%00`);
+      assert.deepEqual([search.statusCode, search.json().jobs], [200, []]);
+      const bad = await app.inject('/api/jobs/%ED%A0%80');
+      assert.equal(bad.statusCode, 400);
+      assert.deepEqual(bad.json().error.code, 'BAD_REQUEST');
+    });
+
     test('bulk actions: one call changes the jobs whose state allows it and names the others; bad bodies are 400s', async () => {
       const bq = `${q}-bulk`;
       const added = await app.inject({ method: 'POST', url: `/api/queues/${bq}/jobs`, payload: { jobs: [{ name: 'a' }, { name: 'b' }, { name: 'c', opts: { delay: 60000 } }] } });

@@ -74,6 +74,12 @@ const RACE_RETRIES = 20;
 /** deadlock_detected, serialization_failure, unique_violation (a job id or queue added twice at once). */
 const RACES = new Set(['40P01', '40001', '23505']);
 
+/**
+ * PostgreSQL text holds no NUL character, and a parameter with one fails the statement: an
+ * id, token or filter with one names nothing stored, so it is answered as such, never sent.
+ */
+const storable = (s: string): boolean => !s.includes('\u0000');
+
 /** The columns a PgRow is read from (the table is aliased j). */
 const ROW = `j.id, j.queue, j.name, j.state, j.priority, j.created_at, j.start_by, j.data, j.doc::text AS doc, j.token, j.log_count`;
 const ROW_WITH_CHILDREN = `${ROW}, j.linked, (SELECT array_agg(d.child) FROM {s}.deps d WHERE d.parent = j.id) AS children`;
@@ -300,7 +306,9 @@ export class PostgresStore implements Store {
 
   /** Fetches (and locks, for jobs) what a run missed, in one statement where it can. */
   private async fetch(c: Queryable, snap: Snapshot, needs: Needs): Promise<void> {
-    const ids = [...needs.jobs];
+    const ids = [...needs.jobs].filter(storable);
+    // Ids PostgreSQL cannot hold are not stored jobs: fetched, as missing, without a query.
+    snap.absorb([], [...needs.jobs].filter((id) => !storable(id)));
     const queues = [...needs.queues];
     const parents = [...needs.parents];
     if (ids.length > 0 || queues.length > 0 || parents.length > 0) {
@@ -752,10 +760,11 @@ export class PostgresStore implements Store {
   async extend(leases: Lease[], leaseMs: number): Promise<boolean[]> {
     if (leases.length === 0) return [];
     const until = this.clock.now() + leaseMs;
+    const sent = leases.filter((l) => storable(l.id) && storable(l.token));
     const r = await this.query<{ id: string; token: string }>(
       `UPDATE {s}.jobs j SET lease_until = $1, doc = jsonb_set(j.doc, '{leaseUntil}', to_jsonb($1::int8))
        FROM unnest($2::text[], $3::text[]) AS l(id, token) WHERE j.id = l.id AND j.state = 'active' AND j.token = l.token RETURNING j.id, j.token`,
-      [until, leases.map((l) => l.id), leases.map((l) => l.token)],
+      [until, sent.map((l) => l.id), sent.map((l) => l.token)],
     );
     const kept = new Set(r.rows.map((x) => `${x.id}\u0000${x.token}`));
     return leases.map((l) => kept.has(`${l.id}\u0000${l.token}`));
@@ -788,7 +797,8 @@ export class PostgresStore implements Store {
   private async completeOptimistic(outcomes: Outcome[]): Promise<string[]> {
     // An id twice in one call: its first outcome only (the second finds the job completed).
     const seen = new Set<string>();
-    const done = outcomes.filter((o) => o.kind === 'completed' && !seen.has(o.id) && seen.add(o.id));
+    const done = outcomes.filter((o) => o.kind === 'completed' && storable(o.id) && storable(o.token) && !seen.has(o.id) && seen.add(o.id));
+    if (done.length === 0) return [];
     const now = this.clock.now();
     const ttl = `COALESCE((j.doc->>'resultTtlMs')::int8, (SELECT (config->>'resultTtlMs')::int8 FROM {s}.queues WHERE name = j.queue))`;
     const r = await this.query<{ id: string; queue: string }>(
@@ -955,11 +965,13 @@ export class PostgresStore implements Store {
   // ----- reads --------------------------------------------------------------------------
 
   async get(id: string): Promise<Job | null> {
+    if (!storable(id)) return null;
     const r = await this.query<PgRow>(`SELECT ${ROW} FROM {s}.jobs j WHERE j.id = $1`, [id]);
     return r.rows[0] ? this.toJob(r.rows[0]) : null;
   }
 
   async list(filter: ListFilter): Promise<JobPage> {
+    if ([filter.queue, filter.name, filter.text].some((x) => x !== undefined && !storable(x))) return { jobs: [], next: null };
     const limit = pageLimit(filter.limit);
     const after = decodeCursor(filter.cursor);
     const desc = (filter.order ?? 'desc') === 'desc';
@@ -985,6 +997,7 @@ export class PostgresStore implements Store {
   }
 
   async logs(id: string, afterSeq = 0, limit = 1000): Promise<LogLine[]> {
+    if (!storable(id)) throw new NotFoundError(`job ${id} not found`);
     const r = await this.query<LogLine & { found: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM {s}.jobs WHERE id = $1) AS found, l.seq, l.at, l.stream, l.line
        FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT seq, at, stream, line FROM {s}.logs WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) l ON true`,
@@ -1099,6 +1112,7 @@ export class PostgresStore implements Store {
   }
 
   async dependents(id: string): Promise<string[]> {
+    if (!storable(id)) return [];
     return (await this.query<{ child: string }>('SELECT child FROM {s}.deps WHERE parent = $1 ORDER BY child', [id])).rows.map((r) => r.child);
   }
 
