@@ -49,6 +49,11 @@ export async function openStore(spec: string = DEFAULT_DB_PATH, options: OpenSto
     await store.check();
     return store;
   }
+  // A URL of a scheme no store speaks is a mistake, not a file name.
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(spec)?.[1];
+  if (scheme !== undefined && scheme.toLowerCase() !== 'sqlite') {
+    throw new ValidationError(`no store speaks ${scheme}://; use "memory", a SQLite file path, redis://, redis+cluster://, redis+sentinel://, postgres:// or http(s):// (a server)`, 'store');
+  }
   const path = sqlitePathOf(spec)!;
   const { SqliteStore } = await import('./sqlite/sqlite-store.ts');
   return SqliteStore.open(path, { ...(options.durability === undefined ? {} : { durability: options.durability }), ...(options.clock ? { clock: options.clock } : {}) });

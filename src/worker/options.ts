@@ -73,8 +73,22 @@ export interface ResolvedOptions {
   queueOrder: 'fair' | 'strict';
 }
 
+/** Every WorkerOptions key: a misspelt one ("concurency") is refused, not silently ignored. */
+const KNOWN: ReadonlySet<string> = new Set<keyof WorkerOptions>([
+  'queues', 'handlers', 'concurrency', 'name', 'leaseMs', 'heartbeatMs', 'maintainMs', 'burst', 'shutdownTimeoutMs', 'backoffStrategies', 'idleMs', 'clock', 'queueOrder',
+]);
+
 export function resolveOptions(options: WorkerOptions): ResolvedOptions {
+  if (options !== null && typeof options === 'object') {
+    for (const key of Object.keys(options)) if (!KNOWN.has(key)) throw new ValidationError(`unknown Worker option "${key}"; known: ${[...KNOWN].join(', ')}`, key);
+  }
   if (!options || !Array.isArray(options.queues) || options.queues.length === 0) throw new ValidationError('Worker needs at least one queue', 'queues');
+  if (options.burst !== undefined && typeof options.burst !== 'boolean') throw new ValidationError('burst must be true or false', 'burst');
+  if (options.name !== undefined && (typeof options.name !== 'string' || options.name.length === 0 || options.name.length > 200)) {
+    throw new ValidationError('name must be a string of 1-200 characters', 'name');
+  }
+  const shutdown = options.shutdownTimeoutMs ?? 30_000;
+  if (!Number.isInteger(shutdown) || shutdown < 0) throw new ValidationError('shutdownTimeoutMs must be an integer of milliseconds, 0 or more', 'shutdownTimeoutMs');
   options.queues.forEach((q) => validateQueueName(q));
   if (!options.handlers || typeof options.handlers !== 'object' || Object.keys(options.handlers).length === 0) {
     throw new ValidationError('Worker needs at least one handler', 'handlers');
@@ -101,7 +115,7 @@ export function resolveOptions(options: WorkerOptions): ResolvedOptions {
     maintainMs,
     idleMs: positive(options.idleMs ?? 5_000, 'idleMs'),
     burst: options.burst ?? false,
-    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 30_000,
+    shutdownTimeoutMs: shutdown,
     backoffStrategies: options.backoffStrategies ?? {},
     queueOrder: queueOrderOf(options.queueOrder),
   };

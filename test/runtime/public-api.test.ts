@@ -40,3 +40,11 @@ test('the backend classes are reachable from their own entry points', async () =
   assert.equal(typeof SqliteStore.open, 'function');
   assert.equal(typeof RedisStore.connect, 'function');
 });
+
+test('openStore refuses a URL of a scheme no store speaks, instead of taking it for a file name', async () => {
+  const { openStore } = await import('../../src/index.ts');
+  for (const spec of ['ftp://host/db', 'mysql://localhost/app', 'file:///tmp/x.db']) {
+    await assert.rejects(openStore(spec), (err: Error) => err.name === 'ValidationError' && /no store speaks/.test(err.message), spec);
+  }
+  await assert.rejects(openStore(''), /store must be/);
+});

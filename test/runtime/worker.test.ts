@@ -325,6 +325,11 @@ for (const backend of BACKENDS) {
       assert.throws(() => new Worker(store, { queues: ['q'], handlers: {} }), ValidationError);
       assert.throws(() => new Worker(store, { queues: ['q'], handlers: { t: 5 as never } }), ValidationError);
       assert.throws(() => new Worker(store, { queues: ['q'], handlers: { t: () => 1 }, concurrency: 0 }), ValidationError);
+      // A misspelt option is refused with its name, not silently ignored.
+      assert.throws(() => new Worker(store, { queues: ['q'], handlers: { t: () => 1 }, concurency: 5 } as never), /unknown Worker option "concurency"/);
+      assert.throws(() => new Worker(store, { queues: ['q'], handlers: { t: () => 1 }, burst: 'yes' as never }), /burst must be true or false/);
+      assert.throws(() => new Worker(store, { queues: ['q'], handlers: { t: () => 1 }, shutdownTimeoutMs: -1 }), /shutdownTimeoutMs/);
+      assert.throws(() => new Worker(store, { queues: ['q'], handlers: { t: () => 1 }, name: '' }), /name must be/);
     });
   });
 }
