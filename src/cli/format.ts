@@ -112,9 +112,11 @@ export function parseDuration(text: string, field: string): number {
   return Math.round(Number(m[1]) * UNITS[m[2] ?? 'ms']);
 }
 
-export function parseIntArg(text: string, field: string, min = 1): number {
+export function parseIntArg(text: string, field: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new ValidationError(`${field} must be an integer >= ${min}; got "${text}"`, field);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ValidationError(`${field} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}; got "${text}"`, field);
+  }
   return n;
 }
 

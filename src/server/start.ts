@@ -69,7 +69,19 @@ export async function startServer(o: StartOptions): Promise<RunningServer> {
     worker.on('error', (err) => app.log.warn({ err }, 'worker error'));
     await worker.start();
   }
-  const address = await app.listen({ host, port: o.port ?? 7700 });
+  let address: string;
+  try {
+    address = await app.listen({ host, port: o.port ?? 7700 });
+  } catch (err) {
+    // Stop what was started, or its upkeep would go on against a store the caller closes.
+    await worker?.close();
+    await maintainer.stop();
+    await app.close();
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ValidationError(`cannot listen on ${host}:${o.port ?? 7700}: the port is in use (pick another with --listen, or 0 for a free one)`, 'port');
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new ValidationError(`cannot listen on ${host}: no such address on this machine`, 'host');
+    throw err;
+  }
   let closing: Promise<void> | null = null;
   return {
     url: address.replace('[::1]', 'localhost'),

@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import type { Command } from 'commander';
 import { buildProgram } from '../../src/cli/program.ts';
 import { CLI, cli, cliJson } from '../helpers/cli.ts';
+import { serve } from '../helpers/server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'conveyor-cli-edges-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -96,4 +97,22 @@ test('output into a pipe its reader closed (conveyor --help | head) ends quietly
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(stderr, '');
   assert.equal(code, 0);
+});
+
+test('serve on a port out of range, or one in use, exits 1 at once with the reason (and stops what it started)', async () => {
+  const db = join(dir, 'ports.db');
+  const range = await cli(['serve', '--db', db, '--listen', '99999', '--quiet']);
+  assert.equal(range.code, 1);
+  assert.match(range.stderr, /--listen must be an integer from 0 to 65535; got "99999"/);
+  const first = await serve(['--db', db]);
+  try {
+    const port = new URL(first.url).port;
+    // It used to keep its upkeep running against the closed store, and never exit.
+    const taken = await cli(['serve', '--db', db, '--listen', port, '--quiet']);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`));
+  } finally {
+    first.child.kill('SIGTERM');
+    await first.exited;
+  }
 });

@@ -54,7 +54,7 @@ Examples:
       const o = globals(cmd);
       const env = process.env;
       const host = f.bind ?? o.host ?? env.CONVEYOR_HOST ?? '127.0.0.1';
-      const port = parseIntArg(f.listen ?? o.port ?? env.CONVEYOR_PORT ?? '7700', '--listen', 0);
+      const port = parseIntArg(f.listen ?? o.port ?? env.CONVEYOR_PORT ?? '7700', '--listen', 0, 65535);
       const token = o.token ?? o.authkey ?? env.CONVEYOR_TOKEN;
       if (f.config && f.handlers) throw new ValidationError('give either --config (a job manager) or --handlers, not both', '--config');
       const handlers = f.handlers ? await loadHandlers(f.handlers) : undefined;
