@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -115,4 +115,12 @@ test('serve on a port out of range, or one in use, exits 1 at once with the reas
     first.child.kill('SIGTERM');
     await first.exited;
   }
+});
+
+test('a handler module that throws while loading is named in the error; exit 1', async () => {
+  const file = join(dir, 'broken-handlers.mjs');
+  writeFileSync(file, 'throw new Error("boom at import");\n');
+  const r = await cli(['worker', '--db', join(dir, 'h.db'), '--handlers', file, '--burst']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /handler module .*broken-handlers\.mjs failed to load: boom at import/);
 });

@@ -169,7 +169,7 @@ Examples:
       withReader(cmd, async (client, o) => {
         const states = f.state?.split(',').map((s) => {
           const st = parseState(s);
-          if (!st) throw new ValidationError(`unknown state "${s}"${didYouMean(s, [...JOB_STATES, ...Object.keys(STATE_ALIASES)])}; states: ${JOB_STATES.join(', ')}`, '--state');
+          if (!st) throw new ValidationError(`unknown state "${s}"${didYouMean(s, [...JOB_STATES, ...Object.keys(STATE_ALIASES)])}; states: ${JOB_STATES.join(', ')} (also ${Object.keys(STATE_ALIASES).join(', ')})`, '--state');
           return st;
         }) as JobState[] | undefined;
         const page = await client.list({

@@ -18,7 +18,13 @@ export async function loadHandlers(paths: string[]): Promise<Handlers> {
   for (const p of paths) {
     const file = resolve(p);
     if (!existsSync(file)) throw new ValidationError(`handler module not found: ${p}`, '--handlers');
-    const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    } catch (err) {
+      // Say which module failed: its own message alone ("x is not defined") names no file.
+      throw new ValidationError(`handler module ${p} failed to load: ${(err as Error).message}`, '--handlers');
+    }
     const source = mod.default && typeof mod.default === 'object' ? (mod.default as Record<string, unknown>) : mod;
     for (const [name, h] of Object.entries(source)) {
       if (name === 'default') continue;
