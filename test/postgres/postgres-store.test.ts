@@ -15,6 +15,7 @@ import { PostgresStore } from '../../src/stores/postgres/postgres-store.ts';
 import { SCHEMA_VERSION } from '../../src/stores/postgres/schema.ts';
 import { MemoryStore } from '../../src/stores/memory/memory-store.ts';
 import type { JobEvent } from '../../src/stores/store.ts';
+import { OwnPgBouncer } from './own-pgbouncer.ts';
 import { dropSchema, PG_URL, uniqueSchema } from './pg-env.ts';
 
 const schemas: string[] = [];
@@ -281,3 +282,44 @@ async function waitForListener(schema: string): Promise<boolean> {
     await c.end();
   }
 }
+
+describe('PostgreSQL: connection poolers (a real PgBouncer started by the test)', () => {
+  test('refused with the reason: a pooler that rejects or drops the session settings, or pools by transaction; session pooling with the settings on the role works', async () => {
+    const admin = await client();
+    const role = `cv_pgb_${process.pid}`;
+    await admin.query(`CREATE ROLE ${role} LOGIN; ALTER ROLE ${role} SET enable_sort = off; ALTER ROLE ${role} SET jit = off; GRANT CREATE ON DATABASE test TO ${role}`);
+    const bouncers: OwnPgBouncer[] = [];
+    const bouncer = async (mode: 'session' | 'transaction', extra: Record<string, string> = {}) => {
+      const b = await OwnPgBouncer.start(mode, extra, [role]);
+      bouncers.push(b);
+      return b;
+    };
+    const dropsOptions = { ignore_startup_parameters: 'options,extra_float_digits' };
+    try {
+      // PgBouncer's defaults refuse the startup options Conveyor sets.
+      await assert.rejects(PostgresStore.connect((await bouncer('session')).url, { schema: fresh('pgb') }), /pooler .*refused Conveyor's session settings \(unsupported startup parameter: options\)/);
+      // Told to drop them, it connects without them: refused too.
+      await assert.rejects(PostgresStore.connect((await bouncer('session', dropsOptions)).url, { schema: fresh('pgb') }), /did not get Conveyor's session settings/);
+      const asRole = (b: OwnPgBouncer) => b.url.replace('postgres@', `${role}@`);
+      // Transaction pooling: the LISTEN session hears nothing, so idle workers would sleep through new work.
+      await assert.rejects(PostgresStore.connect(asRole(await bouncer('transaction', dropsOptions)), { schema: fresh('pgb') }), /hears no notifications/);
+      // Session pooling with the settings on the role: works, and a wait is woken by another process's add.
+      const schema = fresh('pgb');
+      const pooled = await PostgresStore.connect(asRole(await bouncer('session', dropsOptions)), { schema });
+      const direct = await PostgresStore.connect(PG_URL, { schema });
+      try {
+        const woken = pooled.wait(['q'], 3_600_000);
+        await direct.enqueue([buildNewJob('q', 'x', {}, {}, {}, undefined, direct.clock.now())]);
+        await woken;
+        assert.equal((await pooled.claim({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 60_000 })).length, 1);
+      } finally {
+        await pooled.close();
+        await direct.close();
+      }
+    } finally {
+      for (const b of bouncers) await b.stop();
+      await admin.query(`DROP OWNED BY ${role}; DROP ROLE ${role}`);
+      await admin.end();
+    }
+  });
+});

@@ -47,11 +47,45 @@ export class ListenFeed {
   private closed = false;
   /** Why the LISTEN connection is down, or null. */
   lastError: string | null = null;
+  private readonly probeChannel: string;
+  private probeHeard: ((payload: string) => void) | null = null;
 
   constructor(deps: FeedDeps) {
     this.deps = deps;
     this.waiters = new Waiters(deps.clock);
     this.channels = channelsOf(deps.schema);
+    this.probeChannel = `${deps.schema}.probe`;
+  }
+
+  /**
+   * Whether this connection hears a notification sent on another one (the store's pool)
+   * within `timeoutMs`. Behind a pooler in transaction mode it does not: the LISTEN
+   * session's server connection goes back to the pool after each transaction, and what
+   * it hears reaches no one.
+   */
+  async hearsNotifications(timeoutMs: number): Promise<boolean> {
+    const client = this.client;
+    if (!client) return false;
+    const nonce = Math.random().toString(36).slice(2);
+    await client.query(`LISTEN "${this.probeChannel}"`);
+    try {
+      return await new Promise<boolean>((resolve, reject) => {
+        // Real time: this waits on the network, not on job time.
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        this.probeHeard = (payload) => {
+          if (payload !== nonce) return;
+          clearTimeout(timer);
+          resolve(true);
+        };
+        this.deps.query('SELECT pg_notify($1, $2)', [this.probeChannel, nonce]).catch((err: unknown) => {
+          clearTimeout(timer);
+          reject(err as Error);
+        });
+      });
+    } finally {
+      this.probeHeard = null;
+      await client.query(`UNLISTEN "${this.probeChannel}"`).catch(() => undefined);
+    }
   }
 
   /** Opens the LISTEN connection; fails when PostgreSQL cannot be reached. */
@@ -59,7 +93,7 @@ export class ListenFeed {
     const client = new pg.Client(this.deps.connection);
     client.on('error', (err) => this.lost(client, err));
     client.on('end', () => this.lost(client, new Error('connection ended')));
-    client.on('notification', (n) => this.heard(n.channel, n.payload ?? ''));
+    client.on('notification', (n) => (n.channel === this.probeChannel ? this.probeHeard?.(n.payload ?? '') : this.heard(n.channel, n.payload ?? '')));
     await client.connect();
     await client.query(`LISTEN "${this.channels.wake}"`);
     if (this.subscribers.size > 0) await client.query(`LISTEN "${this.channels.events}"`);

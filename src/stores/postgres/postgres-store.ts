@@ -74,6 +74,10 @@ const RACE_RETRIES = 20;
 /** deadlock_detected, serialization_failure, unique_violation (a job id or queue added twice at once). */
 const RACES = new Set(['40P01', '40001', '23505']);
 
+/** What every pooler refusal says (docs/stores-postgres.md, "Connection poolers"). */
+const POOLER_ADVICE =
+  'Connect Conveyor to PostgreSQL directly, or through PgBouncer in session mode with the settings on the role (ALTER ROLE … SET enable_sort = off; ALTER ROLE … SET jit = off) and ignore_startup_parameters = options.';
+
 /**
  * PostgreSQL text holds no NUL character, and a parameter with one fails the statement: an
  * id, token or filter with one names nothing stored, so it is answered as such, never sent.
@@ -176,6 +180,14 @@ export class PostgresStore implements Store {
     try {
       const client = await pool.connect();
       try {
+        // A pooler that dropped the startup options (PgBouncer's ignore_startup_parameters)
+        // would leave the planner free to sort whole queues: refuse rather than run slow.
+        const sort = (await client.query('SHOW enable_sort')).rows[0] as { enable_sort: string };
+        if (sort.enable_sort !== 'off') {
+          throw new ConnectionError(
+            `PostgreSQL at ${redactUrl(url)} did not get Conveyor's session settings (enable_sort=off, jit=off): a connection pooler dropped them. ${POOLER_ADVICE}`,
+          );
+        }
         if (options.migrate === false) await requireVersion(client, schema);
         else await migrate(client, schema);
       } finally {
@@ -184,16 +196,26 @@ export class PostgresStore implements Store {
     } catch (err) {
       await pool.end().catch(() => undefined);
       if (err instanceof ConnectionError || err instanceof ValidationError) throw err;
+      if (/unsupported startup parameter/i.test((err as Error).message)) {
+        throw new ConnectionError(`a connection pooler in front of PostgreSQL at ${redactUrl(url)} refused Conveyor's session settings (${(err as Error).message}). ${POOLER_ADVICE}`, { cause: err });
+      }
       throw new ConnectionError(`cannot open PostgreSQL store at ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
     }
     const origin = randomUUID();
     const feed = new ListenFeed({ connection, schema, origin, clock, query: (text, values) => pool.query(text, values) });
     const store = new PostgresStore(url, pool, feed, schema, clock, origin);
+    let hears: boolean;
     try {
       await feed.start();
+      // Generous: on a direct connection the notification arrives in about a millisecond.
+      hears = await feed.hearsNotifications(5_000);
     } catch (err) {
-      await pool.end().catch(() => undefined);
+      await store.close().catch(() => undefined);
       throw new ConnectionError(`cannot listen on PostgreSQL at ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!hears) {
+      await store.close().catch(() => undefined);
+      throw new ConnectionError(`the LISTEN connection to PostgreSQL at ${redactUrl(url)} hears no notifications, so idle workers would never be woken: a pooler in transaction mode? ${POOLER_ADVICE}`);
     }
     return store;
   }
