@@ -8,7 +8,7 @@ import { systemClock, type Clock } from '../../core/clock.ts';
 import { NotFoundError } from '../../core/errors.ts';
 import { progressOf, sameProgress, type Schedule, type ScheduleProgress } from '../../core/schedule.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
-import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
+import { DEFAULT_QUEUE_CONFIG, defaultQueueConfig, type QueueConfig } from '../../core/queue-config.ts';
 import { isFinished, WAITING_STATES, type JobState } from '../../core/states.ts';
 import { EXPIRED, stallOutcome, startAttempt } from '../../engine/transitions.ts';
 import { JobMachine, type JobRows } from '../job-machine.ts';
@@ -108,7 +108,7 @@ export class MemoryStore implements Store {
     let q = this.queuesByName.get(name);
     if (!q) {
       q = {
-        config: structuredClone(DEFAULT_QUEUE_CONFIG),
+        config: defaultQueueConfig(),
         counts: emptyCounts(),
         ready: new ReadyList(),
         active: new Set(),

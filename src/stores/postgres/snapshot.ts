@@ -11,7 +11,7 @@
  * loop ends; most operations need a single run.
  */
 import type { Job } from '../../core/job.ts';
-import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
+import { DEFAULT_QUEUE_CONFIG, type QueueConfig, defaultQueueConfig } from '../../core/queue-config.ts';
 import type { JobState } from '../../core/states.ts';
 import type { JobRows } from '../job-machine.ts';
 import { decodeDoc, type DocColumns } from '../job-doc.ts';
@@ -125,7 +125,7 @@ export class Snapshot implements JobRows {
   }
 
   absorbConfig(queue: string, stored: object | null): void {
-    this.configs.set(queue, stored ? { ...DEFAULT_QUEUE_CONFIG, ...(stored as QueueConfig) } : structuredClone(DEFAULT_QUEUE_CONFIG));
+    this.configs.set(queue, stored ? { ...DEFAULT_QUEUE_CONFIG, ...(stored as QueueConfig) } : defaultQueueConfig());
   }
 
   absorbUnfinished(key: string, n: number): void {

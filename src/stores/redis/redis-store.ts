@@ -11,7 +11,7 @@ import type { Clock } from '../../core/clock.ts';
 import { joinSchedule, progressJson, splitSchedule, type Schedule, type ScheduleProgress } from '../../core/schedule.ts';
 import { NotFoundError, QueueFullError, ValidationError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
-import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
+import { type QueueConfig, defaultQueueConfig } from '../../core/queue-config.ts';
 import { FINISHED_STATES, JOB_STATES, type JobState } from '../../core/states.ts';
 import { stallOutcome, startAttempt } from '../../engine/transitions.ts';
 import { clampProgress, countGroup, decodeCursor, encodeCursor, GROUPS_SAMPLE, pageLimit, refuseTx, topGroups, truncateLine } from '../rules.ts';
@@ -528,7 +528,7 @@ export class RedisStore implements Store {
 }
 
 function withDefaults(stored: string | null): QueueConfig {
-  const cfg = structuredClone(DEFAULT_QUEUE_CONFIG);
+  const cfg = defaultQueueConfig();
   return stored ? { ...cfg, ...(JSON.parse(stored) as Partial<QueueConfig>) } : cfg;
 }
 

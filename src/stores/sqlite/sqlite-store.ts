@@ -16,7 +16,7 @@ import { systemClock, type Clock } from '../../core/clock.ts';
 import { joinSchedule, progressJson, splitSchedule, type Schedule, type ScheduleProgress } from '../../core/schedule.ts';
 import { ConnectionError, NotFoundError, StorageError, ValidationError } from '../../core/errors.ts';
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
-import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from '../../core/queue-config.ts';
+import { DEFAULT_QUEUE_CONFIG, type QueueConfig, defaultQueueConfig } from '../../core/queue-config.ts';
 import { isFinished, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
 import { fairTurn, type GroupTurn } from '../../engine/fair-turns.ts';
 import { planDedupe, settleDedupe, type DedupeEntry } from '../dedupe.ts';
@@ -365,7 +365,7 @@ export class SqliteStore implements Store {
 
   private readConfig(queue: string): QueueConfig {
     const row = this.st('SELECT config FROM queues WHERE name = ?').get(queue) as { config: string } | undefined;
-    return row ? { ...DEFAULT_QUEUE_CONFIG, ...(JSON.parse(row.config) as QueueConfig) } : structuredClone(DEFAULT_QUEUE_CONFIG);
+    return row ? { ...DEFAULT_QUEUE_CONFIG, ...(JSON.parse(row.config) as QueueConfig) } : defaultQueueConfig();
   }
 
   private ensureQueue(queue: string): void {
