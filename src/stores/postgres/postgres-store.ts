@@ -74,7 +74,11 @@ const RACE_RETRIES = 20;
 /** deadlock_detected, serialization_failure, unique_violation (a job id or queue added twice at once). */
 const RACES = new Set(['40P01', '40001', '23505']);
 
-/** What every pooler refusal says (docs/stores-postgres.md, "Connection poolers"). */
+/**
+ * What every pooler refusal says (docs/stores-postgres.md, "Connection poolers"). Refusals
+ * are ValidationErrors: a setting to change, not a server to wait for (--wait-for-store
+ * retries ConnectionErrors only).
+ */
 const POOLER_ADVICE =
   'Connect Conveyor to PostgreSQL directly, or through PgBouncer in session mode with the settings on the role (ALTER ROLE … SET enable_sort = off; ALTER ROLE … SET jit = off) and ignore_startup_parameters = options.';
 
@@ -192,9 +196,7 @@ export class PostgresStore implements Store {
         // would leave the planner free to sort whole queues: refuse rather than run slow.
         const sort = (await client.query('SHOW enable_sort')).rows[0] as { enable_sort: string };
         if (sort.enable_sort !== 'off') {
-          throw new ConnectionError(
-            `PostgreSQL at ${redactUrl(url)} did not get Conveyor's session settings (enable_sort=off, jit=off): a connection pooler dropped them. ${POOLER_ADVICE}`,
-          );
+          throw new ValidationError(`PostgreSQL at ${redactUrl(url)} did not get Conveyor's session settings (enable_sort=off, jit=off): a connection pooler dropped them. ${POOLER_ADVICE}`, 'postgres');
         }
         if (options.migrate === false) await requireVersion(client, schema);
         else await migrate(client, schema);
@@ -205,7 +207,7 @@ export class PostgresStore implements Store {
       await pool.end().catch(() => undefined);
       if (err instanceof ConnectionError || err instanceof ValidationError) throw err;
       if (/unsupported startup parameter/i.test((err as Error).message)) {
-        throw new ConnectionError(`a connection pooler in front of PostgreSQL at ${redactUrl(url)} refused Conveyor's session settings (${(err as Error).message}). ${POOLER_ADVICE}`, { cause: err });
+        throw new ValidationError(`a connection pooler in front of PostgreSQL at ${redactUrl(url)} refused Conveyor's session settings (${(err as Error).message}). ${POOLER_ADVICE}`, 'postgres');
       }
       throw new ConnectionError(`cannot open PostgreSQL store at ${redactUrl(url)}: ${(err as Error).message}`, { cause: err });
     }
@@ -223,7 +225,7 @@ export class PostgresStore implements Store {
     }
     if (!hears) {
       await store.close().catch(() => undefined);
-      throw new ConnectionError(`the LISTEN connection to PostgreSQL at ${redactUrl(url)} hears no notifications, so idle workers would never be woken: a pooler in transaction mode? ${POOLER_ADVICE}`);
+      throw new ValidationError(`the LISTEN connection to PostgreSQL at ${redactUrl(url)} hears no notifications, so idle workers would never be woken: a pooler in transaction mode? ${POOLER_ADVICE}`, 'postgres');
     }
     return store;
   }
