@@ -5,10 +5,12 @@
  * installs it).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sparePort } from '../helpers/ports.ts';
+
+const BIN = '/usr/sbin/pgbouncer';
 
 export class OwnPgBouncer {
   readonly url: string;
@@ -21,6 +23,7 @@ export class OwnPgBouncer {
   }
 
   static async start(poolMode: 'session' | 'transaction', extra: Record<string, string> = {}, users: string[] = []): Promise<OwnPgBouncer> {
+    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: install Debian's pgbouncer package (apt-get install pgbouncer; .ci/run does)`);
     const dir = mkdtempSync(join(tmpdir(), 'conveyor-pgbouncer-'));
     chmodSync(dir, 0o777);
     const port = await sparePort();
@@ -28,7 +31,7 @@ export class OwnPgBouncer {
     const settings = { listen_addr: '127.0.0.1', listen_port: String(port), auth_type: 'trust', auth_file: join(dir, 'users.txt'), pool_mode: poolMode, unix_socket_dir: '', ...extra };
     writeFileSync(join(dir, 'pgbouncer.ini'), `[databases]\n* = host=127.0.0.1 port=5432\n[pgbouncer]\n${Object.entries(settings).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`);
     const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-    const proc = spawn('/usr/sbin/pgbouncer', [join(dir, 'pgbouncer.ini')], { uid: id('-u'), gid: id('-g'), stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(BIN, [join(dir, 'pgbouncer.ini')], { uid: id('-u'), gid: id('-g'), stdio: ['ignore', 'ignore', 'pipe'] });
     // Ready once it says so ("process up"), or failed once it exits.
     await new Promise<void>((resolve, reject) => {
       let stderr = '';
