@@ -27,6 +27,14 @@ export interface ClaimRequest {
   leaseMs: number;
   /** Only jobs with these names (a worker that handles a subset of types). */
   names?: string[];
+  /**
+   * The caller waits on these queues (Store.wait) if this claim takes nothing. A store may
+   * then lease work that arrives meanwhile to this worker and return it from the worker's
+   * next claim, with no claim round trip after the wake-up (Redis does; others ignore it).
+   * Such jobs count against the limit given here. A worker that stops calls removeWorker,
+   * which hands back anything handed to it and not yet claimed.
+   */
+  park?: boolean;
 }
 
 export interface EnqueueOptions {

@@ -155,7 +155,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const r of requests) {
       const limit = Math.min(r.limit, free - jobs.length);
       if (limit <= 0) break;
-      jobs.push(...(await this.store.claim({ queues, workerId: this.id, limit, leaseMs: this.o.leaseMs, names: r.names })));
+      // One claim for every type: if it takes nothing this loop waits next, so the store may
+      // hand work that arrives meanwhile straight to it (ClaimRequest.park).
+      const park = requests.length === 1 && !this.o.burst;
+      jobs.push(...(await this.store.claim({ queues, workerId: this.id, limit, leaseMs: this.o.leaseMs, names: r.names, ...(park ? { park } : {}) })));
     }
     return jobs;
   }

@@ -1278,6 +1278,35 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.deepEqual(seen, ['paused', 'resumed', 'added']);
     });
 
+    test('a parked worker gets the work that arrives while it waits; leaving, it hands back what it did not take', async () => {
+      const q = freshQueue('park');
+      const workerId = `${q}-w`;
+      const req = { queues: [q], workerId, limit: 5, leaseMs: 30_000, park: true };
+      assert.deepEqual(await store.claim(req), []);
+      // The test clock never reaches the timeout: only the arrival can end this wait.
+      const waiting = store.wait([q], 60_000);
+      const r = await add(store, q, 'a', { n: 1 });
+      await waiting;
+      const [job, ...more] = await store.claim(req);
+      assert.equal(more.length, 0);
+      assert.equal(job.id, r.id);
+      assert.equal(job.attempt, 1);
+      assert.equal(job.workerId, workerId);
+      assert.deepEqual(job.data, { n: 1 });
+      assert.deepEqual(await store.finish([{ id: job.id, token: job.token, kind: 'completed', result: 'ok' }]), [true]);
+      assert.equal((await store.get(r.id))?.state, 'completed');
+
+      assert.deepEqual(await store.claim(req), []);
+      const r2 = await add(store, q, 'a', { n: 2 });
+      await store.removeWorker(workerId);
+      const taken = await store.claim({ queues: [q], workerId: `${q}-other`, limit: 5, leaseMs: 30_000 });
+      assert.deepEqual(
+        taken.map((j) => j.id),
+        [r2.id],
+      );
+      assert.deepEqual(await store.finish([{ id: taken[0].id, token: taken[0].token, kind: 'completed', result: null }]), [true]);
+    });
+
     test('workers report heartbeats and vanish after their TTL', async () => {
       const id = freshQueue('worker');
       const info = { id, name: 'w', host: 'h', pid: 1, queues: ['a'], concurrency: 2, active: ['j1'], startedAt: Date.now(), lastSeen: Date.now(), processed: 3, failed: 1 };

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
+import { TestClock } from '../../src/core/clock.ts';
 import { ConnectionError, ValidationError } from '../../src/core/errors.ts';
 import { buildNewJob } from '../../src/core/options.ts';
 import { Keys } from '../../src/stores/redis/keys.ts';
@@ -184,6 +185,88 @@ describe('bounded memory', () => {
     } finally {
       await s.close();
       await dropPrefix(p);
+    }
+  });
+});
+
+describe('hand-overs to parked workers', () => {
+  const parked = (queues: string[], workerId: string, names?: string[]) => ({ queues, workerId, limit: 3, leaseMs: 60_000, park: true, ...(names ? { names } : {}) });
+  const addJob = async (s: RedisStore, q: string, name = 'a') => (await s.enqueue([buildNewJob(q, name, { q })]))[0].id;
+
+  test('the add that finds a parked worker leases the job to it: active before any claim, and its wait ends', async () => {
+    const q = freshQueue('hand');
+    assert.deepEqual(await store.claim(parked([q], 'hw1')), []);
+    const waiting = store.wait([q], 60_000);
+    const id = await addJob(other, q);
+    const job = await other.get(id);
+    assert.equal(job?.state, 'active');
+    assert.equal(job?.workerId, 'hw1');
+    await waiting;
+    const [got] = await store.claim(parked([q], 'hw1'));
+    assert.equal(got.id, id);
+    assert.deepEqual(await store.finish([{ id, token: got.token, kind: 'completed', result: 1 }]), [true]);
+    // One hand-over per registration: the next add waits for a claim.
+    const next = await addJob(other, q);
+    assert.equal((await other.get(next))?.state, 'queued');
+    await other.remove([next]);
+  });
+
+  test('a parked worker is handed only names it takes, and only on queues without limits', async () => {
+    const q = freshQueue('hand');
+    assert.deepEqual(await store.claim(parked([q], 'hw2', ['a'])), []);
+    const b = await addJob(other, q, 'b');
+    assert.equal((await other.get(b))?.state, 'queued', 'a name the worker does not take is left for claims');
+    await other.remove([b]);
+    const a = await addJob(other, q, 'a');
+    assert.equal((await other.get(a))?.state, 'active');
+    const [got] = await store.claim(parked([q], 'hw2', ['a']));
+    assert.equal(got.id, a);
+
+    const limited = freshQueue('hand');
+    await other.configureQueue(limited, { concurrency: 5 });
+    assert.deepEqual(await store.claim(parked([limited], 'hw3')), []);
+    const c = await addJob(other, limited);
+    assert.equal((await other.get(c))?.state, 'queued', 'concurrency is the claim\'s to decide');
+    assert.deepEqual(
+      (await store.claim(parked([limited], 'hw3'))).map((j) => j.id),
+      [c],
+    );
+    await store.removeWorker('hw2');
+    await store.removeWorker('hw3');
+  });
+
+  test('a claim racing a hand-over to its own registration returns the handed jobs, no more', async () => {
+    const q = freshQueue('hand');
+    assert.deepEqual(await store.claim(parked([q], 'hw4')), []);
+    // Both adds land before the claim below runs; the first is handed over, the claim
+    // must neither lose it nor take the second on top of the worker's limit.
+    const [x, y] = await Promise.all([addJob(other, q), addJob(other, q)]);
+    const got = await store.claim({ ...parked([q], 'hw4'), limit: 1 });
+    assert.equal(got.length, 1);
+    assert.ok([x, y].includes(got[0].id));
+    await store.removeWorker('hw4');
+    const rest = await other.claim({ queues: [q], workerId: 'x', limit: 5, leaseMs: 1000 });
+    assert.deepEqual(rest.map((j) => j.id).sort(), [x, y].filter((i) => i !== got[0].id).sort());
+  });
+
+  test('jobs handed to a worker that died run again once their lease ends', async () => {
+    const clock = new TestClock(Date.now());
+    const dead = await RedisStore.connect(REDIS_URL, { prefix, clock });
+    const alive = await RedisStore.connect(REDIS_URL, { prefix, clock });
+    try {
+      const q = freshQueue('hand');
+      assert.deepEqual(await dead.claim({ ...parked([q], 'hw-dead'), leaseMs: 5_000 }), []);
+      const id = await addJob(alive, q);
+      assert.equal((await alive.get(id))?.state, 'active');
+      // The dead worker's process never claims, finishes or heartbeats again.
+      clock.advance(5_001);
+      await alive.maintain();
+      const [again] = await alive.claim({ queues: [q], workerId: 'hw-alive', limit: 1, leaseMs: 5_000 });
+      assert.equal(again?.id, id);
+      assert.equal(again.attempt, 2);
+    } finally {
+      await alive.close();
+      await dead.close();
     }
   });
 });

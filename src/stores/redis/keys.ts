@@ -78,6 +78,16 @@ export class Keys {
     return `${this.base}wake:${storeId}`;
   }
 
+  /** Workers parked on a queue, waiting for its work to be handed to them (zset by deadline). */
+  idle(queue: string): string {
+    return `${this.base}idle:${queue}`;
+  }
+
+  /** Jobs handed to one store's parked workers (see handoffs.ts). */
+  hand(storeId: string): string {
+    return `${this.base}hand:${storeId}`;
+  }
+
   /** Every key of this prefix, for SCAN MATCH (the braces are literal in a glob). */
   get pattern(): string {
     return `${this.base}*`;

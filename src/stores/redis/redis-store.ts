@@ -13,7 +13,7 @@ import { NotFoundError, QueueFullError, ValidationError } from '../../core/error
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { type QueueConfig, defaultQueueConfig } from '../../core/queue-config.ts';
 import { FINISHED_STATES, JOB_STATES, type JobState } from '../../core/states.ts';
-import { stallOutcome, startAttempt } from '../../engine/transitions.ts';
+import { decideFailure, stallOutcome, startAttempt } from '../../engine/transitions.ts';
 import { clampProgress, countGroup, decodeCursor, encodeCursor, GROUPS_SAMPLE, pageLimit, refuseTx, topGroups, truncateLine } from '../rules.ts';
 import {
   type GroupCounts,
@@ -42,6 +42,7 @@ import { byMinute, historyStart } from '../minutes.ts';
 import { mergeScan } from './merge-scan.ts';
 import { Scripts, type ScriptName } from './scripts.ts';
 import { Wakeups, type WakeInfo } from './wakeups.ts';
+import { Handoffs, type Registration } from './handoffs.ts';
 
 export type { RedisStoreOptions } from './connection.ts';
 
@@ -58,6 +59,7 @@ export class RedisStore implements Store {
   private readonly keys: Keys;
   private readonly opts: ResolvedOptions;
   private readonly wakeups: Wakeups;
+  private readonly handoffs: Handoffs;
   private readonly scripts: Scripts;
   private lastWarnAt = 0;
   private closing: Promise<void> | null = null;
@@ -70,9 +72,12 @@ export class RedisStore implements Store {
     this.keys = new Keys(opts.prefix);
     this.scripts = new Scripts(redis);
     redis.on('error', (err) => this.transient(err));
+    const storeId = randomUUID();
+    this.handoffs = new Handoffs(storeId);
     this.wakeups = new Wakeups({
       keys: this.keys,
-      storeId: randomUUID(),
+      storeId,
+      hand: this.handoffs,
       command: redis,
       clock: opts.clock,
       openBlocking: () => {
@@ -169,12 +174,23 @@ export class RedisStore implements Store {
 
   async claim(req: ClaimRequest): Promise<ClaimedJob[]> {
     if (req.limit < 1 || req.queues.length === 0) return [];
+    // Jobs handed over while this worker was parked are leased to it already.
+    const handed = this.handoffs.take(req.workerId, req.limit);
+    if (handed.length > 0) return handed;
     const names = req.names ?? [];
     const now = this.clock.now();
     const tokenBase = `${randomUUID()}:`;
+    const prev = this.handoffs.unpark(req.workerId);
+    const park = req.park ? this.handoffs.registration(req.workerId, req.queues, names, req.limit, req.leaseMs, now) : null;
     const args = [req.workerId, req.limit, req.leaseMs, tokenBase, names.length, ...names, req.queues.length, ...req.queues];
-    const [jobs, info] = (await this.run('claim', args, now)) as [unknown[], WakeInfo];
+    args.push(park?.reg ?? '', park?.until ?? '', prev?.reg ?? '', prev?.until ?? '');
+    const [jobs, info, wasHanded] = (await this.run('claim', args, now)) as [unknown[], WakeInfo, number];
     this.wakeups.note(info);
+    if (wasHanded === 1 && prev) return this.handoffs.handed(req.workerId, prev);
+    if (park && jobs.length === 0) {
+      this.handoffs.park(req.workerId, park);
+      this.wakeups.ensureReading();
+    }
     return jobs.map((flat, i) => {
       // The reply is each job as it was before the claim: apply what the claim wrote.
       const h = pairsToHash(flat);
@@ -184,6 +200,32 @@ export class RedisStore implements Store {
       job.token = `${tokenBase}${i + 1}`;
       return job;
     });
+  }
+
+  /**
+   * Takes a worker's registration off its queues and hands back what was handed to it and
+   * never returned by a claim (a worker that stops): back to queued, as at a hard shutdown.
+   */
+  private async unparkAndRelease(workerId: string, r: Registration | undefined): Promise<void> {
+    let jobs = this.handoffs.take(workerId);
+    if (r) {
+      const multi = this.redis.multi();
+      for (const q of r.queues) multi.zrem(this.keys.idle(q), r.reg);
+      const res = (await multi.exec()) ?? [];
+      const kept = res.reduce((n, [, v]) => n + Number(v ?? 0), 0);
+      if (kept === 0 && this.clock.now() < r.until) jobs = [...jobs, ...(await this.handoffs.handed(workerId, r))];
+    }
+    if (jobs.length === 0) return;
+    const now = this.clock.now();
+    await this.finish(
+      jobs.map((job) => ({
+        id: job.id,
+        token: job.token,
+        kind: 'failed' as const,
+        error: { message: 'handed to a worker that stopped before running it', stack: null },
+        next: decideFailure(job, { retry: true, release: true }, now),
+      })),
+    );
   }
 
   async extend(leases: Lease[], leaseMs: number): Promise<boolean[]> {
@@ -507,6 +549,7 @@ export class RedisStore implements Store {
   }
 
   async removeWorker(id: string): Promise<void> {
+    await this.unparkAndRelease(id, this.handoffs.unpark(id));
     await this.redis.multi().hdel(this.keys.workers, id).zrem(this.keys.workersUntil, id).exec();
   }
 
@@ -519,6 +562,7 @@ export class RedisStore implements Store {
 
   close(): Promise<void> {
     this.closing ??= (async () => {
+      for (const [workerId, r] of this.handoffs.unparkAll()) await this.unparkAndRelease(workerId, r).catch(() => {});
       this.wakeups.close();
       await Promise.race([this.redis.quit().catch(() => {}), new Promise((r) => setTimeout(r, 1_000).unref())]);
       this.redis.disconnect();

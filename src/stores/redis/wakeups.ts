@@ -39,6 +39,8 @@ export interface WakeupDeps {
   onError(err: unknown): void;
   /** Job time: due times and wait() timeouts (the read watchdog keeps real time). */
   clock: Clock;
+  /** Jobs handed to this store's parked workers (handoffs.ts): read once `used`. */
+  hand: { used: boolean; receive(fields: string[]): string };
 }
 
 interface Listener {
@@ -77,6 +79,8 @@ export class Wakeups {
   /** Keys of the read in flight (null when none is). */
   private inflight: Set<string> | null = null;
   private wakeSeq = 0;
+  /** The last hand stream entry read (the stream is this store's own: it starts empty). */
+  private handFrom = '0-0';
   private closed = false;
   private watchdog: ReturnType<typeof setTimeout> | null = null;
 
@@ -178,7 +182,7 @@ export class Wakeups {
   }
 
   /** Starts the read loop, or interrupts the read in flight if it misses a key we need. */
-  private ensureReading(): void {
+  ensureReading(): void {
     if (this.closed) return;
     if (!this.running) {
       this.running = true;
@@ -205,6 +209,10 @@ export class Wakeups {
     for (const q of this.waited.keys()) {
       keys.push(this.deps.keys.marker(q));
       ids.push(maxId(this.seen.get(q), this.latest.get(q)));
+    }
+    if (this.deps.hand.used) {
+      keys.push(this.deps.keys.hand(this.deps.storeId));
+      ids.push(this.handFrom);
     }
     return { keys, ids };
   }
@@ -284,6 +292,11 @@ export class Wakeups {
               else if (compareIds(id, l.from) > 0) deliver(l, e);
             }
           }
+        }
+      } else if (key === this.deps.keys.hand(this.deps.storeId)) {
+        for (const [id, fields] of entries) {
+          this.handFrom = id;
+          this.waiters.notify(this.deps.hand.receive(fields));
         }
       } else if (key.startsWith(this.markerPrefix)) {
         const queue = key.slice(this.markerPrefix.length);

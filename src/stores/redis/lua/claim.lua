@@ -3,10 +3,15 @@
 -- group concurrency, group rate limit and the names filter. A queue held back by a rate
 -- window reports the window's end as its next due time, so waiters wake then.
 --
--- ARGV from A: workerId, limit, leaseMs, tokenBase, nNames, names..., nQueues, queues...
--- Returns {jobs, info}: jobs are flat HGETALL lists as read before the claim (plus data,
--- errors, logCount), the n-th holding token tokenBase .. n; info is
--- (queue, newest marker id, next due or '') per queue, for wait().
+-- ARGV from A: workerId, limit, leaseMs, tokenBase, nNames, names..., nQueues, queues...,
+-- park, parkUntil, unpark, unparkUntil. park ('' or a registration, see handOff in lib.lua):
+-- when nothing is taken, park the caller on its queues until parkUntil. unpark: the
+-- caller's previous registration, taken off here; if a hand-over consumed it already, its
+-- jobs are on their way down the hand stream and this call takes nothing.
+-- Returns {jobs, info, handed}: jobs are flat HGETALL lists as read before the claim (plus
+-- data, errors, logCount), the n-th holding token tokenBase .. n; info is
+-- (queue, newest marker id, next due or '') per queue, for wait(); handed is 1 when unpark
+-- had been handed work.
 BATCH = true
 local worker, limit, leaseMs, tokenBase = ARGV[A], tonumber(ARGV[A + 1]), tonumber(ARGV[A + 2]), ARGV[A + 3]
 local nNames = tonumber(ARGV[A + 4])
@@ -18,6 +23,18 @@ end
 local qb = A + 5 + nNames
 local queues = {}
 for i = 1, tonumber(ARGV[qb]) do queues[i] = ARGV[qb + i] end
+local pb = qb + #queues + 1
+local park, parkUntil, unpark, unparkUntil = ARGV[pb], ARGV[pb + 1], ARGV[pb + 2], tonumber(ARGV[pb + 3])
+local handed = 0
+if unpark ~= '' then
+  local kept = 0
+  for _, q in ipairs(cjson.decode(unpark).q) do kept = kept + redis.call('ZREM', P .. 'idle:' .. q, unpark) end
+  -- Gone before its deadline: a hand-over took it (expired ones are only dropped after it).
+  if kept == 0 and NOW < unparkUntil then
+    handed = 1
+    limit = 0
+  end
+end
 
 for _, q in ipairs(queues) do promoteDue(q, PROMOTE_PER_CALL) end
 -- Jobs just promoted must be in the ready sets the loop below reads.
@@ -89,25 +106,9 @@ for _, q in ipairs(queues) do
             if grl and j.groupKey then windows[j.groupKey].n = windows[j.groupKey].n + 1; windows[j.groupKey].taken = true end
             -- Its removal from the ready set is deferred: step over it.
             pos = pos + 1
-            j.leaseUntil = leaseUntil
             tokens = tokens + 1
-            local sets = {'token', tokenBase .. tokens, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
-              'workerId', worker, 'leaseUntil', fmt(leaseUntil)}
-            -- A new attempt starts at progress 0 with no message: absent fields.
-            local dels = {}
-            if j.has_message then dels[#dels + 1] = 'message' end
-            if j.has_progress then dels[#dels + 1] = 'progress' end
-            setState(id, j, 'active', sets, dels)
+            take(id, j, m, worker, tokenBase .. tokens, leaseUntil)
             if rl then rcount = rcount + 1 end
-            emit('active', q, id, {'s', 'active'})
-            -- The reply is the hash as read: the client knows what was just written
-            -- (token = tokenBase .. position in the reply, attempt + 1, the times it sent)
-            -- and fills it in, so those fields do not cross the wire twice.
-            local logs = '0'
-            if j.has_logSeq then logs = tostring(redis.call('LLEN', P .. 'logs:' .. id)) end
-            m[#m + 1] = 'logCount'; m[#m + 1] = logs
-            if j.has_nerr then m[#m + 1] = 'errors'; m[#m + 1] = redis.call('GET', P .. 'errors:' .. id) or '[]' end
-            if not j.has_data then m[#m + 1] = 'data'; m[#m + 1] = redis.call('GET', P .. 'data:' .. id) or 'null' end
             out[#out + 1] = m
             taken = taken + 1
             budget = budget - 1
@@ -122,7 +123,10 @@ for _, q in ipairs(queues) do
     if rl then redis.call('HSET', rk, 's', fmt(rstart), 'c', rcount) end
   end
 end
+if park ~= '' and taken == 0 and handed == 0 then
+  for _, q in ipairs(queues) do redis.call('ZADD', P .. 'idle:' .. q, parkUntil, park) end
+end
 commit()
 local info = {}
 for _, q in ipairs(queues) do wakeInfo(q, info, held[q]) end
-return {out, info}
+return {out, info, handed}

@@ -22,6 +22,8 @@ export const MAINTAIN_BUDGET = 1000;
 export const PROMOTE_PER_CALL = 1000;
 /** Ready entries a claim may skip (names filter, busy groups) before it gives up. */
 export const CLAIM_SCAN_SLACK = 1000;
+/** Parked workers one queue's new work is handed to per script call (the rest wake and claim). */
+export const HANDOFF_REGS = 8;
 
 /** The job hash fields scripts load into a job table (load, loadAll). */
 const LOADED = ['state', 'queue', 'name', 'priority', 'runAt', 'attempt', 'maxAttempts', 'backoff', 'groupKey', 'cseq',
@@ -59,6 +61,7 @@ export function luaHeader(): string {
     `local MAINTAIN_BUDGET = ${MAINTAIN_BUDGET}`,
     `local PROMOTE_PER_CALL = ${PROMOTE_PER_CALL}`,
     `local CLAIM_SCAN_SLACK = ${CLAIM_SCAN_SLACK}`,
+    `local HANDOFF_REGS = ${HANDOFF_REGS}`,
     `local CAN_CANCEL = ${set(TRANSITIONS.cancel)}`,
     `local CAN_PROMOTE = ${set(TRANSITIONS.promote)}`,
     `local CAN_RETRY = ${set(TRANSITIONS.retry)}`,

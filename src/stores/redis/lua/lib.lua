@@ -246,9 +246,13 @@ local function emit(t, q, id, extra)
   events[#events + 1] = {t = t, q = q, extra = extra, ids = {id}}
 end
 
--- Ends every writing script: writes the buffered events, then wakes blocked waiters of
--- every queue that got ready (or newly scheduled) work.
+local handOff
+
+-- Ends every writing script: hands ready work to parked waiters, writes the buffered events,
+-- then wakes blocked waiters of every queue that got ready (or newly scheduled) work.
 local function commit()
+  flushDeferred()
+  for q in pairs(wake) do handOff(q) end
   flushDeferred()
   for _, g in ipairs(events) do
     local args = {'XADD', EVENTS, 'MAXLEN', '~', EVMAX, '*', 't', g.t, 'q', g.q, 'a', NOWS}
@@ -383,6 +387,68 @@ local function setState(id, j, to, sets, dels)
   if #dels > 0 then redis.call('HDEL', jk, unpack(dels)) end
   -- 'kids' marks a job others depend on: most jobs have none, and skip the lookup.
   if finished and j.kids then releaseDependents(id) end
+end
+
+-- Leases a ready job to a worker (claim, handOff): m is its HGETALL list as read, which
+-- becomes the reply. The client knows what was just written (token, attempt + 1, the
+-- times) and fills it in, so those fields do not cross the wire twice.
+local function take(id, j, m, worker, token, leaseUntil)
+  j.leaseUntil = leaseUntil
+  local sets = {'token', token, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
+    'workerId', worker, 'leaseUntil', fmt(leaseUntil)}
+  -- A new attempt starts at progress 0 with no message: absent fields.
+  local dels = {}
+  if j.has_message then dels[#dels + 1] = 'message' end
+  if j.has_progress then dels[#dels + 1] = 'progress' end
+  setState(id, j, 'active', sets, dels)
+  emit('active', j.queue, id, {'s', 'active'})
+  local logs = '0'
+  if j.has_logSeq then logs = tostring(redis.call('LLEN', P .. 'logs:' .. id)) end
+  m[#m + 1] = 'logCount'; m[#m + 1] = logs
+  if j.has_nerr then m[#m + 1] = 'errors'; m[#m + 1] = redis.call('GET', P .. 'errors:' .. id) or '[]' end
+  if not j.has_data then m[#m + 1] = 'data'; m[#m + 1] = redis.call('GET', P .. 'data:' .. id) or 'null' end
+  return m
+end
+
+-- Work became ready in q: lease it to workers parked on q (a claim that found nothing
+-- registered them in idle:<q>, JSON {t: token base, s: store, w: worker, n: limit, l: lease
+-- ms, q: queues, m: job names or absent}) and send it down their store's hand stream, which their
+-- blocking read is watching: the wake-up carries the job, with no claim after it. Only
+-- queues without limits take this path (paused, concurrency, rate and group limits are the
+-- claim's to decide); a job the claim would treat specially (past its latest start, or a
+-- name the worker does not take) stops it. A registration serves one hand-over, then leaves every queue it was parked on.
+handOff = function(q)
+  local ik = P .. 'idle:' .. q
+  redis.call('ZREMRANGEBYSCORE', ik, '-inf', '(' .. NOWS)
+  local regs = redis.call('ZRANGE', ik, 0, HANDOFF_REGS - 1)
+  if #regs == 0 then return end
+  local c = cfg(q)
+  if c.paused == true or nz(c.concurrency) or nz(c.rateLimit) or nz(c.groupConcurrency) or nz(c.groupRateLimit) then return end
+  local rkey = P .. 'ready:' .. q
+  for _, reg in ipairs(regs) do
+    local r = cjson.decode(reg)
+    local ids = redis.call('ZRANGE', rkey, 0, r.n - 1)
+    if #ids == 0 then return end
+    local hk = P .. 'hand:' .. r.s
+    local given = 0
+    local names = nil
+    if r.m then
+      names = {}
+      for _, name in ipairs(r.m) do names[name] = true end
+    end
+    for _, id in ipairs(ids) do
+      local j, m = loadAll(id)
+      if not j or j.state ~= 'queued' or (j.startBy and j.startBy <= NOW) or (names and not names[j.name]) then break end
+      given = given + 1
+      take(id, j, m, r.w, r.t .. given, NOW + r.l)
+      redis.call('XADD', hk, 'MAXLEN', '~', '1000', '*', '_w', r.w, '_t', r.t .. given, '_a', NOWS, '_l', r.l, unpack(m))
+    end
+    if given == 0 then return end
+    redis.call('PEXPIRE', hk, 60000)
+    for _, pq in ipairs(r.q) do redis.call('ZREM', P .. 'idle:' .. pq, reg) end
+    -- The next registration must not see the jobs just taken.
+    flushDeferred()
+  end
 end
 
 local function appendError(id, j, message, stack)
