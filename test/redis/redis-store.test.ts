@@ -93,6 +93,28 @@ describe('connections', () => {
       await s.close();
     }
   });
+
+  test('a Worker that goes idle after every job keeps its blocking read: no restart per job', async () => {
+    const s = await RedisStore.connect(REDIS_URL, { prefix });
+    const q = freshQueue();
+    let done = 0;
+    const worker = new Worker(s, { queues: [q], concurrency: 4, handlers: { t: () => void done++ } });
+    try {
+      await worker.start();
+      for (let i = 0; i < 20; i++) {
+        await s.enqueue([buildNewJob(q, 't', { i })]);
+        await waitFor(() => done === i + 1);
+      }
+      // Each restart of the read is an interrupt: one XADD to the store's own wake stream.
+      const stream = new Keys(prefix).wake((s as unknown as { wakeups: { deps: { storeId: string } } }).wakeups.deps.storeId);
+      const [last] = (await raw.xrevrange(stream, '+', '-', 'COUNT', 1)) as [string, string[]][];
+      const interrupts = last ? Number(last[0].split('-')[1]) : 0;
+      assert.ok(interrupts <= 2, `${interrupts} restarts of the blocking read for 20 jobs`);
+    } finally {
+      await worker.close();
+      await s.close();
+    }
+  });
 });
 
 describe('across stores (as across processes)', () => {

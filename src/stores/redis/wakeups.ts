@@ -71,8 +71,15 @@ export class Wakeups {
   private readonly due = new Map<string, number>();
   /** Timers, aborts and per-queue wake-ups of the wait() callers. */
   private readonly waiters: Waiters;
-  /** How many callers wait on each queue: the marker streams to read. */
+  /** How many callers wait on each queue now. */
   private readonly waited = new Map<string, number>();
+  /**
+   * Every queue waited on so far: the marker streams to read. Kept after its waiters go, so
+   * a worker that waits after each job does not interrupt and restart the blocking read
+   * each time (two commands and a read per job); the read returns on such markers anyway
+   * only along with the events a Worker subscribes to.
+   */
+  private readonly watched = new Set<string>();
   private readonly listeners = new Set<Listener>();
   private eventsFrom: string | null = null;
   private running = false;
@@ -131,7 +138,10 @@ export class Wakeups {
         return;
       }
     }
-    for (const q of queues) this.waited.set(q, (this.waited.get(q) ?? 0) + 1);
+    for (const q of queues) {
+      this.waited.set(q, (this.waited.get(q) ?? 0) + 1);
+      this.watched.add(q);
+    }
     this.ensureReading();
     try {
       await this.waiters.wait(queues, Math.max(0, start + timeoutMs - now), signal);
@@ -206,7 +216,7 @@ export class Wakeups {
       keys.push(this.deps.keys.events);
       ids.push(this.eventsFrom);
     }
-    for (const q of this.waited.keys()) {
+    for (const q of this.watched) {
       keys.push(this.deps.keys.marker(q));
       ids.push(maxId(this.seen.get(q), this.latest.get(q)));
     }
