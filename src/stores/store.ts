@@ -28,13 +28,15 @@ export interface ClaimRequest {
   /** Only jobs with these names (a worker that handles a subset of types). */
   names?: string[];
   /**
-   * The caller waits on these queues (Store.wait) if this claim takes nothing. A store may
-   * then lease work that arrives meanwhile to this worker and return it from the worker's
-   * next claim, with no claim round trip after the wake-up (Redis does; others ignore it).
-   * Such jobs count against the limit given here. A worker that stops calls removeWorker,
-   * which hands back anything handed to it and not yet claimed.
+   * The caller waits up to this many ms on these queues (Store.wait) if this claim takes
+   * nothing. A store may then lease work that arrives meanwhile to this worker and return
+   * it from the worker's next claim, with no claim round trip after the wake-up (Redis
+   * does; others ignore it). Such jobs count against the limit given here. A worker that
+   * stops calls removeWorker, which hands back anything handed to it and not yet claimed;
+   * one that dies is handed work for at most this long (plus a second), which runs again
+   * when its lease ends.
    */
-  park?: boolean;
+  parkMs?: number;
 }
 
 export interface EnqueueOptions {

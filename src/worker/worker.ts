@@ -156,9 +156,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const limit = Math.min(r.limit, free - jobs.length);
       if (limit <= 0) break;
       // One claim for every type: if it takes nothing this loop waits next, so the store may
-      // hand work that arrives meanwhile straight to it (ClaimRequest.park).
+      // hand work that arrives meanwhile straight to it (ClaimRequest.parkMs).
       const park = requests.length === 1 && !this.o.burst;
-      jobs.push(...(await this.store.claim({ queues, workerId: this.id, limit, leaseMs: this.o.leaseMs, names: r.names, ...(park ? { park } : {}) })));
+      jobs.push(...(await this.store.claim({ queues, workerId: this.id, limit, leaseMs: this.o.leaseMs, names: r.names, ...(park ? { parkMs: this.o.idleMs } : {}) })));
     }
     return jobs;
   }

@@ -1281,7 +1281,7 @@ export function runContract(backend: string, factory: StoreFactory): void {
     test('a parked worker gets the work that arrives while it waits; leaving, it hands back what it did not take', async () => {
       const q = freshQueue('park');
       const workerId = `${q}-w`;
-      const req = { queues: [q], workerId, limit: 5, leaseMs: 30_000, park: true };
+      const req = { queues: [q], workerId, limit: 5, leaseMs: 30_000, parkMs: 60_000 };
       assert.deepEqual(await store.claim(req), []);
       // The test clock never reaches the timeout: only the arrival can end this wait.
       const waiting = store.wait([q], 60_000);

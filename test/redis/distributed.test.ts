@@ -11,8 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { buildNewJob } from '../../src/core/options.ts';
+import { Keys } from '../../src/stores/redis/keys.ts';
 import { RedisStore } from '../../src/stores/redis/redis-store.ts';
 import type { Store } from '../../src/stores/store.ts';
+import { waitFor } from '../contract/contract.ts';
 import { Child } from './child.ts';
 import { dropPrefix, REDIS_URL, uniquePrefix } from './redis-env.ts';
 
@@ -106,6 +110,43 @@ test('2 producers and 3 workers on 20,000 jobs; kill -9 of a worker re-runs only
     for (const [id] of reruns) assert.ok(redelivered.some((j) => j.id === id), `re-run job ${id} was redelivered`);
     t.diagnostic(`killed worker had ${redelivered.length} jobs in flight; ${reruns.length} of them had started and ran again`);
   } finally {
+    await store.close();
+  }
+});
+
+test('kill -9 of an idle worker: work handed to its parked registration runs elsewhere once the lease ends', async () => {
+  const queue = 'parked';
+  const store = await RedisStore.connect(REDIS_URL, { prefix });
+  const raw = new Redis(REDIS_URL);
+  try {
+    const runFiles = [0, 1].map((i) => join(dir, `parked-runs-${i}.txt`));
+    // idleMs 30 s: a registration outlives the test, so the dead worker's stays live.
+    const workers = runFiles.map((f) => new Child(join(fixtures, 'worker.ts'), [REDIS_URL, prefix, queue, '4', '1500', '0', f, '30000']));
+    procs.push(...workers);
+    const ids = (await Promise.all(workers.map((w) => w.waitFor(/^ready /)))).map((l) => l.slice('ready '.length));
+    const idle = new Keys(prefix).idle(queue);
+    const parkedIds = async () => (await raw.zrange(idle, 0, -1)).map((r) => (JSON.parse(r) as { w: string }).w);
+    await waitFor(async () => (await parkedIds()).length === 2, 10_000);
+    workers[0].child.kill('SIGKILL');
+    await workers[0].exited;
+    assert.ok((await parkedIds()).includes(ids[0]), 'the dead worker is still parked');
+
+    // One add of ten: four are leased to each parked worker at once, two wait for a claim.
+    const added = await store.enqueue(Array.from({ length: 10 }, (_, i) => buildNewJob(queue, 'work', { i })));
+    const states = await Promise.all(added.map(async (a) => (await store.get(a.id))!));
+    assert.equal(states.filter((j) => j.state === 'active' && j.workerId === ids[0]).length, 4, 'four handed to the dead worker');
+
+    await until(store, queue, (n) => n === 10, 20_000);
+    workers[1].child.kill('SIGTERM');
+    await workers[1].exited;
+    const jobs = await Promise.all(added.map(async (a) => (await store.get(a.id))!));
+    const again = jobs.filter((j) => j.attempt === 2);
+    assert.equal(again.length, 4, 'exactly the four handed to the dead worker ran a second time');
+    for (const j of again) assert.match(j.errors[0].message, new RegExp(`worker ${ids[0]} stopped heartbeating`));
+    assert.equal(readFileSync(runFiles[0], { flag: 'a+' }).toString(), '', 'the dead worker ran nothing');
+    assert.equal(runsByJob([runFiles[1]]).size, 10, 'the live worker ran all ten');
+  } finally {
+    raw.disconnect();
     await store.close();
   }
 });

@@ -212,7 +212,7 @@ describe('bounded memory', () => {
 });
 
 describe('hand-overs to parked workers', () => {
-  const parked = (queues: string[], workerId: string, names?: string[]) => ({ queues, workerId, limit: 3, leaseMs: 60_000, park: true, ...(names ? { names } : {}) });
+  const parked = (queues: string[], workerId: string, names?: string[]) => ({ queues, workerId, limit: 3, leaseMs: 60_000, parkMs: 60_000, ...(names ? { names } : {}) });
   const addJob = async (s: RedisStore, q: string, name = 'a') => (await s.enqueue([buildNewJob(q, name, { q })]))[0].id;
 
   test('the add that finds a parked worker leases the job to it: active before any claim, and its wait ends', async () => {
@@ -269,6 +269,25 @@ describe('hand-overs to parked workers', () => {
     await store.removeWorker('hw4');
     const rest = await other.claim({ queues: [q], workerId: 'x', limit: 5, leaseMs: 1000 });
     assert.deepEqual(rest.map((j) => j.id).sort(), [x, y].filter((i) => i !== got[0].id).sort());
+  });
+
+  test('a registration lasts the wait it announced (plus a second); a bad parkMs is refused and parks nothing', async () => {
+    const clock = new TestClock(Date.now());
+    const s = await RedisStore.connect(REDIS_URL, { prefix, clock });
+    try {
+      const q = freshQueue('hand');
+      for (const bad of [0, -1, Number.NaN, Infinity, '5' as unknown as number]) {
+        await assert.rejects(s.claim({ ...parked([q], 'hw5'), parkMs: bad }), (e: Error) => e instanceof ValidationError && /parkMs/.test(e.message));
+      }
+      assert.equal(await raw.zcard(new Keys(prefix).idle(q)), 0);
+      assert.deepEqual(await s.claim({ ...parked([q], 'hw5'), parkMs: 2_000 }), []);
+      clock.advance(3_001);
+      const late = await addJob(s, q);
+      assert.equal((await s.get(late))?.state, 'queued', 'past its wait and the grace second: woken, not handed work');
+      await s.removeWorker('hw5');
+    } finally {
+      await s.close();
+    }
   });
 
   test('jobs handed to a worker that died run again once their lease ends', async () => {

@@ -13,8 +13,11 @@ import type { ClaimedJob } from '../../core/job.ts';
 import { startAttempt } from '../../engine/transitions.ts';
 import { hashToJob, pairsToHash } from './codec.ts';
 
-/** How long a registration lasts: past it, new work wakes the worker the usual way. */
-export const PARK_MS = 60_000;
+/**
+ * A registration lasts as long as its worker said it would wait, plus this: past it, new
+ * work wakes the worker the usual way (and a worker that died is handed nothing more).
+ */
+const PARK_GRACE_MS = 1_000;
 /**
  * How long a claim waits for jobs a hand-over already sent (they are in Redis, a read away).
  * Real time: a bound on delivery, like the blocking read's watchdog, not job time.
@@ -49,10 +52,10 @@ export class Handoffs {
   }
 
   /** A registration for a worker about to park (claim.lua stores it if it takes nothing). */
-  registration(workerId: string, queues: string[], names: string[], limit: number, leaseMs: number, now: number): Registration {
+  registration(workerId: string, queues: string[], names: string[], limit: number, leaseMs: number, waitUntil: number): Registration {
     const base = `${randomUUID()}:`;
     const reg = JSON.stringify({ t: base, s: this.storeId, w: workerId, n: limit, l: leaseMs, q: queues, ...(names.length > 0 ? { m: names } : {}) });
-    return { reg, base, until: now + PARK_MS, queues };
+    return { reg, base, until: waitUntil + PARK_GRACE_MS, queues };
   }
 
   park(workerId: string, r: Registration): void {

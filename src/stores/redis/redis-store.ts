@@ -181,7 +181,10 @@ export class RedisStore implements Store {
     const now = this.clock.now();
     const tokenBase = `${randomUUID()}:`;
     const prev = this.handoffs.unpark(req.workerId);
-    const park = req.park ? this.handoffs.registration(req.workerId, req.queues, names, req.limit, req.leaseMs, now) : null;
+    if (req.parkMs !== undefined && !(typeof req.parkMs === 'number' && req.parkMs > 0 && Number.isFinite(req.parkMs))) {
+      throw new ValidationError(`parkMs must be a positive number of ms; got ${String(req.parkMs)}`, 'parkMs');
+    }
+    const park = req.parkMs ? this.handoffs.registration(req.workerId, req.queues, names, req.limit, req.leaseMs, now + req.parkMs) : null;
     const args = [req.workerId, req.limit, req.leaseMs, tokenBase, names.length, ...names, req.queues.length, ...req.queues];
     args.push(park?.reg ?? '', park?.until ?? '', prev?.reg ?? '', prev?.until ?? '');
     const [jobs, info, wasHanded] = (await this.run('claim', args, now)) as [unknown[], WakeInfo, number];
