@@ -1299,10 +1299,15 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.deepEqual(await store.claim(req), []);
       const r2 = await add(store, q, 'a', { n: 2 });
       await store.removeWorker(workerId);
+      // As if it was never handed over: waiting, no attempt spent, no error kept.
+      const back = await store.get(r2.id);
+      assert.equal(back?.state, 'queued');
+      assert.equal(back?.attempt, 0);
+      assert.deepEqual(back?.errors, []);
       const taken = await store.claim({ queues: [q], workerId: `${q}-other`, limit: 5, leaseMs: 30_000 });
       assert.deepEqual(
-        taken.map((j) => j.id),
-        [r2.id],
+        taken.map((j) => [j.id, j.attempt]),
+        [[r2.id, 1]],
       );
       assert.deepEqual(await store.finish([{ id: taken[0].id, token: taken[0].token, kind: 'completed', result: null }]), [true]);
     });

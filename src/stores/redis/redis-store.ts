@@ -13,7 +13,7 @@ import { NotFoundError, QueueFullError, ValidationError } from '../../core/error
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { type QueueConfig, defaultQueueConfig } from '../../core/queue-config.ts';
 import { FINISHED_STATES, JOB_STATES, type JobState } from '../../core/states.ts';
-import { decideFailure, stallOutcome, startAttempt } from '../../engine/transitions.ts';
+import { stallOutcome, startAttempt } from '../../engine/transitions.ts';
 import { clampProgress, countGroup, decodeCursor, encodeCursor, GROUPS_SAMPLE, pageLimit, refuseTx, topGroups, truncateLine } from '../rules.ts';
 import {
   type GroupCounts,
@@ -207,7 +207,7 @@ export class RedisStore implements Store {
 
   /**
    * Takes a worker's registration off its queues and hands back what was handed to it and
-   * never returned by a claim (a worker that stops): back to queued, as at a hard shutdown.
+   * never returned by a claim (a worker that stops): queued again, its attempt not spent.
    */
   private async unparkAndRelease(workerId: string, r: Registration | undefined): Promise<void> {
     let jobs = this.handoffs.take(workerId);
@@ -219,16 +219,7 @@ export class RedisStore implements Store {
       if (kept === 0 && this.clock.now() < r.until) jobs = [...jobs, ...(await this.handoffs.handed(workerId, r))];
     }
     if (jobs.length === 0) return;
-    const now = this.clock.now();
-    await this.finish(
-      jobs.map((job) => ({
-        id: job.id,
-        token: job.token,
-        kind: 'failed' as const,
-        error: { message: 'handed to a worker that stopped before running it', stack: null },
-        next: decideFailure(job, { retry: true, release: true }, now),
-      })),
-    );
+    await this.run('unclaim', [jobs.length, ...jobs.flatMap((j) => [j.id, j.token])]);
   }
 
   async extend(leases: Lease[], leaseMs: number): Promise<boolean[]> {

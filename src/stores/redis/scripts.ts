@@ -20,7 +20,7 @@ import { ConnectionError } from '../../core/errors.ts';
 import type { RedisClient } from './connection.ts';
 import { luaHeader } from './lua/header.ts';
 
-const NAMES = ['enqueue', 'claim', 'extend', 'finish', 'update', 'cancel', 'remove', 'retry', 'promote', 'clean', 'configure', 'maintain', 'peek', 'lead', 'resign', 'advance-schedule'] as const;
+const NAMES = ['enqueue', 'claim', 'extend', 'finish', 'update', 'cancel', 'remove', 'retry', 'promote', 'clean', 'configure', 'maintain', 'peek', 'lead', 'resign', 'advance-schedule', 'unclaim'] as const;
 export type ScriptName = (typeof NAMES)[number];
 
 function read(file: string): string {
