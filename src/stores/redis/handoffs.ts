@@ -111,7 +111,7 @@ export class Handoffs {
   }
 
   /** The jobs a hand-over sent for registration `r`: waits for them to come down the stream. */
-  async handed(workerId: string, r: Registration): Promise<ClaimedJob[]> {
+  async handed(workerId: string, r: Registration, limit = Infinity): Promise<ClaimedJob[]> {
     const has = () => this.inbox.get(workerId)?.some((j) => j.token.startsWith(r.base)) ?? false;
     if (!has()) {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -124,6 +124,6 @@ export class Handoffs {
       // Only now: every entry of the hand-over came in the same read, before this ran.
       this.arrivals.delete(r.base);
     }
-    return this.take(workerId);
+    return this.take(workerId, limit);
   }
 }

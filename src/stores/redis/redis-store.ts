@@ -177,19 +177,19 @@ export class RedisStore implements Store {
     // Jobs handed over while this worker was parked are leased to it already.
     const handed = this.handoffs.take(req.workerId, req.limit);
     if (handed.length > 0) return handed;
+    if (req.parkMs !== undefined && !(typeof req.parkMs === 'number' && req.parkMs > 0 && Number.isFinite(req.parkMs))) {
+      throw new ValidationError(`parkMs must be a positive number of ms; got ${String(req.parkMs)}`, 'parkMs');
+    }
     const names = req.names ?? [];
     const now = this.clock.now();
     const tokenBase = `${randomUUID()}:`;
     const prev = this.handoffs.unpark(req.workerId);
-    if (req.parkMs !== undefined && !(typeof req.parkMs === 'number' && req.parkMs > 0 && Number.isFinite(req.parkMs))) {
-      throw new ValidationError(`parkMs must be a positive number of ms; got ${String(req.parkMs)}`, 'parkMs');
-    }
     const park = req.parkMs ? this.handoffs.registration(req.workerId, req.queues, names, req.limit, req.leaseMs, now + req.parkMs) : null;
     const args = [req.workerId, req.limit, req.leaseMs, tokenBase, names.length, ...names, req.queues.length, ...req.queues];
     args.push(park?.reg ?? '', park?.until ?? '', prev?.reg ?? '', prev?.until ?? '');
     const [jobs, info, wasHanded] = (await this.run('claim', args, now)) as [unknown[], WakeInfo, number];
     this.wakeups.note(info);
-    if (wasHanded === 1 && prev) return this.handoffs.handed(req.workerId, prev);
+    if (wasHanded === 1 && prev) return this.handoffs.handed(req.workerId, prev, req.limit);
     if (park && jobs.length === 0) {
       this.handoffs.park(req.workerId, park);
       this.wakeups.ensureReading();
