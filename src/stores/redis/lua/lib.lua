@@ -418,9 +418,9 @@ end
 -- claim's to decide); a job the claim would treat specially (past its latest start, or a
 -- name the worker does not take) stops it. A registration serves one hand-over, then leaves every queue it was parked on.
 handOff = function(q)
-  local ik = P .. 'idle:' .. q
-  redis.call('ZREMRANGEBYSCORE', ik, '-inf', '(' .. NOWS)
-  local regs = redis.call('ZRANGE', ik, 0, HANDOFF_REGS - 1)
+  -- One read when nobody is parked (every enqueue pays it): live registrations only; the
+  -- expired ones are dropped by maintain.
+  local regs = redis.call('ZRANGEBYSCORE', P .. 'idle:' .. q, NOWS, '+inf', 'LIMIT', 0, HANDOFF_REGS)
   if #regs == 0 then return end
   local c = cfg(q)
   if c.paused == true or nz(c.concurrency) or nz(c.rateLimit) or nz(c.groupConcurrency) or nz(c.groupRateLimit) then return end

@@ -25,6 +25,8 @@ flushDeferred()
 
 local queues = redis.call('SMEMBERS', P .. 'queues')
 for _, q in ipairs(queues) do
+  -- Registrations of workers that died parked (the live ones take theirs back).
+  redis.call('ZREMRANGEBYSCORE', P .. 'idle:' .. q, '-inf', '(' .. NOWS)
   local n, full = promoteDue(q, B)
   promoted = promoted + n
   if full then more = 1 end
