@@ -284,7 +284,9 @@ describe('hand-overs to parked workers', () => {
       clock.advance(3_001);
       const late = await addJob(s, q);
       assert.equal((await s.get(late))?.state, 'queued', 'past its wait and the grace second: woken, not handed work');
-      await s.removeWorker('hw5');
+      assert.equal(await raw.zcard(new Keys(prefix).idle(q)), 1, 'a dead worker would leave its registration');
+      await s.maintain();
+      assert.equal(await raw.zcard(new Keys(prefix).idle(q)), 0, 'upkeep drops it');
     } finally {
       await s.close();
     }
