@@ -292,6 +292,55 @@ describe('hand-overs to parked workers', () => {
     }
   });
 
+  test('a parked worker claiming again before anything new is announced is answered without Redis; new work or a due time goes to Redis', async () => {
+    const clock = new TestClock(Date.now());
+    const s = await RedisStore.connect(REDIS_URL, { prefix, clock });
+    try {
+      const q = freshQueue('hand');
+      const idle = new Keys(prefix).idle(q);
+      const req = { ...parked([q], 'hw6', ['a']), parkMs: 5_000 };
+      assert.deepEqual(await s.claim(req), []);
+      const [first] = await raw.zrange(idle, 0, -1);
+      // Answered here: the same registration stays parked (a call to Redis re-parks).
+      assert.deepEqual(await s.claim(req), []);
+      assert.deepEqual(await raw.zrange(idle, 0, -1), [first]);
+      // A job the registration is not handed (a name it does not take first in line) is
+      // announced by its marker: the next claim goes to Redis and takes the one it can.
+      const waiting = s.wait([q], 60_000);
+      await addJob(other, q, 'b');
+      const a = await addJob(other, q, 'a');
+      await waiting;
+      const got = await s.claim(req);
+      assert.deepEqual(
+        got.map((j) => j.id),
+        [a],
+      );
+      // A due time: the claim that comes after it promotes the job.
+      assert.deepEqual(await s.claim(req), []);
+      const later = (await other.enqueue([buildNewJob(q, 'a', {}, { delay: 500 }, {}, undefined, clock.now())]))[0].id;
+      await s.wait([q], 60_000); // its marker, read: the claim below learns the due time
+      assert.deepEqual(await s.claim(req), []);
+      assert.deepEqual(await s.claim(req), [], 'answered here: nothing new, not due yet');
+      clock.advance(501); // within the registration's grace second: only the due time says ask
+      assert.deepEqual(
+        (await s.claim(req)).map((j) => j.id),
+        [later],
+      );
+      // Queues with limits are always asked.
+      const limited = freshQueue('hand');
+      await other.configureQueue(limited, { concurrency: 3 });
+      const lreq = { ...parked([limited], 'hw7'), parkMs: 5_000 };
+      assert.deepEqual(await s.claim(lreq), []);
+      const [r1] = await raw.zrange(new Keys(prefix).idle(limited), 0, -1);
+      assert.deepEqual(await s.claim(lreq), []);
+      assert.notDeepEqual(await raw.zrange(new Keys(prefix).idle(limited), 0, -1), [r1]);
+      await s.removeWorker('hw6');
+      await s.removeWorker('hw7');
+    } finally {
+      await s.close();
+    }
+  });
+
   test('jobs handed to a worker that died run again once their lease ends', async () => {
     const clock = new TestClock(Date.now());
     const dead = await RedisStore.connect(REDIS_URL, { prefix, clock });

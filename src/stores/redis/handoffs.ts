@@ -64,6 +64,11 @@ export class Handoffs {
     this.parked.set(workerId, r);
   }
 
+  /** Until when the worker's registration lasts, if it is parked (and not handed work since). */
+  parkedUntil(workerId: string): number | undefined {
+    return this.parked.get(workerId)?.until;
+  }
+
   /** The worker's registration, taken back (the caller removes it from Redis). */
   unpark(workerId: string): Registration | undefined {
     const r = this.parked.get(workerId);

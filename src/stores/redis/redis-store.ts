@@ -60,6 +60,12 @@ export class RedisStore implements Store {
   private readonly opts: ResolvedOptions;
   private readonly wakeups: Wakeups;
   private readonly handoffs: Handoffs;
+  /**
+   * Workers whose last claim took nothing from plain queues and parked them: the claim and
+   * the marker ids it returned. See claim(): an identical claim before anything new is
+   * announced would take nothing too, so it is answered here.
+   */
+  private readonly quiet = new Map<string, { key: string; marks: Map<string, string> }>();
   private readonly scripts: Scripts;
   private lastWarnAt = 0;
   private closing: Promise<void> | null = null;
@@ -182,17 +188,33 @@ export class RedisStore implements Store {
     }
     const names = req.names ?? [];
     const now = this.clock.now();
+    // A parked worker claims again when its own finish is written (that may free a limit's
+    // slot). On queues without limits only new work can change the answer, and new work
+    // either comes down the hand stream to its registration or announces itself with a
+    // marker: with neither seen and no due time come, the answer is still nothing.
+    const key = `${[...req.queues].sort().join('\n')}\u0000${[...names].sort().join('\n')}`;
+    const quiet = this.quiet.get(req.workerId);
+    this.quiet.delete(req.workerId);
+    if (quiet?.key === key && req.parkMs && (this.handoffs.parkedUntil(req.workerId) ?? 0) >= now + req.parkMs && this.wakeups.quietSince(req.queues, quiet.marks, now)) {
+      this.quiet.set(req.workerId, quiet);
+      return [];
+    }
     const tokenBase = `${randomUUID()}:`;
     const prev = this.handoffs.unpark(req.workerId);
     const park = req.parkMs ? this.handoffs.registration(req.workerId, req.queues, names, req.limit, req.leaseMs, now + req.parkMs) : null;
     const args = [req.workerId, req.limit, req.leaseMs, tokenBase, names.length, ...names, req.queues.length, ...req.queues];
     args.push(park?.reg ?? '', park?.until ?? '', prev?.reg ?? '', prev?.until ?? '');
-    const [jobs, info, wasHanded] = (await this.run('claim', args, now)) as [unknown[], WakeInfo, number];
+    const [jobs, info, wasHanded, plain] = (await this.run('claim', args, now)) as [unknown[], WakeInfo, number, number];
     this.wakeups.note(info);
     if (wasHanded === 1 && prev) return this.handoffs.handed(req.workerId, prev, req.limit);
     if (park && jobs.length === 0) {
       this.handoffs.park(req.workerId, park);
       this.wakeups.ensureReading();
+      if (plain === 1) {
+        const marks = new Map<string, string>();
+        for (let i = 0; i + 2 < info.length; i += 3) marks.set(info[i], info[i + 1]);
+        this.quiet.set(req.workerId, { key, marks });
+      }
     }
     return jobs.map((flat, i) => {
       // The reply is each job as it was before the claim: apply what the claim wrote.
@@ -543,6 +565,7 @@ export class RedisStore implements Store {
   }
 
   async removeWorker(id: string): Promise<void> {
+    this.quiet.delete(id);
     await this.unparkAndRelease(id, this.handoffs.unpark(id));
     await this.redis.multi().hdel(this.keys.workers, id).zrem(this.keys.workersUntil, id).exec();
   }

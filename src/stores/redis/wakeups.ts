@@ -97,6 +97,24 @@ export class Wakeups {
     this.markerPrefix = deps.keys.marker('');
   }
 
+  /**
+   * Whether nothing was announced on these queues after the marker ids a claim returned
+   * (`marks`, as in WakeInfo) and no due time it reported has come: then a claim of plain
+   * queues would take nothing. What a read has not brought yet is not known here; the
+   * caller's next wait() sees it.
+   */
+  quietSince(queues: string[], marks: ReadonlyMap<string, string>, now: number): boolean {
+    for (const q of queues) {
+      const mark = marks.get(q);
+      if (mark === undefined) return false;
+      const latest = this.latest.get(q);
+      if (latest !== undefined && compareIds(latest, mark) > 0) return false;
+      const due = this.due.get(q);
+      if (due !== undefined && due <= now) return false;
+    }
+    return true;
+  }
+
   /** Records what a claim (or peek) saw, atomically with its own reads. */
   note(info: WakeInfo): void {
     for (let i = 0; i + 2 < info.length; i += 3) {

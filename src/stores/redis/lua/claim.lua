@@ -8,10 +8,12 @@
 -- when nothing is taken, park the caller on its queues until parkUntil. unpark: the
 -- caller's previous registration, taken off here; if a hand-over consumed it already, its
 -- jobs are on their way down the hand stream and this call takes nothing.
--- Returns {jobs, info, handed}: jobs are flat HGETALL lists as read before the claim (plus
--- data, errors, logCount), the n-th holding token tokenBase .. n; info is
+-- Returns {jobs, info, handed, plain}: jobs are flat HGETALL lists as read before the claim
+-- (plus data, errors, logCount), the n-th holding token tokenBase .. n; info is
 -- (queue, newest marker id, next due or '') per queue, for wait(); handed is 1 when unpark
--- had been handed work.
+-- had been handed work; plain is 1 when the caller parked and none of its queues has a
+-- concurrency, rate or group limit (then only a marker or a due time can make its next
+-- claim take anything: see RedisStore.claim).
 BATCH = true
 local worker, limit, leaseMs, tokenBase = ARGV[A], tonumber(ARGV[A + 1]), tonumber(ARGV[A + 2]), ARGV[A + 3]
 local nNames = tonumber(ARGV[A + 4])
@@ -123,10 +125,16 @@ for _, q in ipairs(queues) do
     if rl then redis.call('HSET', rk, 's', fmt(rstart), 'c', rcount) end
   end
 end
+local plain = 0
 if park ~= '' and taken == 0 and handed == 0 then
-  for _, q in ipairs(queues) do redis.call('ZADD', P .. 'idle:' .. q, parkUntil, park) end
+  plain = 1
+  for _, q in ipairs(queues) do
+    redis.call('ZADD', P .. 'idle:' .. q, parkUntil, park)
+    local c = cfg(q)
+    if nz(c.concurrency) or nz(c.rateLimit) or nz(c.groupConcurrency) or nz(c.groupRateLimit) then plain = 0 end
+  end
 end
 commit()
 local info = {}
 for _, q in ipairs(queues) do wakeInfo(q, info, held[q]) end
-return {out, info, handed}
+return {out, info, handed, plain}
