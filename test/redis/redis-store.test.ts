@@ -322,6 +322,7 @@ describe('hand-overs to parked workers', () => {
       assert.deepEqual(await s.claim(req), []);
       assert.deepEqual(await s.claim(req), [], 'answered here: nothing new, not due yet');
       clock.advance(501); // within the registration's grace second: only the due time says ask
+      await s.wait([q], 60_000); // a Worker waits first: the due time ends that wait at once
       assert.deepEqual(
         (await s.claim(req)).map((j) => j.id),
         [later],

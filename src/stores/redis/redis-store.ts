@@ -65,7 +65,7 @@ export class RedisStore implements Store {
    * the marker ids it returned. See claim(): an identical claim before anything new is
    * announced would take nothing too, so it is answered here.
    */
-  private readonly quiet = new Map<string, { key: string; marks: Map<string, string> }>();
+  private readonly quiet = new Map<string, { key: string; marks: Map<string, string>; due: number }>();
   private readonly scripts: Scripts;
   private lastWarnAt = 0;
   private closing: Promise<void> | null = null;
@@ -195,7 +195,13 @@ export class RedisStore implements Store {
     const key = `${[...req.queues].sort().join('\n')}\u0000${[...names].sort().join('\n')}`;
     const quiet = this.quiet.get(req.workerId);
     this.quiet.delete(req.workerId);
-    if (quiet?.key === key && req.parkMs && (this.handoffs.parkedUntil(req.workerId) ?? 0) >= now + req.parkMs && this.wakeups.quietSince(req.queues, quiet.marks, now)) {
+    if (
+      quiet?.key === key &&
+      req.parkMs &&
+      now < quiet.due &&
+      (this.handoffs.parkedUntil(req.workerId) ?? 0) >= now + req.parkMs &&
+      this.wakeups.quietSince(req.queues, quiet.marks)
+    ) {
       this.quiet.set(req.workerId, quiet);
       return [];
     }
@@ -211,9 +217,15 @@ export class RedisStore implements Store {
       this.handoffs.park(req.workerId, park);
       this.wakeups.ensureReading();
       if (plain === 1) {
+        // The claim's own view: its markers, and the soonest due time it reported (wait()
+        // consumes the due times it acts on, so they are kept here).
         const marks = new Map<string, string>();
-        for (let i = 0; i + 2 < info.length; i += 3) marks.set(info[i], info[i + 1]);
-        this.quiet.set(req.workerId, { key, marks });
+        let due = Infinity;
+        for (let i = 0; i + 2 < info.length; i += 3) {
+          marks.set(info[i], info[i + 1]);
+          if (info[i + 2] !== '') due = Math.min(due, Number(info[i + 2]));
+        }
+        this.quiet.set(req.workerId, { key, marks, due });
       }
     }
     return jobs.map((flat, i) => {

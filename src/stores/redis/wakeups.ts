@@ -99,18 +99,15 @@ export class Wakeups {
 
   /**
    * Whether nothing was announced on these queues after the marker ids a claim returned
-   * (`marks`, as in WakeInfo) and no due time it reported has come: then a claim of plain
-   * queues would take nothing. What a read has not brought yet is not known here; the
+   * (`marks`, as in WakeInfo). What a read has not brought yet is not known here; the
    * caller's next wait() sees it.
    */
-  quietSince(queues: string[], marks: ReadonlyMap<string, string>, now: number): boolean {
+  quietSince(queues: string[], marks: ReadonlyMap<string, string>): boolean {
     for (const q of queues) {
       const mark = marks.get(q);
       if (mark === undefined) return false;
       const latest = this.latest.get(q);
       if (latest !== undefined && compareIds(latest, mark) > 0) return false;
-      const due = this.due.get(q);
-      if (due !== undefined && due <= now) return false;
     }
     return true;
   }
