@@ -24,6 +24,20 @@ const PARK_GRACE_MS = 1_000;
  */
 const HANDED_WAIT_MS = 2_000;
 
+/** A claim's identity for quiet answers: its queues and job names, in any order. */
+export function claimKey(queues: readonly string[], names: readonly string[]): string {
+  return `${[...queues].sort().join('\n')}\u0000${[...names].sort().join('\n')}`;
+}
+
+/** A parked worker's last claim that took nothing from queues without limits. */
+interface Quiet {
+  key: string;
+  /** The newest marker id of each queue, as the claim read it. */
+  marks: Map<string, string>;
+  /** The soonest due time it reported (wait() consumes the ones it acts on: kept here). */
+  due: number;
+}
+
 export interface Registration {
   /** The JSON registration stored in each queue's idle set. */
   reg: string;
@@ -44,6 +58,7 @@ export class Handoffs {
   private readonly consumed = new Set<string>();
   /** Set once a worker parked: from then on the blocking read watches the hand stream. */
   used = false;
+  private readonly quiet = new Map<string, Quiet>();
 
   private readonly storeId: string;
 
@@ -73,7 +88,36 @@ export class Handoffs {
   unpark(workerId: string): Registration | undefined {
     const r = this.parked.get(workerId);
     this.parked.delete(workerId);
+    this.quiet.delete(workerId);
     return r;
+  }
+
+  /** Records a claim that took nothing from plain queues and parked the worker (WakeInfo triples). */
+  quietAfter(workerId: string, key: string, info: readonly string[]): void {
+    const marks = new Map<string, string>();
+    let due = Infinity;
+    for (let i = 0; i + 2 < info.length; i += 3) {
+      marks.set(info[i], info[i + 1]);
+      if (info[i + 2] !== '') due = Math.min(due, Number(info[i + 2]));
+    }
+    this.quiet.set(workerId, { key, marks, due });
+  }
+
+  /**
+   * Whether the worker's claim `key` would take nothing, known without asking Redis. A
+   * parked worker claims again when its own finish is written (that may free a limit's
+   * slot). On queues without limits only new work changes the answer, and new work either
+   * comes down the hand stream to its registration or announces itself with a marker: so
+   * if the last claim was the same and plain, the registration is live and unhanded, no
+   * newer marker was read (`unannounced`) and no due time has come, the answer is still
+   * nothing. Anything else forgets the record: the caller asks Redis.
+   */
+  stillQuiet(workerId: string, key: string, now: number, parkMs: number, unannounced: (marks: ReadonlyMap<string, string>) => boolean): boolean {
+    const q = this.quiet.get(workerId);
+    const until = this.parked.get(workerId)?.until ?? 0;
+    if (q && q.key === key && now < q.due && until >= now + parkMs && unannounced(q.marks)) return true;
+    this.quiet.delete(workerId);
+    return false;
   }
 
   /** Every registration, taken back (closing). */

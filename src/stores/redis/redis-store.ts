@@ -42,7 +42,7 @@ import { byMinute, historyStart } from '../minutes.ts';
 import { mergeScan } from './merge-scan.ts';
 import { Scripts, type ScriptName } from './scripts.ts';
 import { Wakeups, type WakeInfo } from './wakeups.ts';
-import { Handoffs, type Registration } from './handoffs.ts';
+import { claimKey, Handoffs, type Registration } from './handoffs.ts';
 
 export type { RedisStoreOptions } from './connection.ts';
 
@@ -60,12 +60,6 @@ export class RedisStore implements Store {
   private readonly opts: ResolvedOptions;
   private readonly wakeups: Wakeups;
   private readonly handoffs: Handoffs;
-  /**
-   * Workers whose last claim took nothing from plain queues and parked them: the claim and
-   * the marker ids it returned. See claim(): an identical claim before anything new is
-   * announced would take nothing too, so it is answered here.
-   */
-  private readonly quiet = new Map<string, { key: string; marks: Map<string, string>; due: number }>();
   private readonly scripts: Scripts;
   private lastWarnAt = 0;
   private closing: Promise<void> | null = null;
@@ -188,23 +182,8 @@ export class RedisStore implements Store {
     }
     const names = req.names ?? [];
     const now = this.clock.now();
-    // A parked worker claims again when its own finish is written (that may free a limit's
-    // slot). On queues without limits only new work can change the answer, and new work
-    // either comes down the hand stream to its registration or announces itself with a
-    // marker: with neither seen and no due time come, the answer is still nothing.
-    const key = `${[...req.queues].sort().join('\n')}\u0000${[...names].sort().join('\n')}`;
-    const quiet = this.quiet.get(req.workerId);
-    this.quiet.delete(req.workerId);
-    if (
-      quiet?.key === key &&
-      req.parkMs &&
-      now < quiet.due &&
-      (this.handoffs.parkedUntil(req.workerId) ?? 0) >= now + req.parkMs &&
-      this.wakeups.quietSince(req.queues, quiet.marks)
-    ) {
-      this.quiet.set(req.workerId, quiet);
-      return [];
-    }
+    const key = req.parkMs ? claimKey(req.queues, names) : '';
+    if (req.parkMs && this.handoffs.stillQuiet(req.workerId, key, now, req.parkMs, (marks) => this.wakeups.quietSince(req.queues, marks))) return [];
     const tokenBase = `${randomUUID()}:`;
     const prev = this.handoffs.unpark(req.workerId);
     const park = req.parkMs ? this.handoffs.registration(req.workerId, req.queues, names, req.limit, req.leaseMs, now + req.parkMs) : null;
@@ -216,17 +195,7 @@ export class RedisStore implements Store {
     if (park && jobs.length === 0) {
       this.handoffs.park(req.workerId, park);
       this.wakeups.ensureReading();
-      if (plain === 1) {
-        // The claim's own view: its markers, and the soonest due time it reported (wait()
-        // consumes the due times it acts on, so they are kept here).
-        const marks = new Map<string, string>();
-        let due = Infinity;
-        for (let i = 0; i + 2 < info.length; i += 3) {
-          marks.set(info[i], info[i + 1]);
-          if (info[i + 2] !== '') due = Math.min(due, Number(info[i + 2]));
-        }
-        this.quiet.set(req.workerId, { key, marks, due });
-      }
+      if (plain === 1) this.handoffs.quietAfter(req.workerId, key, info);
     }
     return jobs.map((flat, i) => {
       // The reply is each job as it was before the claim: apply what the claim wrote.
@@ -577,7 +546,6 @@ export class RedisStore implements Store {
   }
 
   async removeWorker(id: string): Promise<void> {
-    this.quiet.delete(id);
     await this.unparkAndRelease(id, this.handoffs.unpark(id));
     await this.redis.multi().hdel(this.keys.workers, id).zrem(this.keys.workersUntil, id).exec();
   }
