@@ -200,6 +200,13 @@ export interface Store {
   readonly location: string;
   /** The time this store stamps and compares jobs by; Queue and Worker default to it. */
   readonly clock: Clock;
+  /**
+   * True when wait() also returns at once for work announced after this process's last
+   * claim on those queues, before the wait began (Redis: a claim returns each queue's newest
+   * marker id and a wait reads past it). A Worker then subscribes only to cancels and
+   * removals; otherwise it also listens for new work, to close that gap itself.
+   */
+  readonly waitSeesMissedWork?: boolean;
 
   // ----- writes -----------------------------------------------------------------------
   /** Adds jobs in one atomic step; honours dedupe, dependencies and queue limits. */

@@ -37,7 +37,8 @@ export interface WorkerEvents {
 const ABORT_GRACE_MS = 2_000;
 
 /** The events a worker acts on: work arriving (a nudge), and jobs canceled or removed under it. */
-const WORKER_EVENTS = ['added', 'promoted', 'retrying', 'resumed', 'canceled', 'removed'] as const;
+const ABORT_EVENTS = ['canceled', 'removed'] as const;
+const WORKER_EVENTS = ['added', 'promoted', 'retrying', 'resumed', ...ABORT_EVENTS] as const;
 
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly id: string;
@@ -99,7 +100,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Starts taking jobs. Resolves once started; `closed()` resolves when it stops. */
   async start(): Promise<void> {
     if (this.loopDone) return;
-    this.unsubscribe = this.store.subscribe((e) => this.onEvent(e), WORKER_EVENTS);
+    // Over a network every event a listener takes costs a read: take only what acts here.
+    this.unsubscribe = this.store.subscribe((e) => this.onEvent(e), this.store.waitSeesMissedWork ? ABORT_EVENTS : WORKER_EVENTS);
     this.heartbeat.start();
     this.maintainer?.start();
     await this.store.reportWorker(this.info(), this.heartbeat.ttlMs).catch((err) => this.emitError(err));

@@ -117,6 +117,47 @@ describe('connections', () => {
   });
 });
 
+describe('what a Worker reads', () => {
+  test("a Worker's blocking read does not wake for its jobs' events, and a cancel still aborts its running job", async () => {
+    // A server of its own: the XREAD count below is this test's alone.
+    const own = await OwnRedis.start();
+    const s = await RedisStore.connect(own.url, { prefix });
+    const r = new Redis(own.url);
+    const q = freshQueue();
+    let done = 0;
+    let aborted: unknown = null;
+    const worker = new Worker(s, {
+      queues: [q],
+      concurrency: 1,
+      handlers: {
+        t: () => void done++,
+        hold: (_job, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject((aborted = ctx.signal.reason)))),
+      },
+    });
+    try {
+      await s.enqueue(Array.from({ length: 100 }, (_, i) => buildNewJob(q, 't', { i })));
+      const xreads = async () => Number(/cmdstat_xread:calls=(\d+)/.exec(await r.info('commandstats'))?.[1] ?? 0);
+      const before = await xreads();
+      await worker.start();
+      await waitFor(() => done === 100);
+      // Each job writes an 'active' and a 'completed' event: read from the event stream,
+      // every one of them would end the worker's blocking read and cost a new one.
+      const reads = (await xreads()) - before;
+      assert.ok(reads <= 10, `${reads} blocking reads for 100 jobs`);
+      const [held] = await s.enqueue([buildNewJob(q, 'hold', {})]);
+      await waitFor(async () => (await s.get(held.id))?.state === 'active');
+      assert.deepEqual(await s.cancel([held.id], 'stop it'), [held.id]);
+      await waitFor(() => aborted !== null);
+      assert.match(String((aborted as Error).message), /stop it/);
+    } finally {
+      await worker.close();
+      await s.close();
+      r.disconnect();
+      await own.stop();
+    }
+  });
+});
+
 describe('across stores (as across processes)', () => {
   test('an enqueue through one store wakes wait() on another', async () => {
     const q = freshQueue();
@@ -162,6 +203,31 @@ describe('across stores (as across processes)', () => {
         ['completed', c], ['completed', b], ['completed', a],
       ],
     );
+  });
+});
+
+describe('the control stream', () => {
+  test('a subscriber of cancels and removals only gets each once, from the control stream; one of every type gets them too, once', async () => {
+    const q = freshQueue();
+    const control: JobEvent[] = [];
+    const all: JobEvent[] = [];
+    const offControl = store.subscribe((e) => e.queue === q && control.push(e), ['canceled', 'removed']);
+    const offAll = store.subscribe((e) => e.queue === q && all.push(e));
+    await new Promise((r) => setTimeout(r, 50));
+    const [a, b, c] = await other.enqueue([0, 1, 2].map((i) => buildNewJob(q, 't', { i })));
+    const [job] = await other.claim({ ...W, queues: [q], limit: 1 });
+    await other.finish([{ id: job.id, token: job.token, kind: 'completed', result: null }]);
+    await other.cancel([b.id]);
+    await other.remove([c.id]);
+    await waitFor(() => all.some((e) => e.type === 'removed') && control.some((e) => e.type === 'removed'));
+    await new Promise((r) => setTimeout(r, 50));
+    offControl();
+    offAll();
+    assert.equal(job.id, a.id);
+    assert.deepEqual(control.map((e) => [e.type, e.jobId]), [['canceled', b.id], ['removed', c.id]]);
+    assert.deepEqual(all.map((e) => [e.type, e.jobId]), [['added', a.id], ['added', b.id], ['added', c.id], ['active', a.id], ['completed', a.id], ['canceled', b.id], ['removed', c.id]]);
+    const entries = await raw.xrange(new Keys(prefix).control, '-', '+');
+    assert.ok(entries.every(([, f]) => f[1] === 'canceled' || f[1] === 'removed'), 'nothing else is written there');
   });
 });
 

@@ -12,6 +12,8 @@ export class Keys {
   /** `{prefix}:` — the start of every key; the Lua scripts get it as ARGV[1]. */
   readonly base: string;
   readonly events: string;
+  /** Cancels and removals only, a copy of theirs in `events` (lua/header.ts CONTROL_EVENTS). */
+  readonly control: string;
   readonly queues: string;
   readonly workers: string;
   readonly workersUntil: string;
@@ -22,6 +24,7 @@ export class Keys {
   constructor(prefix: string) {
     this.base = `{${prefix}}:`;
     this.events = `${this.base}events`;
+    this.control = `${this.base}control`;
     this.queues = `${this.base}queues`;
     this.workers = `${this.base}workers`;
     this.workersUntil = `${this.base}workers:until`;

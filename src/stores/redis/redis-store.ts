@@ -23,6 +23,7 @@ import {
   type CleanRequest,
   type EnqueueOptions,
   type JobEvent,
+  type JobEventType,
   type JobPage,
   type JobUpdate,
   type Lease,
@@ -53,6 +54,8 @@ const WARN_EVERY_MS = 30_000;
 
 export class RedisStore implements Store {
   readonly kind = 'redis';
+  /** A claim returns each queue's newest marker id; wait() reads past it (wakeups.ts). */
+  readonly waitSeesMissedWork = true;
   readonly location: string;
   readonly clock: Clock;
   private readonly redis: RedisClient;
@@ -486,8 +489,8 @@ export class RedisStore implements Store {
     return this.wakeups.wait(queues, timeoutMs, signal);
   }
 
-  subscribe(listener: (event: JobEvent) => void): () => void {
-    return this.wakeups.subscribe(listener);
+  subscribe(listener: (event: JobEvent) => void, types?: readonly JobEventType[]): () => void {
+    return this.wakeups.subscribe(listener, types);
   }
 
   // ----- schedules ----------------------------------------------------------------------

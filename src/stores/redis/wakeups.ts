@@ -19,7 +19,8 @@
  * reconnect" failure).
  */
 import type { RedisClient } from './connection.ts';
-import type { JobEvent } from '../store.ts';
+import type { JobEvent, JobEventType } from '../store.ts';
+import { CONTROL_EVENTS } from './lua/header.ts';
 import type { Clock } from '../../core/clock.ts';
 import { Waiters } from '../waiters.ts';
 import { compareIds, fieldsToEvents, maxId } from './codec.ts';
@@ -45,6 +46,8 @@ export interface WakeupDeps {
 
 interface Listener {
   fn: (e: JobEvent) => void;
+  /** The stream it reads: the event stream, or the control stream when that has all it needs. */
+  key: string;
   /** Events after this stream id reach the listener; null until it is known. */
   from: string | null;
   buffer: [string, JobEvent][];
@@ -81,7 +84,8 @@ export class Wakeups {
    */
   private readonly watched = new Set<string>();
   private readonly listeners = new Set<Listener>();
-  private eventsFrom: string | null = null;
+  /** Read position in each event stream some listener reads (events, control). */
+  private readonly streamFrom = new Map<string, string>();
   private running = false;
   /** Keys of the read in flight (null when none is). */
   private inflight: Set<string> | null = null;
@@ -169,8 +173,13 @@ export class Wakeups {
     }
   }
 
-  subscribe(fn: (e: JobEvent) => void): () => void {
-    const l: Listener = { fn, from: null, buffer: [] };
+  /**
+   * A listener that needs only cancels and removals (a Worker: markers and hand-overs tell
+   * it of new work) reads the control stream, which no other job event wakes.
+   */
+  subscribe(fn: (e: JobEvent) => void, types?: readonly JobEventType[]): () => void {
+    const control = types !== undefined && types.every((t) => (CONTROL_EVENTS as readonly string[]).includes(t));
+    const l: Listener = { fn, key: control ? this.deps.keys.control : this.deps.keys.events, from: null, buffer: [] };
     this.listeners.add(l);
     void this.startListener(l);
     return () => {
@@ -184,7 +193,7 @@ export class Wakeups {
     // this process makes after subscribe() returned: none of their events is missed.
     while (!this.closed && this.listeners.has(l)) {
       try {
-        const last = (await this.deps.command.xrevrange(this.deps.keys.events, '+', '-', 'COUNT', 1)) as [string, string[]][];
+        const last = (await this.deps.command.xrevrange(l.key, '+', '-', 'COUNT', 1)) as [string, string[]][];
         l.from = last[0]?.[0] ?? '0-0';
         break;
       } catch (err) {
@@ -194,12 +203,13 @@ export class Wakeups {
       }
     }
     if (l.from === null || !this.listeners.has(l)) return;
-    const othersReading = [...this.listeners].some((o) => o !== l && o.from !== null);
+    const othersReading = [...this.listeners].some((o) => o !== l && o.key === l.key && o.from !== null);
     // Move the read position up to this listener's start when no one needs what lies
     // between, but never back: entries past l.from that a read (still in flight for a
     // listener gone since) already returned are in l.buffer, and reading them again would
     // deliver them twice.
-    if (this.eventsFrom === null || (!othersReading && compareIds(this.eventsFrom, l.from) < 0)) this.eventsFrom = l.from;
+    const from = this.streamFrom.get(l.key);
+    if (from === undefined || (!othersReading && compareIds(from, l.from) < 0)) this.streamFrom.set(l.key, l.from);
     const buffered = l.buffer;
     l.buffer = [];
     for (const [id, e] of buffered) if (compareIds(id, l.from) > 0) deliver(l, e);
@@ -227,9 +237,10 @@ export class Wakeups {
   private wantedKeys(): { keys: string[]; ids: string[] } {
     const keys: string[] = [];
     const ids: string[] = [];
-    if (this.eventsFrom !== null && [...this.listeners].some((l) => l.from !== null)) {
-      keys.push(this.deps.keys.events);
-      ids.push(this.eventsFrom);
+    for (const [key, from] of this.streamFrom) {
+      if (![...this.listeners].some((l) => l.key === key && l.from !== null)) continue;
+      keys.push(key);
+      ids.push(from);
     }
     for (const q of this.watched) {
       keys.push(this.deps.keys.marker(q));
@@ -308,11 +319,12 @@ export class Wakeups {
   private handle(reply: unknown): void {
     for (const [key, entries] of streamsOf(reply)) {
       if (entries.length === 0) continue;
-      if (key === this.deps.keys.events) {
+      if (key === this.deps.keys.events || key === this.deps.keys.control) {
         for (const [id, fields] of entries) {
-          this.eventsFrom = id;
+          this.streamFrom.set(key, id);
           for (const e of fieldsToEvents(fields)) {
             for (const l of this.listeners) {
+              if (l.key !== key) continue;
               if (l.from === null) l.buffer.push([id, e]);
               else if (compareIds(id, l.from) > 0) deliver(l, e);
             }

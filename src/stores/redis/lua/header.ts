@@ -25,6 +25,15 @@ export const CLAIM_SCAN_SLACK = 1000;
 /** Parked workers one queue's new work is handed to per script call (the rest wake and claim). */
 export const HANDOFF_REGS = 8;
 
+/**
+ * Event types also written to the control stream `{p}:control`: all a Worker needs from
+ * events on Redis (markers and hand-overs tell it about new work), so its blocking read
+ * does not wake for every job's other events.
+ */
+export const CONTROL_EVENTS = ['canceled', 'removed'] as const;
+/** Approximate length the control stream is trimmed to (readers only read past their start). */
+export const CONTROL_MAXLEN = 1000;
+
 /** The job hash fields scripts load into a job table (load, loadAll). */
 const LOADED = ['state', 'queue', 'name', 'priority', 'runAt', 'attempt', 'maxAttempts', 'backoff', 'groupKey', 'cseq',
   'onParentFailure', 'dependsOn', 'resultTtlMs', 'failureTtlMs', 'workerId', 'token', 'finishedAt', 'createdAt', 'kids', 'startBy',
@@ -62,6 +71,8 @@ export function luaHeader(): string {
     `local PROMOTE_PER_CALL = ${PROMOTE_PER_CALL}`,
     `local CLAIM_SCAN_SLACK = ${CLAIM_SCAN_SLACK}`,
     `local HANDOFF_REGS = ${HANDOFF_REGS}`,
+    `local CONTROL_EVENTS = ${set(CONTROL_EVENTS)}`,
+    `local CONTROL_MAXLEN = ${CONTROL_MAXLEN}`,
     `local CAN_CANCEL = ${set(TRANSITIONS.cancel)}`,
     `local CAN_PROMOTE = ${set(TRANSITIONS.promote)}`,
     `local CAN_RETRY = ${set(TRANSITIONS.retry)}`,

@@ -259,6 +259,13 @@ local function commit()
     if #g.ids > 0 then args[#args + 1] = 'j'; args[#args + 1] = table.concat(g.ids, '\n') end
     if g.extra then for i = 1, #g.extra do args[#args + 1] = g.extra[i] end end
     redis.call(unpack(args))
+    -- Cancels and removals also go to the control stream: a Worker reads only that one, so
+    -- its blocking read does not wake for every other job's events (see wakeups.ts).
+    if CONTROL_EVENTS[g.t] then
+      args[2] = P .. 'control'
+      args[5] = CONTROL_MAXLEN
+      redis.call(unpack(args))
+    end
   end
   local minute = math.floor(NOW / 60000) * 60000
   for q, c in pairs(tallies) do
