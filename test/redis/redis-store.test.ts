@@ -126,12 +126,17 @@ describe('what a Worker reads', () => {
     const q = freshQueue();
     let done = 0;
     let aborted: unknown = null;
+    let holding = false;
     const worker = new Worker(s, {
       queues: [q],
       concurrency: 1,
       handlers: {
         t: () => void done++,
-        hold: (_job, ctx) => new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject((aborted = ctx.signal.reason)))),
+        hold: (_job, ctx) =>
+          new Promise((_, reject) => {
+            holding = true;
+            ctx.signal.addEventListener('abort', () => reject((aborted = ctx.signal.reason)));
+          }),
       },
     });
     try {
@@ -145,7 +150,8 @@ describe('what a Worker reads', () => {
       const reads = (await xreads()) - before;
       assert.ok(reads <= 10, `${reads} blocking reads for 100 jobs`);
       const [held] = await s.enqueue([buildNewJob(q, 'hold', {})]);
-      await waitFor(async () => (await s.get(held.id))?.state === 'active');
+      // Started, not only claimed: a cancel between the two is caught by the next heartbeat.
+      await waitFor(() => holding);
       assert.deepEqual(await s.cancel([held.id], 'stop it'), [held.id]);
       await waitFor(() => aborted !== null);
       assert.match(String((aborted as Error).message), /stop it/);
@@ -232,6 +238,17 @@ describe('the control stream', () => {
 });
 
 describe('bounded memory', () => {
+  test("per-minute history expires: a day's counts carry a two-day expiry from the first finish of a minute on", async () => {
+    const q = freshQueue();
+    await store.enqueue([buildNewJob(q, 't', {}), buildNewJob(q, 't', {})]);
+    for (const job of await store.claim({ ...W, queues: [q], limit: 2 })) await store.finish([{ id: job.id, token: job.token, kind: 'completed', result: null }]);
+    const keys = await raw.keys(`{${prefix}}:minutes:${q}:*`);
+    assert.equal(keys.length, 1);
+    const ttl = await raw.pttl(keys[0]);
+    assert.ok(ttl > 172_800_000 - 60_000 && ttl <= 172_800_000, `expires in ${ttl} ms`);
+    assert.equal(Object.values(await raw.hgetall(keys[0])).map(Number).reduce((a, b) => a + b, 0), 2);
+  });
+
   test('finished jobs: at most maxFinishedPerQueue per queue and state, oldest removed first', async () => {
     const s = await RedisStore.connect(REDIS_URL, { prefix, retention: { maxFinishedPerQueue: 5 } });
     try {

@@ -10,7 +10,8 @@
 -- jobs are on their way down the hand stream and this call takes nothing.
 -- Returns {jobs, info, handed, plain}: jobs are flat HGETALL lists as read before the claim
 -- (plus data, errors, logCount), the n-th holding token tokenBase .. n; info is
--- (queue, newest marker id, next due or '') per queue, for wait(); handed is 1 when unpark
+-- (queue, newest marker id, next due or '') per queue, for wait(), and empty when the
+-- claim took its whole limit; handed is 1 when unpark
 -- had been handed work; plain is 1 when the caller parked and none of its queues has a
 -- concurrency, rate or group limit (then only a marker or a due time can make its next
 -- claim take anything: see RedisStore.claim).
@@ -135,6 +136,10 @@ if park ~= '' and taken == 0 and handed == 0 then
   end
 end
 commit()
+-- A claim that took all it asked for is followed by another claim, not by a wait: only
+-- a claim that comes up short tells its caller what a wait needs (two reads per queue saved).
 local info = {}
-for _, q in ipairs(queues) do wakeInfo(q, info, held[q]) end
+if taken == 0 or taken < limit then
+  for _, q in ipairs(queues) do wakeInfo(q, info, held[q]) end
+end
 return {out, info, handed, plain}
