@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { serverOf } from './adapters/server-cpu.ts';
 
 const { values } = parseArgs({
   options: {
@@ -35,11 +36,14 @@ const WORKLOADS: Record<string, { n: number; unit: string }> = {
   W5: { n: 1_000_000, unit: 'jobs/s processing the first 10,000 of a deep queue (compare with W3)' },
   W3G: { n: 100_000, unit: 'jobs/s (W3 with the jobs spread over 1,000 groups, taking turns; compare with W3)' },
   W5G: { n: 1_000_000, unit: 'jobs/s (W5 with the jobs spread over 10,000 groups; compare with W5)' },
+  W3C1: { n: 10_000, unit: 'jobs/s (W3 with concurrency 1: one job at a time, the default of BullMQ and bee-queue)' },
+  MEM: { n: 100_000, unit: 'Redis bytes per queued job (growth of INFO used_memory over the fill; lower is better)' },
 };
 const TIMEOUT_MS = 600_000;
 /** Runs that cannot finish within TIMEOUT_MS here, and why (reported, not silently dropped). */
 function skipReason(system: string, workload: string, n: number): string | undefined {
   if (workload.endsWith('G') && !system.startsWith('conveyor-')) return 'fair shares across groups are not in its open-source version';
+  if (workload === 'MEM' && serverOf(system) !== 'redis') return 'not on Redis';
   if (system === 'pg-boss' && (workload === 'W3' || workload === 'W5')) {
     return 'at its defaults the worker fetches one batch of 50 per 2 s poll, so 10,000 jobs take over 6 minutes (see pg-boss-fast)';
   }
@@ -55,7 +59,7 @@ const reps = Number(values.reps);
 const scale = Number(values.scale);
 const script = new URL('./workload.ts', import.meta.url).pathname;
 
-type Row = { rate?: number; p50?: number; p95?: number; p99?: number; cpuMs: number; serverCpuMs: number | null; peakRssMb: number; tableMb: number | null; settings: string };
+type Row = { rate?: number; bytes?: number; p50?: number; p95?: number; p99?: number; cpuMs: number; serverCpuMs: number | null; peakRssMb: number; tableMb: number | null; settings: string };
 const sizeOf = (w: string) => Math.max(w === 'W4' ? 100 : 1000, Math.round(WORKLOADS[w].n * scale));
 const results = new Map<string, Row[] | string>();
 for (const w of workloads) {
@@ -98,7 +102,8 @@ for (const w of workloads) {
     '|---|---|---:|---:|---:|---:|---:|---:|',
   );
   const base = results.get(`${w}:${values.base}`);
-  const baseVal = Array.isArray(base) && base.length ? median(base.map((r) => (w === 'W4' ? r.p50! : r.rate!))) : NaN;
+  const valueOf = (r: Row) => (w === 'W4' ? r.p50! : w === 'MEM' ? r.bytes! : r.rate!);
+  const baseVal = Array.isArray(base) && base.length ? median(base.map(valueOf)) : NaN;
   for (const s of systems) {
     const rows = results.get(`${w}:${s}`);
     if (!Array.isArray(rows)) {
@@ -114,7 +119,7 @@ for (const w of workloads) {
       const versus = ratio >= 1 ? `${ratio.toFixed(2)}× faster p50` : `${fmt(1 / ratio)}× slower p50`;
       lines.push(`| ${s} | ${rows[0].settings} | ${p('p50')} / ${p('p95')} / ${p('p99')} | ${versus} | ${costs} |`);
     } else {
-      const xs = rows.map((r) => r.rate!);
+      const xs = rows.map(valueOf);
       lines.push(`| ${s} | ${rows[0].settings} | ${fmt(median(xs))} (${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}) | ${(median(xs) / baseVal).toFixed(2)}× | ${costs} |`);
     }
   }

@@ -1,11 +1,11 @@
 /**
- * One workload on one system, in a fresh process: node bench/workload.ts <system> <W1|W2|W3|W4|W5|W3G|W5G> <n>
- * Prints one JSON line: {rate} (jobs/s) or {p50, p95, p99} (ms), plus the CPU ms of this process
+ * One workload on one system, in a fresh process: node bench/workload.ts <system> <W1|W2|W3|W4|W5|W3G|W5G|W3C1|MEM> <n>
+ * Prints one JSON line: {rate} (jobs/s), {p50, p95, p99} (ms) or {bytes} (per queued job), plus the CPU ms of this process
  * and of the database server during the measured part, and this process's peak RSS (MB).
  */
 import { performance } from 'node:perf_hooks';
 import type { Adapter } from './adapters/adapter.ts';
-import { serverCpuMs, serverOf } from './adapters/server-cpu.ts';
+import { redisUsedMemory, serverCpuMs, serverOf } from './adapters/server-cpu.ts';
 
 const [system, workload, nText] = process.argv.slice(2);
 const n = Number(nText);
@@ -67,13 +67,13 @@ if (workload === 'W1') {
   for (let i = 0; i < n; i++) await a.add(payload(i));
   result = { rate: n / ((performance.now() - t) / 1000) };
   await measureStop();
-} else if (workload === 'W3' || workload === 'W3G') {
+} else if (workload === 'W3' || workload === 'W3G' || workload === 'W3C1') {
   await fill(a, n, groups);
   let done = 0;
   let finish!: () => void;
   const all = new Promise<void>((r) => (finish = r));
   const t = await measureStart();
-  const w = await a.work(50, () => {
+  const w = await a.work(workload === 'W3C1' ? 1 : 50, () => {
     if (++done === n) finish();
   });
   await all;
@@ -95,6 +95,12 @@ if (workload === 'W1') {
   result = { rate: take / ((performance.now() - t) / 1000) };
   await measureStop();
   await w.close();
+} else if (workload === 'MEM') {
+  // Redis memory per queued job: what a backlog costs. Other clients of this Redis must be
+  // idle (the figure is the growth of used_memory over the fill).
+  const before = await redisUsedMemory();
+  await fill(a, n);
+  result = { bytes: ((await redisUsedMemory()) - before) / n };
 } else if (workload === 'W4') {
   const lat: number[] = [];
   let finish!: () => void;

@@ -16,6 +16,16 @@ export function serverOf(system: string): ServerKind | undefined {
   return undefined;
 }
 
+/** Bytes Redis has allocated for data (`INFO memory` used_memory). */
+export async function redisUsedMemory(): Promise<number> {
+  const r = new Redis(REDIS_URL);
+  try {
+    return Number(/^used_memory:(\d+)/m.exec(await r.info('memory'))?.[1] ?? NaN);
+  } finally {
+    r.disconnect();
+  }
+}
+
 /** Redis's own count (`INFO cpu`), in ms: main thread and its I/O threads. */
 async function redisCpuMs(): Promise<number> {
   const r = new Redis(REDIS_URL);

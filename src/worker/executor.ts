@@ -65,6 +65,10 @@ export class Executor {
     return this.running.size;
   }
 
+  has(id: string): boolean {
+    return this.running.has(id);
+  }
+
   ids(): string[] {
     return [...this.running.keys()];
   }

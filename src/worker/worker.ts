@@ -64,6 +64,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private reportedCounts = 0;
   private idleResolvers: (() => void)[] = [];
   private closing: Promise<void> | null = null;
+  /** Ids canceled or removed while not running here, newest last (noteEarlyAbort). */
+  private readonly earlyAborts = new Set<string>();
 
   constructor(store: Store, options: WorkerOptions) {
     super();
@@ -192,6 +194,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         continue;
       }
       for (const job of jobs ?? []) {
+        if (this.earlyAborts.delete(job.id) && !(await this.stillOurs(job))) continue;
         // A batch's callback receives its members' outcomes (rare: one job per batch).
         if (isBatchCallback(job)) await this.fillBatch(job);
         this.emit('active', job);
@@ -293,7 +296,32 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     if (e.type === 'canceled' || e.type === 'removed') {
+      if (!this.executor.has(e.jobId) && this.o.queues.includes(e.queue)) this.noteEarlyAbort(e.jobId);
       this.executor.abortFromOutside(e.jobId, e.type, new AbortedError(e.type === 'canceled' ? `job canceled: ${e.message ?? 'canceled'}` : 'job removed'));
+    }
+  }
+
+  /**
+   * A cancel or removal of a job this worker does not run (yet): it may have claimed the job
+   * a moment before, with the reply still on its way. Kept for the next claims to check.
+   */
+  private noteEarlyAbort(id: string): void {
+    this.earlyAborts.add(id);
+    if (this.earlyAborts.size > EARLY_ABORTS_KEPT) this.earlyAborts.delete(this.earlyAborts.values().next().value!);
+  }
+
+  /**
+   * Whether a claimed job, canceled or removed about when it was claimed, is still this
+   * attempt's to run: the event may predate the claim (a job canceled, then retried).
+   */
+  private async stillOurs(job: ClaimedJob): Promise<boolean> {
+    try {
+      const now = await this.store.get(job.id);
+      return now !== null && now.state === 'active' && now.attempt === job.attempt && now.workerId === this.id;
+    } catch (err) {
+      // Cannot tell: run it; a finish of a job that moved on is fenced out anyway.
+      this.emitError(err);
+      return true;
     }
   }
 
@@ -341,3 +369,5 @@ export class Worker extends EventEmitter<WorkerEvents> {
 }
 
 const WAKE = 'wake';
+/** Early aborts remembered: enough for any claim in flight, bounded against retention's removals. */
+const EARLY_ABORTS_KEPT = 1000;

@@ -29,6 +29,42 @@ for (const backend of BACKENDS) {
       return { queue, worker };
     }
 
+    test('a job canceled between its claim and its start does not run: the claim reply and the cancel event raced', async () => {
+      const queue = new Queue(store, freshQueue());
+      const ran: unknown[] = [];
+      let raced = '';
+      // The store as the worker sees it: its first claim is answered only after the job it
+      // took was canceled and the cancel event has arrived.
+      const racing = new Proxy(store, {
+        get(target, prop) {
+          if (prop === 'claim') {
+            return async (req: Parameters<Store['claim']>[0]) => {
+              const jobs = await target.claim(req);
+              if (raced === '' && jobs.length > 0) {
+                raced = jobs[0].id;
+                const seen = new Promise<void>((resolve) => {
+                  const off = target.subscribe((e) => e.type === 'canceled' && e.jobId === raced && (off(), resolve()), ['canceled']);
+                });
+                await target.cancel([raced], 'changed my mind');
+                await seen;
+              }
+              return jobs;
+            };
+          }
+          const v = Reflect.get(target, prop) as unknown;
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+      const worker = new Worker(racing, { queues: [queue.name], maintainMs: 0, concurrency: 1, handlers: { t: (job) => void ran.push(job.data) } });
+      started.push(worker);
+      await queue.add('t', 'first');
+      const second = await queue.add('t', 'second');
+      await worker.start();
+      await queue.waitUntilFinished(second.id, 5000);
+      assert.deepEqual(ran, ['second']);
+      assert.equal((await store.get(raced))!.state, 'canceled');
+    });
+
     test('runs handlers by job name and stores their results', async () => {
       const { queue, worker } = setup({ handlers: { double: (job) => (job.data as number) * 2, hello: async () => 'hi' } });
       const a = await queue.add('double', 21);
