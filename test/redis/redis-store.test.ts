@@ -11,6 +11,7 @@ import { TestClock } from '../../src/core/clock.ts';
 import { ConnectionError, ValidationError } from '../../src/core/errors.ts';
 import { buildNewJob } from '../../src/core/options.ts';
 import { Keys } from '../../src/stores/redis/keys.ts';
+import { LAYOUT } from '../../src/stores/redis/layout.ts';
 import { RedisStore } from '../../src/stores/redis/redis-store.ts';
 import type { JobEvent } from '../../src/stores/store.ts';
 import { Worker } from '../../src/worker/worker.ts';
@@ -72,6 +73,47 @@ describe('connect', () => {
     } finally {
       await evicting.stop();
     }
+  });
+});
+
+describe('layout', () => {
+  test("connect marks a prefix with its data's layout, upgrades an older mark and refuses a newer one", async () => {
+    const fresh = uniquePrefix('layout');
+    const older = uniquePrefix('layout');
+    const newer = uniquePrefix('layout');
+    try {
+      await (await RedisStore.connect(REDIS_URL, { prefix: fresh })).close();
+      assert.equal(await raw.get(new Keys(fresh).layout), String(LAYOUT));
+      await raw.set(new Keys(older).layout, '1');
+      await (await RedisStore.connect(REDIS_URL, { prefix: older })).close();
+      assert.equal(await raw.get(new Keys(older).layout), String(LAYOUT));
+      await raw.set(new Keys(newer).layout, String(LAYOUT + 1));
+      const err = await RedisStore.connect(REDIS_URL, { prefix: newer }).catch((e) => e);
+      assert.ok(err instanceof ConnectionError, String(err));
+      assert.match(err.message, new RegExp(`layout ${LAYOUT + 1}, newer than this version reads \\(${LAYOUT}\\): upgrade`));
+      assert.equal(await raw.get(new Keys(newer).layout), String(LAYOUT + 1), 'left as it was');
+    } finally {
+      for (const p of [fresh, older, newer]) await dropPrefix(p);
+    }
+  });
+
+  test("a job's hash leaves out its id, priority 0 and a single attempt; hashes that hold them (layout 1) read and run the same", async () => {
+    const q = freshQueue();
+    const [plain, urgent, old] = await store.enqueue([buildNewJob(q, 't', 1), buildNewJob(q, 't', 2, { priority: 5, attempts: 3 }), buildNewJob(q, 't', 3)]);
+    const keys = new Keys(prefix);
+    const fields = await raw.hkeys(keys.job(plain.id));
+    for (const f of ['id', 'priority', 'maxAttempts']) assert.ok(!fields.includes(f), `${f} in ${fields.join(',')}`);
+    assert.deepEqual(await raw.hmget(keys.job(urgent.id), 'priority', 'maxAttempts'), ['5', '3']);
+    // As an earlier version wrote it.
+    await raw.hset(keys.job(old.id), 'id', old.id, 'priority', '0', 'maxAttempts', '1');
+    for (const r of [plain, old]) {
+      const job = (await store.get(r.id))!;
+      assert.deepEqual([job.id, job.priority, job.maxAttempts, job.state], [r.id, 0, 1, 'queued']);
+    }
+    const claimed = await store.claim({ ...W, queues: [q], limit: 3 });
+    assert.deepEqual(claimed.map((j) => [j.id, j.priority, j.maxAttempts, j.attempt]), [[urgent.id, 5, 3, 1], [plain.id, 0, 1, 1], [old.id, 0, 1, 1]]);
+    assert.deepEqual(await store.finish(claimed.map((j) => ({ id: j.id, token: j.token, kind: 'completed' as const, result: j.data }))), [true, true, true]);
+    assert.deepEqual((await store.list({ queue: q, order: 'asc' })).jobs.map((j) => [j.id, j.result]), [[plain.id, 1], [urgent.id, 2], [old.id, 3]]);
   });
 });
 

@@ -14,6 +14,8 @@ export class Keys {
   readonly events: string;
   /** Cancels and removals only, a copy of theirs in `events` (lua/header.ts CONTROL_EVENTS). */
   readonly control: string;
+  /** The layout version of the prefix's data (layout.ts). */
+  readonly layout: string;
   readonly queues: string;
   readonly workers: string;
   readonly workersUntil: string;
@@ -25,6 +27,7 @@ export class Keys {
     this.base = `{${prefix}}:`;
     this.events = `${this.base}events`;
     this.control = `${this.base}control`;
+    this.layout = `${this.base}layout`;
     this.queues = `${this.base}queues`;
     this.workers = `${this.base}workers`;
     this.workersUntil = `${this.base}workers:until`;

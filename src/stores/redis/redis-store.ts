@@ -44,6 +44,7 @@ import { mergeScan } from './merge-scan.ts';
 import { Scripts, type ScriptName } from './scripts.ts';
 import { Wakeups, type WakeInfo } from './wakeups.ts';
 import { claimKey, Handoffs, type Registration } from './handoffs.ts';
+import { claimLayout } from './layout.ts';
 
 export type { RedisStoreOptions } from './connection.ts';
 
@@ -99,6 +100,7 @@ export class RedisStore implements Store {
     const redis = await openConnection(opts.address, opts.location, options.connection);
     try {
       await checkServer(redis, opts.location, opts.warn);
+      await claimLayout(redis, new Keys(opts.prefix).layout, opts.location);
     } catch (err) {
       redis.disconnect();
       throw err;
@@ -335,7 +337,9 @@ export class RedisStore implements Store {
     return ids.map((_, i) => {
       const [h, data, result, errors, logCount] = replies.slice(i * 5, i * 5 + 5).map(([, v]) => v);
       const hash = h as Hash;
-      if (hash.id === undefined) return null;
+      if (hash.state === undefined) return null;
+      // The hash does not hold its id (enqueue.lua): the key does.
+      hash.id = ids[i];
       // Short data and results live in the hash, long ones in their own keys.
       const long = { data: (data as string | null) ?? 'null', result: (result as string | null) ?? 'null', errors: (errors as string | null) ?? '[]' };
       return hashToJob({ ...long, ...hash }, Number(logCount));

@@ -211,12 +211,14 @@ for _, nj in ipairs(jobs) do
       -- An id that existed at the check but was evicted since: no number was kept for it.
       seq = redis.call('INCR', P .. 'seq')
     end
-    -- Fields at their defaults are left out (attempt 0, progress 0, no dependencies,
-    -- onParentFailure 'fail'): the scripts and the codec read an absent field as its
-    -- default, and every field costs Lua glue here and in each claim's read and reply.
-    local h = {'id', nj.id, 'queue', nj.queue, 'name', nj.name, 'priority', nj.priority,
-      'maxAttempts', nj.maxAttempts, 'createdAt', NOWS, 'cseq', seq}
+    -- Fields at their defaults are left out (priority 0, one attempt, attempt 0, progress 0,
+    -- no dependencies, onParentFailure 'fail'), and so is the id, which the key holds: the
+    -- scripts and the codec read an absent field as its default, every field costs Lua glue
+    -- here and in each claim's read and reply, and three fewer keep the hash 80 bytes smaller.
+    local h = {'queue', nj.queue, 'name', nj.name, 'createdAt', NOWS, 'cseq', seq}
     local function put(k, val) if val then h[#h + 1] = k; h[#h + 1] = val end end
+    if nj.priority ~= '0' then put('priority', nj.priority) end
+    if nj.maxAttempts ~= '1' then put('maxAttempts', nj.maxAttempts) end
     if nj.deps ~= '[]' then put('dependsOn', nj.deps) end
     if nj.policy ~= 'fail' then put('onParentFailure', nj.policy) end
     put('runAt', nj.runAt); put('backoff', nj.backoff); put('timeoutMs', nj.timeoutMs); put('groupKey', nj.groupKey)

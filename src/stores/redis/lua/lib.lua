@@ -179,6 +179,12 @@ end
 
 local NUMERIC = {priority = true, runAt = true, attempt = true, maxAttempts = true, resultTtlMs = true,
   failureTtlMs = true, finishedAt = true, createdAt = true, startBy = true}
+-- Fields a job's hash leaves out at these values (enqueue.lua).
+local function defaults(j)
+  if j.priority == nil then j.priority = 0 end
+  if j.maxAttempts == nil then j.maxAttempts = 1 end
+  return j
+end
 
 
 -- The job with only these fields (the first must be 'state': it tells a missing job).
@@ -191,7 +197,7 @@ local function loadOnly(id, fields)
       if NUMERIC[f] then j[f] = tonumber(v[i]) else j[f] = v[i] end
     end
   end
-  return j
+  return defaults(j)
 end
 local function load(id) return loadOnly(id, F) end
 
@@ -209,7 +215,7 @@ local function loadAll(id)
       j['has_' .. f] = true
     end
   end
-  return j, h
+  return defaults(j), h
 end
 
 -- A short value goes in the hash (sets); a long one to its own key.
@@ -414,6 +420,8 @@ local function take(id, j, m, worker, token, leaseUntil)
   emit('active', j.queue, id, {'s', 'active'})
   local logs = '0'
   if j.has_logSeq then logs = tostring(redis.call('LLEN', P .. 'logs:' .. id)) end
+  -- The hash does not hold its id (jobs written before it did, harmlessly twice then).
+  m[#m + 1] = 'id'; m[#m + 1] = id
   m[#m + 1] = 'logCount'; m[#m + 1] = logs
   if j.has_nerr then m[#m + 1] = 'errors'; m[#m + 1] = redis.call('GET', P .. 'errors:' .. id) or '[]' end
   if not j.has_data then m[#m + 1] = 'data'; m[#m + 1] = redis.call('GET', P .. 'data:' .. id) or 'null' end

@@ -40,7 +40,7 @@ for _, q in ipairs(queues) do
         leases[#leases + 1] = id
         leases[#leases + 1] = v[2]
         leases[#leases + 1] = v[3] or '0'
-        leases[#leases + 1] = v[4]
+        leases[#leases + 1] = v[4] or '1'
         leases[#leases + 1] = v[5] or ''
       end
     else

@@ -1,0 +1,23 @@
+/**
+ * Which layout of keys and fields a prefix's data is in, kept in `{prefix}:layout`. A store
+ * reads every layout up to its own, marks the prefix with its own at connect, and refuses a
+ * prefix marked newer: it would misread jobs written in a layout it does not know.
+ *
+ * 1: before the mark existed. 2: a job's hash leaves out its id (the key holds it), priority
+ * 0 and a single attempt; layout-1 hashes, which hold them, read the same.
+ */
+import { ConnectionError } from '../../core/errors.ts';
+import type { RedisClient } from './connection.ts';
+
+export const LAYOUT = 2;
+
+export async function claimLayout(redis: RedisClient, key: string, location: string): Promise<void> {
+  const found = await redis.get(key);
+  const layout = found === null ? 1 : Number(found);
+  if (layout > LAYOUT) {
+    throw new ConnectionError(
+      `the Conveyor data at ${location} (${key}) is in layout ${layout}, newer than this version reads (${LAYOUT}): upgrade this process`,
+    );
+  }
+  if (!(layout >= LAYOUT)) await redis.set(key, String(LAYOUT));
+}
