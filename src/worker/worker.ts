@@ -208,10 +208,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         continue;
       }
       this.emit('drained');
-      // Going idle: report the counts now, so `info` does not lag a heartbeat behind.
+      // Going idle: report the counts soon (within REPORT_GAP_MS), so `info` does not lag
+      // a heartbeat behind.
       if (!busy && this.processed + this.failedCount !== this.reportedCounts) {
         this.reportedCounts = this.processed + this.failedCount;
-        await this.store.reportWorker(this.info(), this.heartbeat.ttlMs).catch((err) => this.emitError(err));
+        this.heartbeat.reportSoon();
       }
       if (this.o.burst && !busy) break;
       await this.waitForWork();
@@ -360,6 +361,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     await this.completer.drained();
     this.heartbeat.stop();
+    await this.heartbeat.settled();
     await this.maintainer?.stop();
     this.unsubscribe?.();
     await this.store.removeWorker(this.id).catch(() => {});

@@ -8,6 +8,8 @@ import type { Store } from '../../src/stores/store.ts';
 import { Worker } from '../../src/worker/worker.ts';
 import { freshQueue } from '../contract/contract.ts';
 import { BACKENDS } from '../helpers/stores.ts';
+import { TestClock } from '../../src/core/clock.ts';
+import { waitFor as waitForCondition } from '../contract/contract.ts';
 
 for (const backend of BACKENDS) {
   describe(`Worker on ${backend.name}`, () => {
@@ -63,6 +65,35 @@ for (const backend of BACKENDS) {
       await queue.waitUntilFinished(second.id, 5000);
       assert.deepEqual(ran, ['second']);
       assert.equal((await store.get(raced))!.state, 'canceled');
+    });
+
+    test('a worker that goes idle after every job reports itself at most once a second, and its counts arrive within that second', async () => {
+      const clock = new TestClock(Date.now());
+      const own = await backend.open(clock);
+      let reports = 0;
+      const reportWorker = own.reportWorker.bind(own);
+      own.reportWorker = (info, ttlMs) => {
+        reports++;
+        return reportWorker(info, ttlMs);
+      };
+      const queue = new Queue(own, freshQueue());
+      const worker = new Worker(own, { queues: [queue.name], maintainMs: 0, handlers: { t: () => null } });
+      try {
+        await worker.start();
+        for (let i = 0; i < 20; i++) {
+          const drained = once(worker, 'drained');
+          const job = await queue.add('t', i);
+          await queue.waitUntilFinished(job.id, 5000);
+          await drained;
+        }
+        // One report at start, one when it first went idle: 20 before, a round trip per job.
+        assert.ok(reports <= 2, `${reports} reports for 20 jobs`);
+        clock.advance(1_000);
+        await waitForCondition(async () => (await own.workers()).find((w) => w.id === worker.id)?.processed === 20);
+      } finally {
+        await worker.close();
+        await own.close();
+      }
     });
 
     test('runs handlers by job name and stores their results', async () => {
