@@ -358,6 +358,28 @@ describe('hand-overs to parked workers', () => {
     await other.remove([next]);
   });
 
+  test('an add whose ready jobs all went to parked workers writes no wake-up marker; one that leaves work, or schedules a job, does', async () => {
+    const q = freshQueue('hand');
+    const markers = () => raw.xlen(new Keys(prefix).marker(q));
+    const delayed = () => buildNewJob(q, 'a', {}, { delay: 60_000 });
+    assert.deepEqual(await store.claim(parked([q], 'hm1')), []);
+    const before = await markers();
+    // Two jobs for a registration with three free slots: both handed over, nothing left.
+    await other.enqueue([buildNewJob(q, 'a', 1), buildNewJob(q, 'a', 2)]);
+    assert.equal(await markers(), before, 'no waiter has anything to claim');
+    assert.equal((await store.claim(parked([q], 'hm1'))).length, 2);
+    assert.deepEqual(await store.claim(parked([q], 'hm1')), []);
+    // A delayed job in the same add: waiters must learn its due time from a claim.
+    await other.enqueue([buildNewJob(q, 'a', 3), delayed()]);
+    assert.equal(await markers(), before + 1);
+    assert.equal((await store.claim(parked([q], 'hm1'))).length, 1);
+    assert.deepEqual(await store.claim(parked([q], 'hm1')), []);
+    // Four jobs for three free slots: one is left for whoever wakes.
+    await other.enqueue([4, 5, 6, 7].map((i) => buildNewJob(q, 'a', i)));
+    assert.equal(await markers(), before + 2);
+    assert.equal((await other.counts([q]))[q].queued, 1);
+  });
+
   test('a parked worker is handed only names it takes, and only on queues without limits', async () => {
     const q = freshQueue('hand');
     assert.deepEqual(await store.claim(parked([q], 'hw2', ['a'])), []);

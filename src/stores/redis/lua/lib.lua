@@ -45,6 +45,9 @@ local function opt(s) if s == nil or s == '' then return nil end return s end
 local function num(s) if s == nil or s == false or s == '' then return nil end return tonumber(s) end
 
 local wake, cfgs
+-- Queues that got a newly scheduled job in this call: their marker is always written, so
+-- waiters learn the new due time from the claim it causes.
+local dueWake
 local function cfg(q)
   local c = cfgs[q]
   if c == nil then
@@ -258,7 +261,10 @@ local handOff
 -- then wakes blocked waiters of every queue that got ready (or newly scheduled) work.
 local function commit()
   flushDeferred()
-  for q in pairs(wake) do handOff(q) end
+  -- A queue whose ready work all went to parked workers needs no marker: a waiter woken by
+  -- it would find nothing (and the worker handed the work would wake a second time).
+  local handedAll = {}
+  for q in pairs(wake) do handedAll[q] = handOff(q) end
   flushDeferred()
   for _, g in ipairs(events) do
     local args = {'XADD', EVENTS, 'MAXLEN', '~', EVMAX, '*', 't', g.t, 'q', g.q, 'a', NOWS}
@@ -286,7 +292,7 @@ local function commit()
   for q in pairs(wake) do
     -- Approximate trimming: an exact MAXLEN 1 costs ~20 µs per XADD (measured), and
     -- waiters only ever read past the newest marker they saw.
-    redis.call('XADD', P .. 'marker:' .. q, 'MAXLEN', '~', '100', '*', 'w', '1')
+    if not handedAll[q] or dueWake[q] then redis.call('XADD', P .. 'marker:' .. q, 'MAXLEN', '~', '100', '*', 'w', '1') end
   end
 end
 
@@ -379,6 +385,7 @@ local function setState(id, j, to, sets, dels)
     zadd(P .. 'sched:' .. q, fmt(j.runAt), id)
     -- Waiters learn the new due time from the claim this wake-up causes.
     wake[q] = true
+    dueWake[q] = true
   elseif to == 'active' then
     zadd(P .. 'lease:' .. q, fmt(j.leaseUntil), id)
     if j.groupKey and nz(cfg(q).groupConcurrency) then addCount(P .. 'groups:' .. q, j.groupKey, 1) end
@@ -435,18 +442,20 @@ end
 -- queues without limits take this path (paused, concurrency, rate and group limits are the
 -- claim's to decide); a job the claim would treat specially (past its latest start, or a
 -- name the worker does not take) stops it. A registration serves one hand-over, then leaves every queue it was parked on.
+-- Returns true when parked workers took every ready job of q (commit then writes no marker).
 handOff = function(q)
   -- One read when nobody is parked (every enqueue pays it): live registrations only; the
   -- expired ones are dropped by maintain.
   local regs = redis.call('ZRANGEBYSCORE', P .. 'idle:' .. q, NOWS, '+inf', 'LIMIT', 0, HANDOFF_REGS)
-  if #regs == 0 then return end
+  if #regs == 0 then return false end
   local c = cfg(q)
-  if c.paused == true or nz(c.concurrency) or nz(c.rateLimit) or nz(c.groupConcurrency) or nz(c.groupRateLimit) then return end
+  if c.paused == true or nz(c.concurrency) or nz(c.rateLimit) or nz(c.groupConcurrency) or nz(c.groupRateLimit) then return false end
   local rkey = P .. 'ready:' .. q
+  local handed = false
   for _, reg in ipairs(regs) do
     local r = cjson.decode(reg)
     local ids = redis.call('ZRANGE', rkey, 0, r.n - 1)
-    if #ids == 0 then return end
+    if #ids == 0 then return handed end
     local hk = P .. 'hand:' .. r.s
     local given = 0
     local names = nil
@@ -461,12 +470,16 @@ handOff = function(q)
       take(id, j, m, r.w, r.t .. given, NOW + r.l)
       redis.call('XADD', hk, 'MAXLEN', '~', '1000', '*', '_w', r.w, '_t', r.t .. given, '_a', NOWS, '_l', r.l, unpack(m))
     end
-    if given == 0 then return end
+    if given == 0 then return false end
     redis.call('PEXPIRE', hk, 60000)
     for _, pq in ipairs(r.q) do redis.call('ZREM', P .. 'idle:' .. pq, reg) end
     -- The next registration must not see the jobs just taken.
     flushDeferred()
+    handed = true
+    -- It took every ready job there was, with room to spare: none is left.
+    if given < r.n then return given == #ids end
   end
+  return false
 end
 
 local function appendError(id, j, message, stack)
@@ -634,7 +647,7 @@ local function begin(keys, argv)
   NULL = cjson.null
   P, NOWS, MAXAGE, MAXDONE, EVMAX, EVENTS = argv[1], argv[2], tonumber(argv[3]), tonumber(argv[4]), argv[5], keys[1]
   NOW = tonumber(NOWS)
-  wake, cfgs, events, tallies = {}, {}, {}, {}
+  wake, dueWake, cfgs, events, tallies = {}, {}, {}, {}, {}
   BATCH = false
   zruns, zkeys, nameDelta, arrivals, dropped = {}, {}, {}, {}, {}
 end
