@@ -6,6 +6,7 @@
 export class Batcher<In, Out> {
   private pending: { item: In; resolve: (v: Out) => void; reject: (e: unknown) => void }[] = [];
   private flushing = false;
+  private calling = false;
   private readonly flushFn: (items: In[]) => Promise<Out[]>;
   private readonly maxBatch: number;
   private idle: (() => void)[] = [];
@@ -26,6 +27,11 @@ export class Batcher<In, Out> {
     return this.pending.length;
   }
 
+  /** A flush is waiting for its flushFn call right now. */
+  get inFlight(): boolean {
+    return this.calling;
+  }
+
   /** Resolves when nothing is pending or in flight. */
   drained(): Promise<void> {
     if (!this.flushing && this.pending.length === 0) return Promise.resolve();
@@ -38,11 +44,14 @@ export class Batcher<In, Out> {
     await Promise.resolve();
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0, this.maxBatch);
+      this.calling = true;
       try {
         const out = await this.flushFn(batch.map((b) => b.item));
         batch.forEach((b, i) => b.resolve(out[i]));
       } catch (err) {
         batch.forEach((b) => b.reject(err));
+      } finally {
+        this.calling = false;
       }
     }
     this.flushing = false;

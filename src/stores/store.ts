@@ -39,6 +39,18 @@ export interface ClaimRequest {
   parkMs?: number;
 }
 
+/** What Store.finishAndClaim did: finish's booleans, claim's jobs. */
+export interface FinishAndClaim {
+  finished: boolean[];
+  claimed: ClaimedJob[];
+}
+
+/** Store.finishAndClaim for a backend without a combined form: the two calls in turn. */
+export async function finishThenClaim(store: Store, outcomes: Outcome[], next: ClaimRequest): Promise<FinishAndClaim> {
+  const finished = await store.finish(outcomes);
+  return { finished, claimed: await store.claim(next) };
+}
+
 export interface EnqueueOptions {
   /**
    * The application's own transaction to add the jobs in: they exist if and only if it
@@ -207,6 +219,12 @@ export interface Store {
    * removals; otherwise it also listens for new work, to close that gap itself.
    */
   readonly waitSeesMissedWork?: boolean;
+  /**
+   * True when finishAndClaim is one call to the backend (Redis: one script run). A Worker
+   * whose last claim came up short (its queues look drained) then sends its next claim
+   * along with its outcomes; elsewhere it sends them side by side.
+   */
+  readonly finishAndClaimInOneCall?: boolean;
 
   // ----- writes -----------------------------------------------------------------------
   /** Adds jobs in one atomic step; honours dedupe, dependencies and queue limits. */
@@ -216,6 +234,12 @@ export interface Store {
   extend(leases: Lease[], leaseMs: number): Promise<boolean[]>;
   /** Completes, fails or retries; one boolean per outcome: false when fenced out. */
   finish(outcomes: Outcome[]): Promise<boolean[]>;
+  /**
+   * finish(outcomes), then claim(next), as one call where the backend can (Redis: one
+   * script run): the same results as the two calls in turn, and the claim sees what the
+   * finish made ready (a retry due now).
+   */
+  finishAndClaim(outcomes: Outcome[], next: ClaimRequest): Promise<FinishAndClaim>;
   /** Progress, message and log lines; one boolean per update: false when not applied. */
   update(updates: JobUpdate[]): Promise<boolean[]>;
   /** Cancels waiting or active jobs; returns the ids it changed. */

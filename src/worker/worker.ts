@@ -15,9 +15,9 @@ import { sleep, type Clock } from '../core/clock.ts';
 import { AbortedError } from '../core/errors.ts';
 import type { ClaimedJob, Job } from '../core/job.ts';
 import { Maintainer } from '../maintainer.ts';
-import type { JobEvent, Store, WorkerInfo } from '../stores/store.ts';
+import type { ClaimRequest, JobEvent, Store, WorkerInfo } from '../stores/store.ts';
 import { claimRequests } from './claim-requests.ts';
-import { Completer } from './completer.ts';
+import { Completer, type Rider } from './completer.ts';
 import { Executor, toError, type Settlement } from './executor.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { resolveOptions, type ResolvedOptions, type WorkerOptions } from './options.ts';
@@ -64,6 +64,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private reportedCounts = 0;
   private idleResolvers: (() => void)[] = [];
   private closing: Promise<void> | null = null;
+  /** Slots promised to claims in flight (the loop's, or one riding with outcomes). */
+  private reserved = 0;
+  /**
+   * The queues look drained: the last claim took less than it asked for, or followed a wait
+   * (work arrives a little at a time). Outcomes then carry the next claim (rider).
+   */
+  private shortClaim = false;
+  /** The loop waited for work since its last claim. */
+  private waited = false;
   /** Ids canceled or removed while not running here, newest last (noteEarlyAbort). */
   private readonly earlyAborts = new Set<string>();
 
@@ -77,6 +86,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.name = options.name ?? this.id;
     const onError = (err: unknown) => this.emitError(err);
     this.completer = new Completer(store, onError);
+    // A claim rides with outcomes only where that is one call, and only when no job type has
+    // a concurrency of its own: such a type's room is counted from its running jobs alone.
+    if (store.finishAndClaimInOneCall && [...this.o.runners.values()].every((r) => r.concurrency === null)) {
+      this.completer.rider = () => this.rider();
+    }
     this.executor = new Executor({
       runners: this.o.runners,
       backoffStrategies: this.o.backoffStrategies,
@@ -156,15 +170,76 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (requests.length === 0) return null;
     const queues = this.claimOrder();
     const jobs: ClaimedJob[] = [];
-    for (const r of requests) {
-      const limit = Math.min(r.limit, free - jobs.length);
-      if (limit <= 0) break;
-      // One claim for every type: if it takes nothing this loop waits next, so the store may
-      // hand work that arrives meanwhile straight to it (ClaimRequest.parkMs).
-      const park = requests.length === 1 && !this.o.burst;
-      jobs.push(...(await this.store.claim({ queues, workerId: this.id, limit, leaseMs: this.o.leaseMs, names: r.names, ...(park ? { parkMs: this.o.idleMs } : {}) })));
+    let asked = 0;
+    this.reserved += free;
+    try {
+      for (const r of requests) {
+        const limit = Math.min(r.limit, free - jobs.length);
+        if (limit <= 0) break;
+        asked += limit;
+        jobs.push(...(await this.store.claim(this.claimRequest(queues, limit, r.names, requests.length === 1))));
+      }
+    } finally {
+      this.reserved -= free;
     }
+    this.shortClaim = jobs.length < asked || this.waited;
+    this.waited = false;
     return jobs;
+  }
+
+  /**
+   * One claim for every type: if it takes nothing this loop waits next, so the store may
+   * hand work that arrives meanwhile straight to it (ClaimRequest.parkMs).
+   */
+  private claimRequest(queues: string[], limit: number, names: string[] | undefined, only: boolean): ClaimRequest {
+    const park = only && !this.o.burst;
+    return { queues, workerId: this.id, limit, leaseMs: this.o.leaseMs, names, ...(park ? { parkMs: this.o.idleMs } : {}) };
+  }
+
+  /**
+   * The claim to send with the outcomes being written (Completer.rider). Only once the
+   * queues look drained (shortClaim): with a backlog the claim goes on its own, ahead of the finish, so the next
+   * job starts sooner (measured: riding made one-at-a-time processing 10-15% slower); with
+   * drained queues the claim that follows a finish takes nothing and parks, and riding
+   * saves its round trip.
+   */
+  private rider(): Rider | null {
+    const free = this.o.concurrency - this.executor.size - this.reserved;
+    if (!this.shortClaim || this.stopping || free <= 0) return null;
+    const requests = claimRequests(this.o.runners, this.executor.byName, free);
+    if (requests.length !== 1) return null;
+    const limit = Math.min(free, requests[0].limit);
+    this.reserved += free;
+    return {
+      request: this.claimRequest(this.claimOrder(), limit, requests[0].names, true),
+      done: (jobs, err) => {
+        this.reserved -= free;
+        if (err !== undefined) this.emitError(err);
+        else this.shortClaim = jobs.length < limit;
+        void this.launch(jobs);
+        this.nudge();
+      },
+    };
+  }
+
+  /** Starts claimed jobs (at once, unless one needs a read first). */
+  private launch(jobs: ClaimedJob[]): Promise<void> | undefined {
+    if (this.earlyAborts.size > 0 || jobs.some(isBatchCallback)) return this.launchChecked(jobs);
+    for (const job of jobs) {
+      this.emit('active', job);
+      this.executor.run(job);
+    }
+    return undefined;
+  }
+
+  private async launchChecked(jobs: ClaimedJob[]): Promise<void> {
+    for (const job of jobs) {
+      if (this.earlyAborts.delete(job.id) && !(await this.stillOurs(job))) continue;
+      // A batch's callback receives its members' outcomes (rare: one job per batch).
+      if (isBatchCallback(job)) await this.fillBatch(job);
+      this.emit('active', job);
+      this.executor.run(job);
+    }
   }
 
   private async loop(): Promise<void> {
@@ -173,9 +248,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // A nudge from here on (a slot freed while we claim) must cut the next sleep short.
       this.woken = false;
       // Let every job that finished in this turn free its slot first: one claim for many
-      // slots is one round trip, where a claim per freed slot would be many.
-      if (this.executor.size > 0) await new Promise((r) => setImmediate(r));
-      const free = this.o.concurrency - this.executor.size;
+      // slots is one round trip, where a claim per freed slot would be many. Outcomes about
+      // to be written take the claim along when the queues look drained (rider): let their
+      // write start first.
+      if (this.executor.size > 0 || (this.shortClaim && this.completer.departing)) await new Promise((r) => setImmediate(r));
+      const free = this.o.concurrency - this.executor.size - this.reserved;
       // A slot frees when its handler returns, before its outcome is written, so the next
       // claim overlaps the finish; outcomes in writing are bounded by the concurrency.
       if (free <= 0 || this.completer.writing > this.o.concurrency) {
@@ -193,15 +270,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
         await this.sleep(backoff);
         continue;
       }
-      for (const job of jobs ?? []) {
-        if (this.earlyAborts.delete(job.id) && !(await this.stillOurs(job))) continue;
-        // A batch's callback receives its members' outcomes (rare: one job per batch).
-        if (isBatchCallback(job)) await this.fillBatch(job);
-        this.emit('active', job);
-        this.executor.run(job);
-      }
+      const launching = jobs && jobs.length > 0 ? this.launch(jobs) : undefined;
+      if (launching) await launching;
       if (jobs && jobs.length > 0) continue;
-      const busy = this.executor.size > 0 || this.completer.writing > 0;
+      const busy = this.executor.size > 0 || this.completer.writing > 0 || this.reserved > 0;
       if (busy && jobs !== null) {
         // Others may still be finishing: sleep until a slot frees or work arrives.
         await this.waitForWork();
@@ -231,6 +303,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async waitForWork(): Promise<void> {
     if (this.woken || this.stopping) return;
+    this.waited = true;
     this.sleeping = true;
     try {
       await this.store.wait(this.o.queues, this.o.idleMs, this.wake.signal);
@@ -352,6 +425,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.stopping = true;
     this.nudge();
     await this.loopDone;
+    // A claim that rode with outcomes may still be on its way: its jobs start, then count
+    // as running below.
+    await this.completer.drained();
     await this.idle(timeoutMs);
     if (this.executor.size > 0) {
       this.executor.releasing = true;

@@ -339,6 +339,34 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.match(failed!.errors[0].stack!, /at x/);
     });
 
+    test('finishAndClaim: the outcomes as finish() writes them, then a claim that sees them (a retry due now is taken again)', async () => {
+      const q = freshQueue();
+      await store.enqueue([buildNewJob(q, 't', { i: 0 }, { attempts: 2, backoff: [0] }), ...[1, 2, 3].map((i) => buildNewJob(q, 't', { i }))]);
+      const first = await store.claim({ ...W, queues: [q], limit: 3 });
+      assert.deepEqual(first.map((j) => (j.data as { i: number }).i), [0, 1, 2]);
+      const { finished, claimed } = await store.finishAndClaim(
+        [failure(first[0], 'boom'), { id: first[1].id, token: first[1].token, kind: 'completed', result: 'one' }, { id: first[2].id, token: 'stale', kind: 'completed', result: 2 }],
+        { ...W, workerId: 'w2', queues: [q], limit: 5 },
+      );
+      assert.deepEqual(finished, [true, true, false]);
+      // Job 3 was queued all along; job 0 failed its first attempt and is queued again, ahead of it in line.
+      assert.deepEqual(claimed.map((j) => [(j.data as { i: number }).i, j.attempt, j.workerId]).sort(), [[0, 2, 'w2'], [3, 1, 'w2']]);
+      assert.equal((await store.get(first[1].id))!.result, 'one');
+      assert.equal((await store.get(first[0].id))!.errors[0].message, 'boom');
+      assert.equal((await store.get(first[2].id))!.state, 'active', 'fenced out: still held by its claim');
+      const again = claimed.find((j) => (j.data as { i: number }).i === 0)!;
+      assert.deepEqual(await store.get(again.id).then((j) => [j!.state, j!.workerId]), ['active', 'w2']);
+      // Nothing to finish, or nothing to claim: each half still does its part.
+      const none = await store.finishAndClaim([], { ...W, queues: [q], limit: 5 });
+      assert.deepEqual(none, { finished: [], claimed: [] });
+      const last = await store.finishAndClaim(
+        claimed.map((j) => ({ id: j.id, token: j.token, kind: 'completed' as const, result: null })),
+        { ...W, queues: [freshQueue()], limit: 1 },
+      );
+      assert.deepEqual(last, { finished: [true, true], claimed: [] });
+      assert.equal((await store.counts([q]))[q].completed, 3);
+    });
+
     test('a failed attempt retries with backoff until attempts run out, keeping each error', async () => {
       const q = freshQueue();
       const r = await add(store, q, 't', {}, { attempts: 3, backoff: [0, 200] });

@@ -254,6 +254,40 @@ describe('across stores (as across processes)', () => {
   });
 });
 
+describe('a finish with the next claim', () => {
+  test('a Worker sends its next claim with its outcomes once its queues look drained, and not while a backlog lasts', async () => {
+    const s = await RedisStore.connect(REDIS_URL, { prefix });
+    const calls = { finish: 0, finishAndClaim: 0 };
+    const counted = new Proxy(s, {
+      get(target, prop) {
+        if (prop === 'finish' || prop === 'finishAndClaim') calls[prop]++;
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const q = freshQueue();
+    let done = 0;
+    const worker = new Worker(counted, { queues: [q], concurrency: 1, maintainMs: 0, handlers: { t: () => void done++ } });
+    try {
+      // A backlog: each claim fills its one slot, so each finish goes alone.
+      await s.enqueue(Array.from({ length: 30 }, (_, i) => buildNewJob(q, 't', { i })));
+      await worker.start();
+      await waitFor(() => done === 30);
+      assert.ok(calls.finishAndClaim <= 2, `${calls.finishAndClaim} finishes carried a claim during the backlog`);
+      // One job at a time into an idle worker: the claim that follows each finish rides with it.
+      calls.finish = calls.finishAndClaim = 0;
+      for (let i = 0; i < 10; i++) {
+        await s.enqueue([buildNewJob(q, 't', { i })]);
+        await waitFor(async () => done === 31 + i && (await s.counts([q]))[q].completed === 31 + i);
+      }
+      assert.ok(calls.finishAndClaim >= 9, `${calls.finishAndClaim} of ${calls.finishAndClaim + calls.finish} finishes carried a claim`);
+    } finally {
+      await worker.close();
+      await s.close();
+    }
+  });
+});
+
 describe('the control stream', () => {
   test('a subscriber of cancels and removals only gets each once, from the control stream; one of every type gets them too, once', async () => {
     const q = freshQueue();

@@ -203,6 +203,9 @@ for (const backend of BACKENDS) {
       assert.equal(job.attempt, 3);
       assert.deepEqual(job.errors.map((e) => e.message), ['boom', 'boom', 'boom']);
       assert.match(job.errors[0].stack ?? '', /boom/);
+      // The worker's event follows the store's answer to its own write, which can reach it
+      // after another connection delivered the job's end to waitUntilFinished.
+      await waitForCondition(() => failed.length === 3);
       assert.deepEqual(failed, [true, true, false]);
       await worker.close();
     });

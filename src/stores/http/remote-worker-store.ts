@@ -27,7 +27,9 @@ import type {
   StateCounts,
   Store,
   WorkerInfo,
+  FinishAndClaim,
 } from '../store.ts';
+import { finishThenClaim } from '../store.ts';
 import { Waiters } from '../waiters.ts';
 import { answer, authHeaders, request, serverTarget, type ServerTarget } from './request.ts';
 
@@ -68,6 +70,11 @@ export class RemoteWorkerStore implements Store {
 
   async extend(leases: Lease[], leaseMs: number): Promise<boolean[]> {
     return leases.length === 0 ? [] : (await this.call<{ held: boolean[] }>('/api/worker/extend', { leases, leaseMs })).held;
+  }
+
+  /** The two requests in turn: the worker API has no combined endpoint. */
+  finishAndClaim(outcomes: Outcome[], next: ClaimRequest): Promise<FinishAndClaim> {
+    return finishThenClaim(this, outcomes, next);
   }
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {

@@ -32,6 +32,8 @@ import {
   type StateCounts,
   type Store,
   type WorkerInfo,
+  type FinishAndClaim,
+  finishThenClaim,
 } from '../store.ts';
 import { fairTurn, type GroupTurn } from '../../engine/fair-turns.ts';
 import { keyIsSpent, planDedupe, settleDedupe, type DedupeEntry } from '../dedupe.ts';
@@ -378,6 +380,11 @@ export class MemoryStore implements Store {
       if (rec) rec.job.leaseUntil = now + leaseMs;
       return rec !== null;
     });
+  }
+
+  /** In process the two calls cost no more than one would. */
+  finishAndClaim(outcomes: Outcome[], next: ClaimRequest): Promise<FinishAndClaim> {
+    return finishThenClaim(this, outcomes, next);
   }
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {

@@ -48,6 +48,8 @@ import {
   type Store,
   type WorkerInfo,
   type MinuteCounts,
+  type FinishAndClaim,
+  finishThenClaim,
 } from '../store.ts';
 import { eventsNotify, flushStatement, notifications, optimisticAddStatement } from './flush.ts';
 import { ListenFeed } from './listen-feed.ts';
@@ -800,6 +802,11 @@ export class PostgresStore implements Store {
     );
     const kept = new Set(r.rows.map((x) => `${x.id}\u0000${x.token}`));
     return leases.map((l) => kept.has(`${l.id}\u0000${l.token}`));
+  }
+
+  /** The two calls in turn: node-postgres sends one query per round trip. */
+  finishAndClaim(outcomes: Outcome[], next: ClaimRequest): Promise<FinishAndClaim> {
+    return finishThenClaim(this, outcomes, next);
   }
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {

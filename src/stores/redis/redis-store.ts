@@ -24,6 +24,7 @@ import {
   type EnqueueOptions,
   type JobEvent,
   type JobEventType,
+  type FinishAndClaim,
   type JobPage,
   type JobUpdate,
   type Lease,
@@ -57,6 +58,8 @@ export class RedisStore implements Store {
   readonly kind = 'redis';
   /** A claim returns each queue's newest marker id; wait() reads past it (wakeups.ts). */
   readonly waitSeesMissedWork = true;
+  /** finish-claim runs finish.lua then claim.lua in one script call. */
+  readonly finishAndClaimInOneCall = true;
   readonly location: string;
   readonly clock: Clock;
   private readonly redis: RedisClient;
@@ -178,8 +181,26 @@ export class RedisStore implements Store {
   }
 
   async claim(req: ClaimRequest): Promise<ClaimedJob[]> {
+    const plan = this.planClaim(req);
+    if (Array.isArray(plan)) return plan;
+    return this.claimed(req, plan, await this.run('claim', plan.args, plan.now));
+  }
+
+  /** Outcomes and the next claim in one script run: finish.lua, then claim.lua. */
+  async finishAndClaim(outcomes: Outcome[], next: ClaimRequest): Promise<FinishAndClaim> {
+    const plan = this.planClaim(next);
+    if (Array.isArray(plan)) return { finished: await this.finish(outcomes), claimed: plan };
+    if (outcomes.length === 0) return { finished: [], claimed: await this.claimed(next, plan, await this.run('claim', plan.args, plan.now)) };
+    const [finished, claim] = (await this.run('finish-claim', [...finishArgs(outcomes), ...plan.args], plan.now)) as [number[], unknown];
+    return { finished: finished.map((v) => v === 1), claimed: await this.claimed(next, plan, claim) };
+  }
+
+  /**
+   * What a claim sends, or its answer when Redis need not be asked: jobs handed over while
+   * the worker was parked (leased to it already), or nothing for a quiet claim.
+   */
+  private planClaim(req: ClaimRequest): ClaimedJob[] | ClaimPlan {
     if (req.limit < 1 || req.queues.length === 0) return [];
-    // Jobs handed over while this worker was parked are leased to it already.
     const handed = this.handoffs.take(req.workerId, req.limit);
     if (handed.length > 0) return handed;
     if (req.parkMs !== undefined && !(typeof req.parkMs === 'number' && req.parkMs > 0 && Number.isFinite(req.parkMs))) {
@@ -194,13 +215,19 @@ export class RedisStore implements Store {
     const park = req.parkMs ? this.handoffs.registration(req.workerId, req.queues, names, req.limit, req.leaseMs, now + req.parkMs) : null;
     const args = [req.workerId, req.limit, req.leaseMs, tokenBase, names.length, ...names, req.queues.length, ...req.queues];
     args.push(park?.reg ?? '', park?.until ?? '', prev?.reg ?? '', prev?.until ?? '');
-    const [jobs, info, wasHanded, plain] = (await this.run('claim', args, now)) as [unknown[], WakeInfo, number, number];
+    return { args, now, key, tokenBase, prev, park };
+  }
+
+  /** The jobs of a claim script's reply (claim.lua), and what it says about parking. */
+  private async claimed(req: ClaimRequest, plan: ClaimPlan, reply: unknown): Promise<ClaimedJob[]> {
+    const [jobs, info, wasHanded, plain] = reply as [unknown[], WakeInfo, number, number];
+    const { now, prev, park, tokenBase } = plan;
     this.wakeups.note(info);
     if (wasHanded === 1 && prev) return this.handoffs.handed(req.workerId, prev, req.limit);
     if (park && jobs.length === 0) {
       this.handoffs.park(req.workerId, park);
       this.wakeups.ensureReading();
-      if (plain === 1) this.handoffs.quietAfter(req.workerId, key, info);
+      if (plain === 1) this.handoffs.quietAfter(req.workerId, plan.key, info);
     }
     return jobs.map((flat, i) => {
       // The reply is each job as it was before the claim: apply what the claim wrote.
@@ -239,26 +266,7 @@ export class RedisStore implements Store {
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {
     if (outcomes.length === 0) return [];
-    const args: (string | number)[] = [outcomes.length];
-    for (const o of outcomes) {
-      if (o.kind === 'completed') {
-        args.push(o.id, o.token, 'c', resultJson(o.result), '0', '', '', '', '');
-      } else {
-        const stack = o.error.stack;
-        args.push(
-          o.id,
-          o.token,
-          'f',
-          String(o.error.message),
-          stack === undefined || stack === null ? '0' : '1',
-          stack ?? '',
-          o.next.state,
-          o.next.state === 'scheduled' ? o.next.runAt : '',
-          o.stalledAt ?? '',
-        );
-      }
-    }
-    return ((await this.run('finish', args)) as number[]).map((v) => v === 1);
+    return ((await this.run('finish', finishArgs(outcomes))) as number[]).map((v) => v === 1);
   }
 
   async update(updates: JobUpdate[]): Promise<boolean[]> {
@@ -589,4 +597,39 @@ function resultJson(result: unknown): string {
     throw new ValidationError(`job result must be JSON-serializable: ${(err as Error).message}`, 'result');
   }
   return text ?? 'null';
+}
+
+/** A claim's arguments and what reading its reply needs (RedisStore.planClaim). */
+interface ClaimPlan {
+  args: (string | number)[];
+  now: number;
+  /** The quiet-claim key ('' when the claim does not park). */
+  key: string;
+  tokenBase: string;
+  prev: Registration | undefined;
+  park: Registration | null;
+}
+
+/** finish.lua's arguments: the count, then FINISH_FIELDS per outcome. */
+function finishArgs(outcomes: Outcome[]): (string | number)[] {
+  const args: (string | number)[] = [outcomes.length];
+  for (const o of outcomes) {
+    if (o.kind === 'completed') {
+      args.push(o.id, o.token, 'c', resultJson(o.result), '0', '', '', '', '');
+    } else {
+      const stack = o.error.stack;
+      args.push(
+        o.id,
+        o.token,
+        'f',
+        String(o.error.message),
+        stack === undefined || stack === null ? '0' : '1',
+        stack ?? '',
+        o.next.state,
+        o.next.state === 'scheduled' ? o.next.runAt : '',
+        o.stalledAt ?? '',
+      );
+    }
+  }
+  return args;
 }

@@ -20,7 +20,7 @@ import { ConnectionError } from '../../core/errors.ts';
 import type { RedisClient } from './connection.ts';
 import { luaHeader } from './lua/header.ts';
 
-const NAMES = ['enqueue', 'claim', 'extend', 'finish', 'update', 'cancel', 'remove', 'retry', 'promote', 'clean', 'configure', 'maintain', 'peek', 'lead', 'resign', 'advance-schedule', 'unclaim'] as const;
+const NAMES = ['enqueue', 'claim', 'extend', 'finish', 'finish-claim', 'update', 'cancel', 'remove', 'retry', 'promote', 'clean', 'configure', 'maintain', 'peek', 'lead', 'resign', 'advance-schedule', 'unclaim'] as const;
 export type ScriptName = (typeof NAMES)[number];
 
 function read(file: string): string {
@@ -29,7 +29,9 @@ function read(file: string): string {
 
 const HEADER = luaHeader();
 const LIB = read('lib.lua');
-const BODIES = Object.fromEntries(NAMES.map((n) => [n, read(`${n}.lua`)])) as Record<ScriptName, string>;
+/** Operations made of others run in turn in one call, each reading its ARGV after the last. */
+const COMPOSED = new Set<ScriptName>(['finish-claim']);
+const BODIES = Object.fromEntries(NAMES.filter((n) => !COMPOSED.has(n)).map((n) => [n, read(`${n}.lua`)])) as Record<ScriptName, string>;
 
 /** Where the lines of a composed source come from: [first line, file] in order. */
 type LineMap = [number, string][];
@@ -49,8 +51,24 @@ function compose(parts: [string, string | null][]): { source: string; map: LineM
   return { source: parts.map(([t]) => t).join(''), map };
 }
 
+/**
+ * An operation's body as parts of source. finish-claim (Store.finishAndClaim) is finish.lua
+ * then claim.lua, each in a function of its own; claim's arguments follow finish's, so its
+ * `A` (where its ARGV starts) is shadowed, never changed: the library's state outlives calls.
+ */
+function bodyOf(name: ScriptName): [string, string | null][] {
+  if (name !== 'finish-claim') return [[BODIES[name], `${name}.lua`]];
+  return [
+    ['local finished = (function()\n', null],
+    [BODIES.finish, 'finish.lua'],
+    ['end)()\nlocal claimed = (function(A)\n', null],
+    [BODIES.claim, 'claim.lua'],
+    ['end)(A + 1 + tonumber(ARGV[A]) * FINISH_FIELDS)\nreturn {finished, claimed}\n', null],
+  ];
+}
+
 function scriptOf(name: ScriptName) {
-  return compose([[`${HEADER}\n`, 'header.ts'], [LIB, 'lib.lua'], ['begin(KEYS, ARGV)\n', null], [BODIES[name], `${name}.lua`]]);
+  return compose([[`${HEADER}\n`, 'header.ts'], [LIB, 'lib.lua'], ['begin(KEYS, ARGV)\n', null], ...bodyOf(name)]);
 }
 
 /** Full source of one operation as a script (for tests that load every script). */
@@ -59,7 +77,7 @@ export function scriptSource(name: ScriptName): string {
 }
 
 const LIBRARY = `conveyor_${createHash('sha1')
-  .update(HEADER + LIB + NAMES.map((n) => BODIES[n]).join('\n'))
+  .update(HEADER + LIB + NAMES.map((n) => bodyOf(n).map(([t]) => t).join('')).join('\n'))
   .digest('hex')
   .slice(0, 12)}`;
 
@@ -74,7 +92,7 @@ const FUNCTIONS = compose([
   [LIB, 'lib.lua'],
   ...NAMES.flatMap((n): [string, string | null][] => [
     [`redis.register_function('${functionName(n)}', function(KEYS, ARGV)\nbegin(KEYS, ARGV)\n`, null],
-    [BODIES[n], `${n}.lua`],
+    ...bodyOf(n),
     ['end)\n', null],
   ]),
 ]);

@@ -43,6 +43,8 @@ import {
   type StateCounts,
   type Store,
   type WorkerInfo,
+  type FinishAndClaim,
+  finishThenClaim,
 } from '../store.ts';
 import { decodeDoc, DOC_COLUMNS, encodeDoc, type DocColumns } from '../job-doc.ts';
 import { ProcessFeed } from './process-feed.ts';
@@ -653,6 +655,11 @@ export class SqliteStore implements Store {
       const upd = this.st("UPDATE jobs SET lease_until = ?, doc = json_set(doc, '$.leaseUntil', ?) WHERE id = ? AND state = 'active' AND token = ?");
       return leases.map((l) => Number(upd.run(until, until, l.id, l.token).changes) > 0);
     });
+  }
+
+  /** The two calls in turn: both go through the one writer, which commits what queues up together. */
+  finishAndClaim(outcomes: Outcome[], next: ClaimRequest): Promise<FinishAndClaim> {
+    return finishThenClaim(this, outcomes, next);
   }
 
   async finish(outcomes: Outcome[]): Promise<boolean[]> {

@@ -294,6 +294,8 @@ local function commit()
     -- waiters only ever read past the newest marker they saw.
     if not handedAll[q] or dueWake[q] then redis.call('XADD', P .. 'marker:' .. q, 'MAXLEN', '~', '100', '*', 'w', '1') end
   end
+  -- Written: a script that commits twice (finish-claim) must not write anything twice.
+  wake, dueWake, events, tallies = {}, {}, {}, {}
 end
 
 local function verdict(pstate, policy)
