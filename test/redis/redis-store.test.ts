@@ -414,6 +414,24 @@ describe('hand-overs to parked workers', () => {
     assert.equal((await other.counts([q]))[q].queued, 1);
   });
 
+  test('a wait that begins after a hand-over arrived ends at once: no marker announces that work', async () => {
+    const clock = new TestClock(Date.now());
+    const s = await RedisStore.connect(REDIS_URL, { prefix, clock });
+    const q = freshQueue('hand');
+    try {
+      assert.deepEqual(await s.claim(parked([q], 'hl1')), []);
+      const id = await addJob(other, q);
+      const handoffs = (s as unknown as { handoffs: { waiting(queues: string[]): boolean } }).handoffs;
+      await waitFor(() => handoffs.waiting([q]));
+      // On the test clock the wait's own timeout never comes: only the hand-over can end it.
+      const ended = await Promise.race([s.wait([q], 60_000).then(() => 'ended'), new Promise((r) => setTimeout(() => r('still waiting'), 3_000))]);
+      assert.equal(ended, 'ended');
+      assert.deepEqual((await s.claim(parked([q], 'hl1'))).map((j) => j.id), [id]);
+    } finally {
+      await s.close();
+    }
+  });
+
   test('a parked worker is handed only names it takes, and only on queues without limits', async () => {
     const q = freshQueue('hand');
     assert.deepEqual(await store.claim(parked([q], 'hw2', ['a'])), []);

@@ -127,6 +127,12 @@ export class Handoffs {
     return all;
   }
 
+  /** Whether jobs of these queues were handed over and not yet returned by a claim. */
+  waiting(queues: string[]): boolean {
+    for (const jobs of this.inbox.values()) for (const j of jobs) if (queues.includes(j.queue)) return true;
+    return false;
+  }
+
   /** Up to `limit` jobs handed to the worker and not yet returned. */
   take(workerId: string, limit = Infinity): ClaimedJob[] {
     const jobs = this.inbox.get(workerId);
