@@ -197,11 +197,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /**
-   * The claim to send with the outcomes being written (Completer.rider). Only once the
-   * queues look drained (shortClaim): with a backlog the claim goes on its own, ahead of the finish, so the next
-   * job starts sooner (measured: riding made one-at-a-time processing 10-15% slower); with
-   * drained queues the claim that follows a finish takes nothing and parks, and riding
-   * saves its round trip.
+   * The claim to send with the outcomes being written (Completer.rider), only once the
+   * queues look drained (shortClaim). With a backlog the claim goes on its own, ahead of
+   * the finish, so the next job starts sooner (riding made one-at-a-time processing 10-15%
+   * slower); with drained queues the claim after a finish takes nothing and parks the
+   * worker, and riding saves that round trip.
    */
   private rider(): Rider | null {
     const free = this.o.concurrency - this.executor.size - this.reserved;
