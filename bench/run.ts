@@ -10,7 +10,7 @@
  * with every job in a group (1,000 and 10,000 groups): the cost of fair shares.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import { serverOf } from './adapters/server-cpu.ts';
@@ -128,7 +128,10 @@ for (const w of workloads) {
 const table = lines.join('\n');
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const suffix = `${scale === 1 ? '' : `-scale-${scale}`}${values.workloads ? `-${workloads.join('-')}` : ''}${values.only ? '-subset' : ''}`;
-const file = new URL(`./results/${new Date().toISOString().slice(0, 10)}${suffix}.md`, import.meta.url);
+// Never over an earlier run's file: docs link to them.
+const stem = `./results/${new Date().toISOString().slice(0, 10)}${suffix}`;
+let file = new URL(`${stem}.md`, import.meta.url);
+for (let n = 2; existsSync(file); n++) file = new URL(`${stem}-${n}.md`, import.meta.url);
 writeFileSync(file, table);
 console.log(table);
 console.log(`\nwritten to ${file.pathname}`);
