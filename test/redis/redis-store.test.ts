@@ -295,16 +295,23 @@ describe('the control stream', () => {
     const all: JobEvent[] = [];
     const offControl = store.subscribe((e) => e.queue === q && control.push(e), ['canceled', 'removed']);
     const offAll = store.subscribe((e) => e.queue === q && all.push(e));
-    await new Promise((r) => setTimeout(r, 50));
-    const [a, b, c] = await other.enqueue([0, 1, 2].map((i) => buildNewJob(q, 't', { i })));
-    const [job] = await other.claim({ ...W, queues: [q], limit: 1 });
-    await other.finish([{ id: job.id, token: job.token, kind: 'completed', result: null }]);
-    await other.cancel([b.id]);
-    await other.remove([c.id]);
-    await waitFor(() => all.some((e) => e.type === 'removed') && control.some((e) => e.type === 'removed'));
-    await new Promise((r) => setTimeout(r, 50));
+    // Writes through the subscribing store itself: each listener's start is read on its
+    // command connection ahead of them, so no event can be missed.
+    const [a, b, c, last] = await store.enqueue([0, 1, 2, 3].map((i) => buildNewJob(q, 't', { i })));
+    const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+    await store.finish([{ id: job.id, token: job.token, kind: 'completed', result: null }]);
+    await store.cancel([b.id]);
+    await store.remove([c.id]);
+    // A last cancel: each stream is delivered in order, so a repeat of an earlier event
+    // would have come before it.
+    await store.cancel([last.id]);
+    const seenLast = (events: JobEvent[]) => events.some((e) => e.type === 'canceled' && e.jobId === last.id);
+    await waitFor(() => seenLast(all) && seenLast(control));
     offControl();
     offAll();
+    control.pop();
+    all.pop();
+    all.splice(3, 1); // the fourth job's 'added'
     assert.equal(job.id, a.id);
     assert.deepEqual(control.map((e) => [e.type, e.jobId]), [['canceled', b.id], ['removed', c.id]]);
     assert.deepEqual(all.map((e) => [e.type, e.jobId]), [['added', a.id], ['added', b.id], ['added', c.id], ['active', a.id], ['completed', a.id], ['canceled', b.id], ['removed', c.id]]);
@@ -423,9 +430,15 @@ describe('hand-overs to parked workers', () => {
       const id = await addJob(other, q);
       const handoffs = (s as unknown as { handoffs: { waiting(queues: string[]): boolean } }).handoffs;
       await waitFor(() => handoffs.waiting([q]));
-      // On the test clock the wait's own timeout never comes: only the hand-over can end it.
-      const ended = await Promise.race([s.wait([q], 60_000).then(() => 'ended'), new Promise((r) => setTimeout(() => r('still waiting'), 3_000))]);
-      assert.equal(ended, 'ended');
+      // On the test clock the wait's own timeout never comes: only the hand-over can end it,
+      // and it needs no read from Redis to, so it ends within this turn of the event loop.
+      let ended = false;
+      const waited = s.wait([q], 60_000).then(() => (ended = true));
+      await new Promise((r) => setImmediate(r));
+      const endedAtOnce = ended;
+      clock.advance(60_000);
+      await waited;
+      assert.ok(endedAtOnce, 'ended before its timeout');
       assert.deepEqual((await s.claim(parked([q], 'hl1'))).map((j) => j.id), [id]);
     } finally {
       await s.close();
