@@ -188,9 +188,9 @@ export class RedisStore implements Store {
 
   /** Outcomes and the next claim in one script run: finish.lua, then claim.lua. */
   async finishAndClaim(outcomes: Outcome[], next: ClaimRequest): Promise<FinishAndClaim> {
+    if (outcomes.length === 0) return { finished: [], claimed: await this.claim(next) };
     const plan = this.planClaim(next);
     if (Array.isArray(plan)) return { finished: await this.finish(outcomes), claimed: plan };
-    if (outcomes.length === 0) return { finished: [], claimed: await this.claimed(next, plan, await this.run('claim', plan.args, plan.now)) };
     const [finished, claim] = (await this.run('finish-claim', [...finishArgs(outcomes), ...plan.args], plan.now)) as [number[], unknown];
     return { finished: finished.map((v) => v === 1), claimed: await this.claimed(next, plan, claim) };
   }
