@@ -1,6 +1,7 @@
 /**
  * SharedQueue next to postMessage (a MessageChannel per producer/consumer pair), in one run:
- *   ./node_modules/.bin/node bench/shared-queue.ts [items] [reps]
+ *   ./node_modules/.bin/node bench/shared-queue.ts [items] [reps] [shapes]
+ * (shapes: which producer→consumer cases, e.g. `1-1,4-4`; default all four).
  * Throughput for ~100-byte objects and 100-byte raw items (raw next to postMessage with a
  * transferred ArrayBuffer too), 1→1, 1→4, 4→1 and 4→4, single and batched; then hand-off
  * latency p50/p99 of one item at a time (half the round trip of an item echoed back, timed
@@ -19,6 +20,8 @@ interface Job {
   count: number;
   batch: number;
   rawItems: boolean;
+  /** Raw consumers take batches with consumeRaw (no object per item) instead of getMany. */
+  consumeRaw?: boolean;
   latency: boolean;
   handle?: unknown;
   /** Latency cases: the queue the consumer echoes each item back on. */
@@ -86,6 +89,13 @@ if (!isMainThread) {
         }
       }
       parentPort!.postMessage('done');
+    } else if (j.consumeRaw) {
+      let sum = 0;
+      const onItem = (bytes: Uint8Array, offset: number, length: number) => {
+        sum += bytes[offset] + length;
+      };
+      for (let n = 0; n < j.count; ) n += q.consumeRaw(Math.min(j.batch, j.count - n), onItem);
+      parentPort!.postMessage(sum > 0 ? 'done' : 'empty?');
     } else {
       for (let n = 0; n < j.count; ) {
         if (back) {
@@ -102,13 +112,13 @@ if (!isMainThread) {
   const url = new URL(import.meta.url);
 
   /** Runs one case; resolves with items/s, or with the latencies (ms) for a latency case. */
-  async function run(mode: Mode, producers: number, consumers: number, batch: number, rawItems: boolean, latency = false): Promise<number | number[]> {
+  async function run(mode: Mode, producers: number, consumers: number, batch: number, rawItems: boolean, latency = false, consumeRaw = false): Promise<number | number[]> {
     const total = latency ? 2000 : N;
     const perP = Math.floor(total / producers);
     const perC = Math.floor((perP * producers) / consumers);
     const workers: Worker[] = [];
     const spawn = (role: 'put' | 'get', count: number, extra: Partial<Job>, transferList: MessagePort[] = []) =>
-      workers.push(new Worker(url, { workerData: { mode, role, count, batch, rawItems, latency, ...extra }, transferList }));
+      workers.push(new Worker(url, { workerData: { mode, role, count, batch, rawItems, latency, consumeRaw, ...extra }, transferList }));
     if (mode === 'sq') {
       const q = SharedQueue.create({ name: `bench-${Math.random()}`, capacity: 8192, maxItemBytes: 256 });
       const back = latency ? { back: SharedQueue.create({ name: `back-${Math.random()}`, capacity: 16, maxItemBytes: 256 }).handle } : {};
@@ -137,18 +147,19 @@ if (!isMainThread) {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
   const fmt = (n: number) => Math.round(n).toLocaleString('en');
-  const shapes: [number, number][] = [[1, 1], [1, 4], [4, 1], [4, 4]];
+  const shapes = (process.argv[4] ?? '1-1,1-4,4-1,4-4').split(',').map((x) => x.split('-').map(Number) as [number, number]);
   const rows = ['| items | threads | mode | postMessage items/s | SharedQueue items/s | ratio |', '|---|---|---|---:|---:|---:|'];
   for (const rawItems of [false, true]) {
     for (const [p, c] of shapes) {
-      for (const batch of [1, 256]) {
+      for (const [batch, inPlace] of rawItems ? ([[1, false], [256, false], [256, true]] as const) : ([[1, false], [256, false]] as const)) {
         const port: number[] = [];
         const sq: number[] = [];
         for (let r = 0; r < REPS; r++) {
           port.push((await run('port', p, c, 1, rawItems)) as number);
-          sq.push((await run('sq', p, c, batch, rawItems)) as number);
+          sq.push((await run('sq', p, c, batch, rawItems, false, inPlace)) as number);
         }
-        rows.push(`| ${rawItems ? 'raw 100 B' : '~100 B object'} | ${p}→${c} | ${batch === 1 ? 'single' : `batch ${batch}`} | ${fmt(median(port))} | ${fmt(median(sq))} | ${(median(sq) / median(port)).toFixed(2)}× |`);
+        const how = batch === 1 ? 'single' : `batch ${batch}${inPlace ? ', consumeRaw' : ''}`;
+        rows.push(`| ${rawItems ? 'raw 100 B' : '~100 B object'} | ${p}→${c} | ${how} | ${fmt(median(port))} | ${fmt(median(sq))} | ${(median(sq) / median(port)).toFixed(2)}× |`);
       }
     }
     if (rawItems) {
@@ -156,9 +167,9 @@ if (!isMainThread) {
       const sq: number[] = [];
       for (let r = 0; r < REPS; r++) {
         tr.push((await run('transfer', 1, 1, 1, true)) as number);
-        sq.push((await run('sq', 1, 1, 256, true)) as number);
+        sq.push((await run('sq', 1, 1, 256, true, false, true)) as number);
       }
-      rows.push(`| raw 100 B | 1→1 | batch 256, vs transferred ArrayBuffers | ${fmt(median(tr))} | ${fmt(median(sq))} | ${(median(sq) / median(tr)).toFixed(2)}× |`);
+      rows.push(`| raw 100 B | 1→1 | batch 256, consumeRaw, vs transferred ArrayBuffers | ${fmt(median(tr))} | ${fmt(median(sq))} | ${(median(sq) / median(tr)).toFixed(2)}× |`);
     }
   }
   const lat = ['| hand-off latency, one item at a time, 1→1 | p50 ms | p99 ms |', '|---|---:|---:|'];

@@ -1,8 +1,9 @@
 /**
- * A tiny lock on one Int32 of shared memory, held only while a record is copied in or
- * out (microseconds). A waiter that sees the same owner and generation for longer than
- * STALE_MS takes the lock over, and tells its caller so: the dead owner may have stopped
- * between publishing a cursor and the item count, which the caller then repairs.
+ * A tiny lock on one Int32 of shared memory (the word after it counts acquisitions), held
+ * only while records are copied in or out (microseconds). A waiter that sees the same owner
+ * and generation for longer than STALE_MS takes the lock over, and tells its caller so: the
+ * dead owner may have stopped between publishing a cursor and a count, which the caller then
+ * repairs.
  */
 import { H } from './layout.ts';
 
@@ -22,10 +23,10 @@ const canBlock = (() => {
   }
 })();
 
-/** Takes the lock; true when it was taken over from a dead owner. */
-export function acquire(h: Int32Array, tag: number): boolean {
-  if (Atomics.compareExchange(h, H.LOCK, 0, tag) === 0) {
-    Atomics.add(h, H.LOCK_GEN, 1);
+/** Takes the lock at `word`; true when it was taken over from a dead owner. */
+export function acquire(h: Int32Array, word: number, tag: number): boolean {
+  if (Atomics.compareExchange(h, word, 0, tag) === 0) {
+    Atomics.add(h, word + 1, 1);
     return false;
   }
   let spins = 0;
@@ -33,12 +34,12 @@ export function acquire(h: Int32Array, tag: number): boolean {
   let seenGen = 0;
   let since = 0;
   for (;;) {
-    const owner = Atomics.compareExchange(h, H.LOCK, 0, tag);
+    const owner = Atomics.compareExchange(h, word, 0, tag);
     if (owner === 0) {
-      Atomics.add(h, H.LOCK_GEN, 1);
+      Atomics.add(h, word + 1, 1);
       return false;
     }
-    const gen = Atomics.load(h, H.LOCK_GEN);
+    const gen = Atomics.load(h, word + 1);
     if (owner !== seenOwner || gen !== seenGen) {
       seenOwner = owner;
       seenGen = gen;
@@ -46,19 +47,19 @@ export function acquire(h: Int32Array, tag: number): boolean {
     } else if (++spins % 1024 === 0) {
       const now = Date.now();
       if (since === 0) since = now;
-      else if (now - since > STALE_MS && Atomics.compareExchange(h, H.LOCK, owner, tag) === owner) {
+      else if (now - since > STALE_MS && Atomics.compareExchange(h, word, owner, tag) === owner) {
         // The owner died holding the lock.
-        Atomics.add(h, H.LOCK_GEN, 1);
+        Atomics.add(h, word + 1, 1);
         Atomics.add(h, H.RECOVERED, 1);
         return true;
       }
-      if (canBlock) Atomics.wait(h, H.LOCK, owner, 1);
+      if (canBlock) Atomics.wait(h, word, owner, 1);
     }
   }
 }
 
-export function release(h: Int32Array, tag: number): void {
-  Atomics.compareExchange(h, H.LOCK, tag, 0);
+export function release(h: Int32Array, word: number, tag: number): void {
+  Atomics.compareExchange(h, word, tag, 0);
 }
 
 export { canBlock };

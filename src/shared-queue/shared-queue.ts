@@ -8,8 +8,10 @@
  */
 import { decode, encode, utf8, type Encoded } from './codec.ts';
 import { Empty, Full, ItemTooLarge, SharedQueueError } from './errors.ts';
-import { acquire, canBlock, lockTag, release } from './lock.ts';
-import { FLAG_WRAP, H, HEADER_BYTES, HEADER_WORDS, MAGIC, RECORD_HEADER, recordSize, ringBytesFor } from './layout.ts';
+import { canBlock, lockTag } from './lock.ts';
+import { FLAG_RAW, H, HEADER_BYTES, HEADER_WORDS, MAGIC, RECORD_HEADER, recordSize, ringBytesFor } from './layout.ts';
+import { Ring } from './ring.ts';
+import { scratchView, slabView } from './slab.ts';
 
 export interface CreateOptions {
   name: string;
@@ -55,28 +57,18 @@ export interface WaitOptions {
   timeout?: number;
 }
 
+/** A batch ready to go in: raw items as they are, or the others' records staged. */
+interface Batch {
+  n: number;
+  raw: readonly Uint8Array[] | null;
+  staged: Uint8Array | null;
+}
+
+/** Sees one raw item: its bytes are bytes[offset, offset + length), valid only during the call. */
+export type RawItemHandler = (bytes: Uint8Array, offset: number, length: number) => void;
+
 const registry = new Map<string, SharedQueueHandle>();
 
-/**
- * Copies for single gets come out of a per-thread slab, as Node's Buffer pool does for
- * small buffers: a new ArrayBuffer per item cost ~1 µs, most of a single get (measured).
- * An item is a view of the slab (as items of a batch are views of the batch's copy).
- */
-const SLAB_BYTES = 64 * 1024;
-const POOLED_MAX = 4096;
-let slab = new ArrayBuffer(SLAB_BYTES);
-let slabUsed = 0;
-function copyOut(src: Uint8Array, from: number, len: number): Uint8Array {
-  if (len > POOLED_MAX) return src.slice(from, from + len);
-  if (slabUsed + len > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = new Uint8Array(slab, slabUsed, len);
-  out.set(src.subarray(from, from + len));
-  slabUsed += (len + 7) & ~7;
-  return out;
-}
 /** Checks of the futex word before sleeping on it (~1-2 µs). */
 const SPINS = 2000;
 const key = (runId: string, name: string) => `${runId}\u0000${name}`;
@@ -93,13 +85,13 @@ export class SharedQueue<T = unknown> {
   readonly maxItemBytes: number;
   private readonly buffer: SharedArrayBuffer;
   private readonly h: Int32Array;
-  private readonly bytes: Uint8Array;
-  /** The ring as 32-bit words: record headers are read and written through it (no DataView calls). */
-  private readonly words: Int32Array;
-  private readonly ringBytes: number;
-  private readonly tag = lockTag();
+  private readonly ring: Ring;
   /** Where a blocking single put encodes JSON text (see encodeAll). */
   private scratch: Uint8Array | null = null;
+  /** A synchronous putBatch's staging buffer, reused (an async one may be overtaken while it waits). */
+  private staging: Uint8Array | null = null;
+  /** consumeRaw's record index, reused (see tryConsumeRaw). */
+  private rawAt: Int32Array | null = null;
   private closed = false;
 
   private constructor(handle: SharedQueueHandle) {
@@ -110,9 +102,9 @@ export class SharedQueue<T = unknown> {
     if (Atomics.load(this.h, H.MAGIC) !== MAGIC) throw new SharedQueueError('INVALID', 'not a SharedQueue buffer');
     this.capacity = this.h[H.CAPACITY];
     this.maxItemBytes = this.h[H.MAX_ITEM];
-    this.ringBytes = this.h[H.RING_BYTES];
-    this.bytes = new Uint8Array(this.buffer, HEADER_BYTES, this.ringBytes);
-    this.words = new Int32Array(this.buffer, HEADER_BYTES, this.ringBytes >> 2);
+    const ringBytes = this.h[H.RING_BYTES];
+    const bytes = new Uint8Array(this.buffer, HEADER_BYTES, ringBytes);
+    this.ring = new Ring(this.h, bytes, new Int32Array(this.buffer, HEADER_BYTES, ringBytes >> 2), this.capacity, lockTag());
   }
 
   /** Creates a queue and registers it under (runId, name) in this thread. */
@@ -159,7 +151,7 @@ export class SharedQueue<T = unknown> {
     return { kind: 'conveyor.shared-queue', name: this.name, runId: this.runId, buffer: this.buffer };
   }
 
-  // ----- the ring (callers hold the lock) ------------------------------------------------
+  // ----- encoding and the ring ---------------------------------------------------------
 
   /**
    * Encodes items, refusing the batch if one cannot be encoded or is too large. JSON items
@@ -191,12 +183,19 @@ export class SharedQueue<T = unknown> {
    * built before the lock is taken: under it, a batch that fits before the ring's end is
    * one set(). JSON text is encoded straight into its place (UTF-8 needs at most 3 bytes
    * per UTF-16 unit, so the buffer is sized for that and cut to what was written).
+   * `reuse`: a blocking put, which returns before this thread can stage another batch, so
+   * its buffer is kept for the next (fresh memory cost more than the copy into it).
    */
-  private stage(encoded: Encoded[]): Uint8Array {
+  private stage(encoded: Encoded[], reuse: boolean): Uint8Array {
     let bound = 0;
     for (const e of encoded) bound += recordSize(e.bytes !== null ? e.bytes.length : e.text!.length * 3);
-    const staged = new Uint8Array(bound);
-    const words = new Int32Array(staged.buffer);
+    let staged: Uint8Array;
+    if (!reuse) staged = new Uint8Array(bound);
+    else {
+      if (this.staging === null || this.staging.length < bound) this.staging = new Uint8Array(Math.max(bound, 64 * 1024));
+      staged = this.staging;
+    }
+    const words = new Int32Array(staged.buffer, 0, staged.length >> 2);
     let at = 0;
     for (const e of encoded) {
       let len: number;
@@ -214,187 +213,49 @@ export class SharedQueue<T = unknown> {
     return staged.subarray(0, at);
   }
 
-  /**
-   * Writes one record in at the tail straight from its encoding (callers hold the lock);
-   * returns the new tail. Single puts take this path: staging one item allocated a buffer
-   * and a view per put, most of a put's time (measured: 3 µs per put+get, half of it there).
-   */
-  private writeOne(e: Encoded): number {
-    const bytes = e.bytes!;
-    let tail = this.h[H.TAIL];
-    const size = recordSize(bytes.length);
-    if (tail + size > this.ringBytes) {
-      if (this.ringBytes - tail >= RECORD_HEADER) this.words[(tail >> 2) + 1] = FLAG_WRAP;
-      tail = 0;
-    }
-    this.words[tail >> 2] = bytes.length;
-    this.words[(tail >> 2) + 1] = e.flags;
-    this.bytes.set(bytes, tail + RECORD_HEADER);
-    return tail + size;
-  }
-
-  /** Copies staged records in at the tail (callers hold the lock); returns the new tail. */
-  private write(staged: Uint8Array): number {
-    let tail = this.h[H.TAIL];
-    if (tail + staged.length <= this.ringBytes) {
-      this.bytes.set(staged, tail);
-      return tail + staged.length;
-    }
-    // The batch crosses the ring's end: record by record, wrapping where one does not fit.
-    const src = new Int32Array(staged.buffer);
-    for (let at = 0; at < staged.length; ) {
-      const size = recordSize(src[at >> 2]);
-      if (tail + size > this.ringBytes) {
-        if (this.ringBytes - tail >= RECORD_HEADER) this.words[(tail >> 2) + 1] = FLAG_WRAP;
-        tail = 0;
-      }
-      this.bytes.set(staged.subarray(at, at + size), tail);
-      tail += size;
-      at += size;
-    }
-    return tail;
-  }
-
-  /**
-   * Takes n records off the head (callers hold the lock) as one private copy per contiguous
-   * run, so they are decoded after the lock is released. Returns the copies and where each
-   * record lies in them.
-   */
-  private take(n: number): { runs: Uint8Array[]; at: Int32Array } {
-    const h = this.h;
-    const runs: Uint8Array[] = [];
-    // Per record: run index, offset in the run, length, flags.
-    const at = new Int32Array(n * 4);
-    let head = h[H.HEAD];
-    let runStart = head;
-    for (let i = 0; i < n; i++) {
-      if (this.ringBytes - head < RECORD_HEADER || this.words[(head >> 2) + 1] === FLAG_WRAP) {
-        if (head > runStart) runs.push(this.bytes.slice(runStart, head));
-        // Clear the marker, so it is never read again once the ring has wrapped.
-        if (this.ringBytes - head >= RECORD_HEADER) this.words[(head >> 2) + 1] = 0;
-        head = 0;
-        runStart = 0;
-      }
-      const len = this.words[head >> 2];
-      at[i * 4] = runs.length;
-      at[i * 4 + 1] = head - runStart + RECORD_HEADER;
-      at[i * 4 + 2] = len;
-      at[i * 4 + 3] = this.words[(head >> 2) + 1];
-      head += recordSize(len);
-    }
-    if (head > runStart) runs.push(this.bytes.slice(runStart, head));
-    Atomics.store(h, H.HEAD, head);
-    return { runs, at };
-  }
-
-  /**
-   * Sets the item count from the records between the cursors. After a lock takeover: a
-   * thread that died between publishing a cursor and the count left them disagreeing (an
-   * item the count missed would otherwise be read in place of the next one put).
-   */
-  private recount(): void {
-    const h = this.h;
-    const tail = h[H.TAIL];
-    let pos = h[H.HEAD];
-    let n = 0;
-    // The ring never fills in bytes (one record of slack), so head === tail means empty.
-    while (pos !== tail && n <= this.capacity) {
-      if (this.ringBytes - pos < RECORD_HEADER || this.words[(pos >> 2) + 1] === FLAG_WRAP) {
-        pos = 0;
-        continue;
-      }
-      pos += recordSize(this.words[pos >> 2]);
-      n++;
-    }
-    Atomics.store(h, H.COUNT, n);
-  }
-
-  private lock(): void {
-    if (acquire(this.h, this.tag)) this.recount();
-  }
-
-  /** Writes all or nothing; false when there is no room for all of them. `staged` null: one item, written directly. */
-  private tryPut(encoded: Encoded[], staged: Uint8Array | null): boolean {
+  private tryPutOne(e: Encoded): true | undefined {
     this.checkOpen();
-    // The count is read without the lock; it is stale only while a dead thread holds the
-    // lock, so a held lock sends even a "full" answer through lock() (which takes it over).
-    if (Atomics.load(this.h, H.COUNT) + encoded.length > this.capacity && Atomics.load(this.h, H.LOCK) === 0) return false;
-    this.lock();
-    try {
-      if (this.h[H.COUNT] + encoded.length > this.capacity) return false;
-      // Publish once per batch: the cursor, then the count (a recount repairs a thread that
-      // died between the two).
-      Atomics.store(this.h, H.TAIL, staged === null ? this.writeOne(encoded[0]) : this.write(staged));
-      Atomics.add(this.h, H.COUNT, encoded.length);
-      Atomics.add(this.h, H.TOTAL_PUT, encoded.length);
-    } finally {
-      release(this.h, this.tag);
-    }
-    Atomics.add(this.h, H.PUT_SEQ, 1);
-    if (Atomics.load(this.h, H.GET_SLEEPERS) > 0) Atomics.notify(this.h, H.PUT_SEQ);
-    return true;
+    return this.ring.putOne(e) || undefined;
   }
 
-  /**
-   * One item: its payload copied out under the lock (the reader's own bytes), decoded after.
-   * No run list or index array: single gets allocate only the copy.
-   */
-  private tryGetOne(): [unknown] | undefined {
+  /** A batch all or none: raw items copied straight in, others staged (encoded) first. */
+  private tryPutBatch(batch: Batch): true | undefined {
     this.checkOpen();
-    if (Atomics.load(this.h, H.COUNT) === 0 && Atomics.load(this.h, H.LOCK) === 0) return undefined;
-    let copy: Uint8Array;
-    let flags: number;
-    this.lock();
-    try {
-      if (this.h[H.COUNT] === 0) return undefined;
-      let head = this.h[H.HEAD];
-      if (this.ringBytes - head < RECORD_HEADER || this.words[(head >> 2) + 1] === FLAG_WRAP) {
-        // Clear the marker, so it is never read again once the ring has wrapped.
-        if (this.ringBytes - head >= RECORD_HEADER) this.words[(head >> 2) + 1] = 0;
-        head = 0;
-      }
-      const len = this.words[head >> 2];
-      flags = this.words[(head >> 2) + 1];
-      copy = copyOut(this.bytes, head + RECORD_HEADER, len);
-      Atomics.store(this.h, H.HEAD, head + recordSize(len));
-      Atomics.sub(this.h, H.COUNT, 1);
-      Atomics.add(this.h, H.TOTAL_GOT, 1);
-    } finally {
-      release(this.h, this.tag);
-    }
-    const item = decode(copy, flags);
-    Atomics.add(this.h, H.GET_SEQ, 1);
-    if (Atomics.load(this.h, H.PUT_SLEEPERS) > 0) Atomics.notify(this.h, H.GET_SEQ);
-    return [item];
+    return (batch.raw !== null ? this.ring.putRaw(batch.raw) : this.ring.putStaged(batch.n, batch.staged!)) || undefined;
   }
 
-  private tryGet(max: number): unknown[] {
+  /** [item], or undefined when empty (an item may itself be undefined). Decoded after the lock is let go. */
+  private tryGetOne(): [T] | undefined {
     this.checkOpen();
-    if (Atomics.load(this.h, H.COUNT) === 0 && Atomics.load(this.h, H.LOCK) === 0) return [];
-    let taken: { runs: Uint8Array[]; at: Int32Array };
-    let n: number;
-    this.lock();
-    try {
-      n = Math.min(max, this.h[H.COUNT]);
-      taken = this.take(n);
-      Atomics.sub(this.h, H.COUNT, n);
-      Atomics.add(this.h, H.TOTAL_GOT, n);
-    } finally {
-      release(this.h, this.tag);
-    }
+    const copy = this.ring.takeOne();
+    return copy === undefined ? undefined : [decode(copy, this.ring.flags) as T];
+  }
+
+  private tryGet(max: number): T[] | undefined {
+    this.checkOpen();
+    const taken = this.ring.take(max, false, slabView, new Int32Array(Math.min(max, this.capacity) * 3));
+    if (taken === undefined) return undefined;
     // Decoded outside the lock, from this thread's own copy: raw items are views of it.
-    const out: unknown[] = new Array(n);
-    const { runs, at } = taken;
+    const { copy, at, n } = taken;
+    const out: T[] = new Array(n);
+    const base = copy.byteOffset;
     for (let i = 0; i < n; i++) {
-      const run = runs[at[i * 4]];
-      const off = at[i * 4 + 1];
-      out[i] = decode(run.subarray(off, off + at[i * 4 + 2]), at[i * 4 + 3]);
-    }
-    if (out.length > 0) {
-      Atomics.add(this.h, H.GET_SEQ, 1);
-      if (Atomics.load(this.h, H.PUT_SLEEPERS) > 0) Atomics.notify(this.h, H.GET_SEQ);
+      const flags = at[i * 3 + 2];
+      const bytes = new Uint8Array(copy.buffer, base + at[i * 3], at[i * 3 + 1]);
+      out[i] = (flags & FLAG_RAW ? bytes : decode(bytes, flags)) as T;
     }
     return out;
+  }
+
+  private tryConsumeRaw(max: number, onItem: RawItemHandler): number | undefined {
+    this.checkOpen();
+    if (this.rawAt === null || this.rawAt.length < Math.min(max, this.capacity) * 3) this.rawAt = new Int32Array(Math.min(max, this.capacity) * 3);
+    const taken = this.ring.take(max, true, scratchView, this.rawAt);
+    if (taken === undefined) return undefined;
+    if (taken.n === 0) throw new SharedQueueError('NOT_RAW', 'the next item is not raw bytes: take it with get() or getMany(); it is still in the queue');
+    const { copy, at, n } = taken;
+    for (let i = 0; i < n; i++) onItem(copy, at[i * 3], at[i * 3 + 1]);
+    return n;
   }
 
   private checkOpen(): void {
@@ -415,7 +276,7 @@ export class SharedQueue<T = unknown> {
     if (opts.block === false) throw fail();
     if (!canBlock) throw new SharedQueueError('CANNOT_BLOCK', 'this thread cannot block: use putAsync/getAsync, or block: false');
     const deadline = opts.timeout === undefined ? Infinity : Date.now() + checkTimeout(opts.timeout);
-    const sleepers = word === H.PUT_SEQ ? H.GET_SLEEPERS : H.PUT_SLEEPERS;
+    const sleepers = word === H.PUT_N ? H.GET_SLEEPERS : H.PUT_SLEEPERS;
     Atomics.add(this.h, waitsWord, 1);
     for (;;) {
       const seq = Atomics.load(this.h, word);
@@ -436,7 +297,7 @@ export class SharedQueue<T = unknown> {
     if (first !== undefined) return first;
     if (opts.block === false) throw fail();
     const deadline = opts.timeout === undefined ? Infinity : Date.now() + checkTimeout(opts.timeout);
-    const sleepers = word === H.PUT_SEQ ? H.GET_SLEEPERS : H.PUT_SLEEPERS;
+    const sleepers = word === H.PUT_N ? H.GET_SLEEPERS : H.PUT_SLEEPERS;
     Atomics.add(this.h, waitsWord, 1);
     for (;;) {
       const seq = Atomics.load(this.h, word);
@@ -461,7 +322,7 @@ export class SharedQueue<T = unknown> {
   /** Adds an item, waiting for room (worker threads). */
   put(item: T, opts: WaitOptions = {}): void {
     const encoded = this.encodeAll([item], 'sync');
-    this.blockUntil(() => (this.tryPut(encoded, null) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full());
+    this.blockUntil(() => this.tryPutOne(encoded[0]), H.GOT_N, H.PUT_WAITS, opts, () => new Full());
   }
 
   putNowait(item: T): void {
@@ -470,33 +331,40 @@ export class SharedQueue<T = unknown> {
 
   async putAsync(item: T, opts: WaitOptions = {}): Promise<void> {
     const encoded = this.encodeAll([item], 'async');
-    await this.waitUntil(() => (this.tryPut(encoded, null) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full());
+    await this.waitUntil(() => this.tryPutOne(encoded[0]), H.GOT_N, H.PUT_WAITS, opts, () => new Full());
   }
 
   /** Adds all items at once or none: waits until there is room for all of them. */
   putBatch(items: readonly T[], opts: WaitOptions = {}): void {
-    const encoded = this.checkBatch(items);
-    if (encoded.length === 0) return;
-    const staged = this.stage(encoded);
-    this.blockUntil(() => (this.tryPut(encoded, staged) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full(`no room for ${encoded.length} items`));
+    const batch = this.prepareBatch(items, true);
+    if (batch.n === 0) return;
+    this.blockUntil(() => this.tryPutBatch(batch), H.GOT_N, H.PUT_WAITS, opts, () => new Full(`no room for ${batch.n} items`));
   }
 
   async putBatchAsync(items: readonly T[], opts: WaitOptions = {}): Promise<void> {
-    const encoded = this.checkBatch(items);
-    if (encoded.length === 0) return;
-    const staged = this.stage(encoded);
-    await this.waitUntil(() => (this.tryPut(encoded, staged) ? true : undefined), H.GET_SEQ, H.PUT_WAITS, opts, () => new Full(`no room for ${encoded.length} items`));
+    const batch = this.prepareBatch(items, false);
+    if (batch.n === 0) return;
+    await this.waitUntil(() => this.tryPutBatch(batch), H.GOT_N, H.PUT_WAITS, opts, () => new Full(`no room for ${batch.n} items`));
   }
 
-  private checkBatch(items: readonly T[]): Encoded[] {
+  /** Checks a batch whole before any of it goes in; `sync`: a blocking put (see stage). */
+  private prepareBatch(items: readonly T[], sync: boolean): Batch {
     if (!Array.isArray(items)) throw new SharedQueueError('INVALID', 'putBatch takes an array');
     if (items.length > this.capacity) throw new SharedQueueError('INVALID', `a batch of ${items.length} can never fit a queue of capacity ${this.capacity}`);
-    return this.encodeAll(items, null);
+    let raw = true;
+    for (let i = 0; i < items.length && raw; i++) {
+      const item = items[i];
+      if (!(item instanceof Uint8Array)) raw = false;
+      else if (item.length > this.maxItemBytes) throw new ItemTooLarge(item.length, this.maxItemBytes);
+    }
+    if (raw) return { n: items.length, raw: items as readonly Uint8Array[], staged: null };
+    const encoded = this.encodeAll(items, null);
+    return { n: encoded.length, raw: null, staged: this.stage(encoded, sync) };
   }
 
   /** Takes the oldest item, waiting for one (worker threads). */
   get(opts: WaitOptions = {}): T {
-    return this.blockUntil(() => this.takeOne(), H.PUT_SEQ, H.GET_WAITS, opts, () => new Empty())[0];
+    return this.blockUntil(() => this.tryGetOne(), H.PUT_N, H.GET_WAITS, opts, () => new Empty())[0];
   }
 
   getNowait(): T {
@@ -504,27 +372,41 @@ export class SharedQueue<T = unknown> {
   }
 
   async getAsync(opts: WaitOptions = {}): Promise<T> {
-    return (await this.waitUntil(() => this.takeOne(), H.PUT_SEQ, H.GET_WAITS, opts, () => new Empty()))[0];
+    return (await this.waitUntil(() => this.tryGetOne(), H.PUT_N, H.GET_WAITS, opts, () => new Empty()))[0];
   }
 
   /** Takes up to `max` items; waits (per opts) only while the queue is empty. */
   getMany(max: number, opts: WaitOptions = {}): T[] {
     positiveInt(max, 'max', 1 << 24);
-    return this.blockUntil(() => nonEmpty(this.tryGet(max) as T[]), H.PUT_SEQ, H.GET_WAITS, opts, () => new Empty());
+    return this.blockUntil(() => this.tryGet(max), H.PUT_N, H.GET_WAITS, opts, () => new Empty());
   }
 
   async getManyAsync(max: number, opts: WaitOptions = {}): Promise<T[]> {
     positiveInt(max, 'max', 1 << 24);
-    return this.waitUntil(() => nonEmpty(this.tryGet(max) as T[]), H.PUT_SEQ, H.GET_WAITS, opts, () => new Empty());
+    return this.waitUntil(() => this.tryGet(max), H.PUT_N, H.GET_WAITS, opts, () => new Empty());
   }
 
-  /** [item], or undefined when empty (an item may itself be undefined). */
-  private takeOne(): [T] | undefined {
-    return this.tryGetOne() as [T] | undefined;
+  /**
+   * Takes up to `max` raw items (Uint8Array puts) without an object per item: `onItem(bytes,
+   * offset, length)` sees each item's bytes at bytes[offset, offset + length). `bytes` is
+   * this thread's reused copy, valid only during the call: copy out what you keep. Stops
+   * before an item that is not raw bytes, and throws NOT_RAW (taking nothing) when the next
+   * item is one. Returns how many it took; waits (per opts) only while the queue is empty.
+   */
+  consumeRaw(max: number, onItem: RawItemHandler, opts: WaitOptions = {}): number {
+    positiveInt(max, 'max', 1 << 24);
+    checkHandler(onItem);
+    return this.blockUntil(() => this.tryConsumeRaw(max, onItem), H.PUT_N, H.GET_WAITS, opts, () => new Empty());
+  }
+
+  async consumeRawAsync(max: number, onItem: RawItemHandler, opts: WaitOptions = {}): Promise<number> {
+    positiveInt(max, 'max', 1 << 24);
+    checkHandler(onItem);
+    return this.waitUntil(() => this.tryConsumeRaw(max, onItem), H.PUT_N, H.GET_WAITS, opts, () => new Empty());
   }
 
   size(): number {
-    return Atomics.load(this.h, H.COUNT);
+    return this.ring.size();
   }
 
   empty(): boolean {
@@ -545,8 +427,8 @@ export class SharedQueue<T = unknown> {
       capacity: this.capacity,
       utilization: size / this.capacity,
       maxItemBytes: this.maxItemBytes,
-      totalPut: u(H.TOTAL_PUT),
-      totalGot: u(H.TOTAL_GOT),
+      totalPut: u(H.PUT_N),
+      totalGot: u(H.GOT_N),
       putWaits: u(H.PUT_WAITS),
       getWaits: u(H.GET_WAITS),
       recoveredLocks: u(H.RECOVERED),
@@ -569,8 +451,8 @@ export class SharedQueue<T = unknown> {
   }
 }
 
-function nonEmpty<T>(items: T[]): T[] | undefined {
-  return items.length === 0 ? undefined : items;
+function checkHandler(fn: unknown): void {
+  if (typeof fn !== 'function') throw new SharedQueueError('INVALID', `consumeRaw needs a function (bytes, offset, length) => void; got ${typeof fn}`);
 }
 
 function checkTimeout(t: unknown): number {

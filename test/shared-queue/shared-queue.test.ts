@@ -106,37 +106,54 @@ test('a thread terminated mid-operation does not wedge the queue', async () => {
   assert.ok(Date.now() < deadline);
 });
 
-test('taking the lock over from a dead thread repairs the count it left behind', () => {
-  const q = SharedQueue.create<string>({ name: name(), capacity: 8, maxItemBytes: 64 });
+test('a producer that died between publishing the tail and the count: the next producer takes its lock over and recounts', () => {
+  const q = SharedQueue.create<string>({ name: name(), capacity: 3, maxItemBytes: 64 });
   q.putNowait('a');
   q.putNowait('b');
-  // What a thread killed inside put() between publishing the tail and the count leaves:
-  // 'b' in the ring but not counted, and the lock still held by the dead thread.
+  // What a thread killed inside put() between the tail and the count leaves: 'b' in the
+  // ring but not counted, and the producers' lock still held by the dead thread.
   const h = new Int32Array(q.handle.buffer, 0, HEADER_WORDS);
-  Atomics.sub(h, H.COUNT, 1);
-  Atomics.store(h, H.LOCK, 0x7ff0001);
+  Atomics.sub(h, H.PUT_N, 1);
+  Atomics.store(h, H.P_LOCK, 0x7ff0001);
   q.put('c', { timeout: 5000 });
   assert.equal(q.metrics().recoveredLocks, 1);
+  assert.equal(q.size(), 3, 'the recount found the uncounted item');
+  assert.throws(() => q.putNowait('d'), Full, 'the capacity still holds');
   assert.deepEqual(q.getMany(10, { block: false }), ['a', 'b', 'c']);
 });
 
-test('a count left stale by a dead lock holder does not fool the lock-free checks', () => {
+test('a consumer that died between moving the head and the count does not leave the queue looking full', () => {
   const q = SharedQueue.create<string>({ name: name(), capacity: 2, maxItemBytes: 64 });
   const h = new Int32Array(q.handle.buffer, 0, HEADER_WORDS);
-  // A thread killed inside get() between moving the head and the count: the ring is empty,
-  // the count still says full, the lock is held by the dead thread.
+  // A thread killed inside get() after moving the head: the ring is empty, the count still
+  // says full, the consumers' lock is held by the dead thread.
   q.putNowait('a');
   q.putNowait('b');
   q.getMany(2, { block: false });
-  Atomics.store(h, H.COUNT, 2);
-  Atomics.store(h, H.LOCK, 0x7ff0002);
+  Atomics.sub(h, H.GOT_N, 2);
+  Atomics.store(h, H.C_LOCK, 0x7ff0002);
   q.put('c', { timeout: 5000 });
   assert.equal(q.metrics().recoveredLocks, 1);
-  // A thread killed inside put() before the count: 'c' in the ring, the count says empty.
-  Atomics.store(h, H.COUNT, 0);
-  Atomics.store(h, H.LOCK, 0x7ff0003);
-  assert.deepEqual(q.get({ timeout: 5000 }), 'c');
+  assert.equal(q.size(), 1);
+  // A producer killed after publishing 'd' but before its count: consumers read up to the
+  // tail, so 'd' is delivered at once; the next producer's takeover puts the count right.
+  q.putNowait('d');
+  Atomics.sub(h, H.PUT_N, 1);
+  Atomics.store(h, H.P_LOCK, 0x7ff0003);
+  assert.deepEqual(q.getMany(5, { block: false }), ['c', 'd']);
+  q.put('e', { timeout: 5000 });
   assert.equal(q.metrics().recoveredLocks, 2);
+  assert.equal(q.size(), 1);
+  assert.equal(q.getNowait(), 'e');
+  assert.equal(q.size(), 0);
+});
+
+test('a consumer that died holding its lock: the next get takes it over and gets the item', () => {
+  const q = SharedQueue.create<string>({ name: name(), capacity: 4, maxItemBytes: 64 });
+  q.putNowait('a');
+  Atomics.store(new Int32Array(q.handle.buffer, 0, HEADER_WORDS), H.C_LOCK, 0x7ff0004);
+  assert.equal(q.get({ timeout: 5000 }), 'a');
+  assert.equal(q.metrics().recoveredLocks, 1);
 });
 
 test('stress: 4 producers and 4 consumers move 1,000,000 items exactly once, in order per producer', async () => {
@@ -218,6 +235,73 @@ test('items that would not arrive as sent (functions, symbols) are refused with 
   const fine = { when: new Date(0), tags: new Set(['a']), n: 1n, nested: { list: [1, 'two', null] } };
   q.putNowait(fine);
   assert.deepEqual(q.getNowait(), fine);
+});
+
+test('consumeRaw hands over raw items as (bytes, offset, length), stops before other items, and refuses bad input', () => {
+  const q = SharedQueue.create<unknown>({ name: name(), capacity: 8, maxItemBytes: 64 });
+  q.putBatch([new Uint8Array([1, 2, 3]), new Uint8Array([4]), { not: 'raw' }, new Uint8Array([5, 6])]);
+  const seen: number[][] = [];
+  const keep = (bytes: Uint8Array, offset: number, length: number) => seen.push([...bytes.subarray(offset, offset + length)]);
+  assert.equal(q.consumeRaw(10, keep), 2);
+  assert.deepEqual(seen, [[1, 2, 3], [4]]);
+  // The next item is not raw: nothing is taken, get() still finds it.
+  assert.throws(() => q.consumeRaw(10, keep), (err: unknown) => err instanceof SharedQueueError && err.code === 'NOT_RAW');
+  assert.equal(q.size(), 2);
+  assert.deepEqual(q.getNowait(), { not: 'raw' });
+  assert.equal(q.consumeRaw(1, keep), 1);
+  assert.deepEqual(seen[2], [5, 6]);
+  assert.throws(() => q.consumeRaw(10, keep, { block: false }), Empty);
+  assert.throws(() => q.consumeRaw(0, keep), (err: unknown) => err instanceof SharedQueueError && err.code === 'INVALID');
+  assert.throws(() => q.consumeRaw(1, 'nope' as never), (err: unknown) => err instanceof SharedQueueError && /needs a function/.test((err as Error).message));
+  assert.throws(() => q.putBatch([new Uint8Array(10), new Uint8Array(65)]), ItemTooLarge);
+  assert.equal(q.size(), 0, 'a batch with one oversized raw item put nothing');
+});
+
+test('records crossing the end of the ring come out whole, in batches and one by one', async () => {
+  // A small ring: batches of mixed sizes wrap many times, through every put and get path.
+  const q = SharedQueue.create<unknown>({ name: name(), capacity: 5, maxItemBytes: 40 });
+  const rawItem = (i: number) => new Uint8Array((i * 7) % 37 + 1).fill(i & 0xff);
+  const objItem = (i: number) => ({ i, s: 'y'.repeat(i % 20) });
+  let next = 0;
+  let expect = 0;
+  const check = (item: unknown) => {
+    const i = expect++;
+    assert.deepEqual(item, i % 3 === 2 ? objItem(i) : rawItem(i), `item ${i}`);
+  };
+  for (let round = 0; round < 400; round++) {
+    const batch = [];
+    for (let k = 0; k < 1 + (round % 3) && q.size() + batch.length < 5; k++, next++) batch.push(next % 3 === 2 ? objItem(next) : rawItem(next));
+    if (round % 5 === 4) for (const item of batch) await q.putAsync(item);
+    else if (round % 5 === 3) await q.putBatchAsync(batch);
+    else q.putBatch(batch);
+    if (q.size() === 0) continue;
+    if (round % 4 === 0) check(q.getNowait());
+    else if (round % 4 === 1) {
+      const n = expect % 3 === 2 ? 0 : q.consumeRaw(2, (bytes, offset, length) => check(bytes.slice(offset, offset + length)));
+      if (n === 0) check(q.getNowait());
+    } else for (const item of q.getMany(3)) check(item);
+  }
+  if (q.size() > 0) for (const item of q.getMany(10, { block: false })) check(item);
+  assert.equal(expect, next);
+});
+
+test('one producer thread and one consumer thread move 200,000 raw items exactly once and in order', async () => {
+  const count = 200_000;
+  const q = SharedQueue.create<Uint8Array>({ name: name(), capacity: 1024, maxItemBytes: 128 });
+  const producer = thread({ handle: q.handle, role: 'produce-raw', count, batch: 100 });
+  let got = 0;
+  while (got < count) {
+    await q.consumeRawAsync(256, (bytes, offset, length) => {
+      const i = bytes[offset] | (bytes[offset + 1] << 8) | (bytes[offset + 2] << 16) | (bytes[offset + 3] << 24);
+      assert.equal(i, got, 'in order, none lost or repeated');
+      assert.equal(length, (i % 97) + 4);
+      if (length > 4) assert.equal(bytes[offset + length - 1], i & 0xff);
+      got++;
+    }, { timeout: 10_000 });
+  }
+  await once(producer, 'message');
+  assert.equal(q.size(), 0);
+  await producer.terminate();
 });
 
 test("metrics also answer to the shared-memory queue's names", () => {
