@@ -38,5 +38,5 @@ export { ThreadRunner } from './runners/thread.ts';
 export { ProcessRunner } from './runners/process.ts';
 export { ChildExitError } from './runners/child/host.ts';
 export { JobManager, type ManagerOptions, type CommandSpec, type RunOptions, type RunOutcome } from './manager.ts';
-export { SharedQueue, SharedQueueError, Empty, Full, ItemTooLarge, type SharedQueueHandle, type SharedQueueMetrics } from './shared-queue/index.ts';
+export { SharedQueue, SharedQueueError, Empty, Full, ItemTooLarge, type RawItemHandler, type SharedQueueHandle, type SharedQueueMetrics } from './shared-queue/index.ts';
 export { HttpClient } from './client/http.ts';
