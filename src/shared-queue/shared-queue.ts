@@ -257,7 +257,19 @@ export class SharedQueue<T = unknown> {
     if (taken === undefined) return undefined;
     if (taken.n === 0) throw new SharedQueueError('NOT_RAW', 'the next item is not raw bytes: take it with get() or getMany(); it is still in the queue');
     const { copy, at, n } = taken;
-    for (let i = 0; i < n; i++) onItem(copy, at[i * 3], at[i * 3 + 1]);
+    // The items are taken already: one handler's throw must not lose the rest. Each gets its
+    // call; the first error is thrown after the last.
+    let failed = false;
+    let error: unknown;
+    for (let i = 0; i < n; i++) {
+      try {
+        onItem(copy, at[i * 3], at[i * 3 + 1]);
+      } catch (err) {
+        if (!failed) error = err;
+        failed = true;
+      }
+    }
+    if (failed) throw error;
     return n;
   }
 
@@ -399,6 +411,8 @@ export class SharedQueue<T = unknown> {
    * this thread's reused copy, valid only during the call: copy out what you keep. Stops
    * before an item that is not raw bytes, and throws NOT_RAW (taking nothing) when the next
    * item is one. Returns how many it took; waits (per opts) only while the queue is empty.
+   * If `onItem` throws, the other items taken with it still get their call, then the first
+   * error is thrown: nothing taken is dropped.
    */
   consumeRaw(max: number, onItem: RawItemHandler, opts: WaitOptions = {}): number {
     positiveInt(max, 'max', 1 << 24);

@@ -257,6 +257,22 @@ test('consumeRaw hands over raw items as (bytes, offset, length), stops before o
   assert.equal(q.size(), 0, 'a batch with one oversized raw item put nothing');
 });
 
+test('a consumeRaw handler that throws still sees every item taken with it, then the error surfaces', () => {
+  const q = SharedQueue.create<Uint8Array>({ name: name(), capacity: 8, maxItemBytes: 16 });
+  q.putBatch([1, 2, 3, 4].map((i) => new Uint8Array([i])));
+  const seen: number[] = [];
+  assert.throws(
+    () =>
+      q.consumeRaw(10, (bytes, offset) => {
+        seen.push(bytes[offset]);
+        if (bytes[offset] === 2) throw new Error('handler failed on 2');
+      }),
+    /handler failed on 2/,
+  );
+  assert.deepEqual(seen, [1, 2, 3, 4], 'the items after the throw were handed over, not dropped');
+  assert.equal(q.size(), 0);
+});
+
 test('records crossing the end of the ring come out whole, in batches and one by one', async () => {
   // A small ring: batches of mixed sizes wrap many times, through every put and get path.
   const q = SharedQueue.create<unknown>({ name: name(), capacity: 5, maxItemBytes: 40 });
