@@ -529,7 +529,13 @@ function related(jobs) {
 
 let jobGen = 0;
 async function renderJob(id) {
-  if (openJob?.id !== id) $('#j-feedback').hidden = true;
+  if (openJob?.id !== id) {
+    $('#j-feedback').hidden = true;
+    // Opening another job: the one shown before must not stay on screen under this
+    // address while this one loads (its state and buttons would read as this job's).
+    $('#job-details').hidden = true;
+    $('#j-id').textContent = id;
+  }
   // A newer render (another job opened, a live update) wins: an older one's answer is dropped,
   // so a slow read of the previous job can never show over the page of this one.
   const gen = ++jobGen;

@@ -222,6 +222,8 @@ test('paging while jobs run: page 3 stays loaded through live events; rows updat
 test('a wrong job id and an unknown queue say not found; a job shows only the actions its state allows; a paused queue says so', async () => {
   const { id } = await add('images', 'resize', { item: 'actions.jpg' });
   await page.goto(`${server.url}/#/job/${id}`);
+  // This job's page, not the one an earlier test left in the (hidden, then shown) job view.
+  await page.locator('#j-id', { hasText: id }).waitFor();
   await page.locator('#j-state', { hasText: 'completed' }).waitFor();
   const visible = async () => (await page.locator('#job .actions button:visible').allInnerTexts()).sort();
   assert.deepEqual(await visible(), ['Remove'], 'a completed job can only be removed');
@@ -244,6 +246,24 @@ test('a wrong job id and an unknown queue say not found; a job shows only the ac
   await page.evaluate(() => fetch('/health'));
   assert.equal(await page.locator('#job-details').isVisible(), false, 'the late answer was dropped');
   assert.equal(await page.locator('#j-id').innerText(), 'no-such-job-id-2');
+  // From one job's page to another's: while the second loads, the first is not shown as it.
+  const other = await add('images', 'resize', { item: 'other.jpg' });
+  await page.goto(`${server.url}/#/job/${id}`);
+  await page.locator('#j-id', { hasText: id }).waitFor();
+  await page.locator('#job-details').waitFor();
+  let releaseOther = () => {};
+  const heldOther = new Promise<void>((r) => (releaseOther = r));
+  let passedOther: Promise<void> = Promise.resolve();
+  await page.route(`**/api/jobs/${other.id}`, (route) => {
+    passedOther = heldOther.then(() => route.continue());
+  });
+  await page.goto(`${server.url}/#/job/${other.id}`);
+  await page.locator('#j-id', { hasText: other.id }).waitFor();
+  assert.equal(await page.locator('#job-details').isVisible(), false, "the previous job's details are not shown under this job's id");
+  releaseOther();
+  await passedOther;
+  await page.unroute(`**/api/jobs/${other.id}`);
+  await page.locator('#job-details').waitFor();
   await page.goto(`${server.url}/#/queue/no-such-queue`);
   await page.getByText('There is no queue named "no-such-queue"').waitFor();
   assert.equal(await page.locator('#job-list').isVisible(), false);
