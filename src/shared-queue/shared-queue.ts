@@ -379,7 +379,10 @@ export class SharedQueue<T = unknown> {
     return { n: encoded.length, raw: null, staged: this.stage(encoded, sync) };
   }
 
-  /** Takes the oldest item, waiting for one (worker threads). */
+  /**
+   * Takes the oldest item, waiting for one (worker threads). A raw item is a view of a
+   * per-thread slab (as small Buffers are of Node's pool): `slice()` one you keep for long.
+   */
   get(opts: WaitOptions = NO_OPTIONS): T {
     const first = this.tryGetOne();
     if (first !== undefined) return first[0];
@@ -394,7 +397,7 @@ export class SharedQueue<T = unknown> {
     return (await this.waitUntil(() => this.tryGetOne(), H.PUT_N, H.GET_WAITS, opts, () => new Empty()))[0];
   }
 
-  /** Takes up to `max` items; waits (per opts) only while the queue is empty. */
+  /** Takes up to `max` items; waits (per opts) only while the queue is empty. Raw items are views, as for get(). */
   getMany(max: number, opts: WaitOptions = {}): T[] {
     positiveInt(max, 'max', 1 << 24);
     return this.blockUntil(() => this.tryGet(max), H.PUT_N, H.GET_WAITS, opts, () => new Empty());
