@@ -57,11 +57,10 @@ export interface WaitOptions {
   timeout?: number;
 }
 
-/** A batch ready to go in: raw items as they are, or the others' records staged. */
+/** A batch ready to go in: its records laid out as they go into the ring. */
 interface Batch {
   n: number;
-  raw: readonly Uint8Array[] | null;
-  staged: Uint8Array | null;
+  staged: Uint8Array;
 }
 
 /** Sees one raw item: its bytes are bytes[offset, offset + length), valid only during the call. */
@@ -189,9 +188,9 @@ export class SharedQueue<T = unknown> {
    * `reuse`: a blocking put, which returns before this thread can stage another batch, so
    * its buffer is kept for the next (fresh memory cost more than the copy into it).
    */
-  private stage(encoded: Encoded[], reuse: boolean): Uint8Array {
+  private stage(encoded: readonly (Encoded | Uint8Array)[], reuse: boolean): Uint8Array {
     let bound = 0;
-    for (const e of encoded) bound += recordSize(e.bytes !== null ? e.bytes.length : e.text!.length * 3);
+    for (const e of encoded) bound += recordSize(e instanceof Uint8Array ? e.length : e.bytes !== null ? e.bytes.length : e.text!.length * 3);
     let staged: Uint8Array;
     if (!reuse) staged = new Uint8Array(bound);
     else {
@@ -202,15 +201,22 @@ export class SharedQueue<T = unknown> {
     let at = 0;
     for (const e of encoded) {
       let len: number;
-      if (e.bytes !== null) {
+      let flags: number;
+      if (e instanceof Uint8Array) {
+        len = e.length;
+        flags = FLAG_RAW;
+        staged.set(e, at + RECORD_HEADER);
+      } else if (e.bytes !== null) {
         len = e.bytes.length;
+        flags = e.flags;
         staged.set(e.bytes, at + RECORD_HEADER);
       } else {
         len = utf8.encodeInto(e.text!, staged.subarray(at + RECORD_HEADER)).written;
         if (len > this.maxItemBytes) throw new ItemTooLarge(len, this.maxItemBytes);
+        flags = e.flags;
       }
       words[at >> 2] = len;
-      words[(at >> 2) + 1] = e.flags;
+      words[(at >> 2) + 1] = flags;
       at += recordSize(len);
     }
     return staged.subarray(0, at);
@@ -221,10 +227,10 @@ export class SharedQueue<T = unknown> {
     return this.ring.putOne(e) || undefined;
   }
 
-  /** A batch all or none: raw items copied straight in, others staged (encoded) first. */
+  /** A staged batch, all or none. */
   private tryPutBatch(batch: Batch): true | undefined {
     this.checkOpen();
-    return (batch.raw !== null ? this.ring.putRaw(batch.raw) : this.ring.putStaged(batch.n, batch.staged!)) || undefined;
+    return this.ring.putStaged(batch.n, batch.staged) || undefined;
   }
 
   /** [item], or undefined when empty (an item may itself be undefined). Decoded after the lock is let go. */
@@ -374,9 +380,11 @@ export class SharedQueue<T = unknown> {
       if (!(item instanceof Uint8Array)) raw = false;
       else if (item.length > this.maxItemBytes) throw new ItemTooLarge(item.length, this.maxItemBytes);
     }
-    if (raw) return { n: items.length, raw: items as readonly Uint8Array[], staged: null };
-    const encoded = this.encodeAll(items);
-    return { n: encoded.length, raw: null, staged: this.stage(encoded, sync) };
+    // Raw items need no encoding, nor an object each: they are staged as they are. Written
+    // record by record straight into the ring, one producer ran at ~8 M items/s; staged and
+    // written with one set(), ~13 M (the lines the other core just read come back in one
+    // stream, not one item at a time).
+    return { n: items.length, staged: this.stage(raw ? (items as readonly Uint8Array[]) : this.encodeAll(items), sync) };
   }
 
   /**
