@@ -151,6 +151,46 @@ describe('PostgreSQL: opening and migrations', () => {
 });
 
 describe('PostgreSQL: stores on one schema', () => {
+  // The test clock never moves: only a notification or the first wait's look for ready jobs
+  // can end these waits; a real 10 s signal ends one that would hang, and fails the test.
+  test('a store hears wake-ups from its first wait or worker on; that first wait also sees work added before it listened', async () => {
+    const clock = new TestClock(Date.now());
+    const schema = fresh('wake');
+    const producer = await PostgresStore.connect(PG_URL, { schema, clock });
+    const consumer = await PostgresStore.connect(PG_URL, { schema, clock });
+    const reporter = await PostgresStore.connect(PG_URL, { schema, clock });
+    const hearsWake = (s: PostgresStore) => (s as unknown as { feed: { hearsWake: boolean } }).feed.hearsWake;
+    const job = (id: string) => buildNewJob('q', 'x', {}, { jobId: id }, {}, undefined, clock.now());
+    const woken = async (store: PostgresStore, during: () => Promise<unknown> = async () => {}) => {
+      const guard = AbortSignal.timeout(10_000);
+      const waiting = store.wait(['q'], 3_600_000, guard);
+      await during();
+      await waiting;
+      assert.equal(guard.aborted, false, 'the wait was not woken');
+    };
+    try {
+      // A process that only adds is sent no notification of its own adds.
+      await producer.enqueue([job('a')]);
+      assert.equal(hearsWake(producer), false);
+      assert.equal(hearsWake(consumer), false);
+      // 'a' was announced before the consumer listened: its first wait finds it.
+      await woken(consumer);
+      assert.equal(hearsWake(consumer), true);
+      assert.equal((await consumer.claim({ queues: ['q'], workerId: 'w', limit: 5, leaseMs: 60_000 })).length, 1);
+      // Later waits hear the notification of another store's add.
+      await woken(consumer, () => producer.enqueue([job('b')]));
+      // A Worker's report starts the listening before its first claim.
+      await reporter.reportWorker({ id: 'w1', name: 'w1', host: 'h', pid: 1, queues: ['q'], concurrency: 1, active: [], startedAt: clock.now(), lastSeen: clock.now(), processed: 0, failed: 0 }, 60_000);
+      assert.equal(hearsWake(reporter), true);
+      await woken(reporter, () => producer.enqueue([job('c')]));
+      assert.equal(hearsWake(producer), false);
+    } finally {
+      await producer.close();
+      await consumer.close();
+      await reporter.close();
+    }
+  });
+
   test('events of one store reach the subscribers of another', async () => {
     const schema = fresh('events');
     const a = await PostgresStore.connect(PG_URL, { schema });

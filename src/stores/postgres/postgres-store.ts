@@ -1180,13 +1180,21 @@ export class PostgresStore implements Store {
     // shorten its sleep (a waiter that started after the query answered would measure its
     // timeout from a later moment).
     const waiting = this.feed.waiters.wait(queues, timeoutMs, signal);
+    // The first wait of a store that never listened for wake-ups starts listening, then also
+    // looks for ready jobs: one added before the LISTEN was in force was not heard.
+    const first = !this.feed.hearsWake;
+    if (first) await this.feed.listenWake();
     // Scheduled jobs (perhaps added by another process) bound the sleep.
+    const ready = first ? "UNION ALL SELECT q, -1 FROM unnest($1::text[]) q WHERE EXISTS (SELECT 1 FROM {s}.jobs WHERE queue = q AND state = 'queued')" : '';
     this.query<{ queue: string; at: number }>(
-      "SELECT queue, MIN(run_at) AS at FROM {s}.jobs WHERE state = 'scheduled' AND queue = ANY($1::text[]) GROUP BY queue",
+      `SELECT queue, MIN(run_at) AS at FROM {s}.jobs WHERE state = 'scheduled' AND queue = ANY($1::text[]) GROUP BY queue ${ready}`,
       [queues],
     ).then(
       (due) => {
-        for (const d of due.rows) this.feed.waiters.notifyAt(d.queue, d.at);
+        for (const d of due.rows) {
+          if (Number(d.at) === -1) this.feed.waiters.notify(d.queue);
+          else this.feed.waiters.notifyAt(d.queue, Number(d.at));
+        }
       },
       // Unreachable: sleep the timeout; the caller's next claim reports the error.
       () => undefined,
@@ -1243,6 +1251,9 @@ export class PostgresStore implements Store {
   // ----- workers ------------------------------------------------------------------------
 
   async reportWorker(info: WorkerInfo, ttlMs: number): Promise<void> {
+    // A Worker reports before its first claim: from then on it hears wake-ups, with no gap
+    // between that claim and its first wait.
+    await this.feed.listenWake();
     await this.query('INSERT INTO {s}.workers (id, info, until) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET info = excluded.info, until = excluded.until', [
       info.id,
       JSON.stringify(info),
