@@ -23,8 +23,11 @@ const canBlock = (() => {
   }
 })();
 
-/** Takes the lock at `word`; true when it was taken over from a dead owner. */
-export function acquire(h: Int32Array, word: number, tag: number): boolean {
+/**
+ * Takes the lock at `word`; true when it was taken over from a dead owner, once `now` (ms)
+ * has seen it held unchanged for STALE_MS.
+ */
+export function acquire(h: Int32Array, word: number, tag: number, now: () => number): boolean {
   if (Atomics.compareExchange(h, word, 0, tag) === 0) {
     Atomics.add(h, word + 1, 1);
     return false;
@@ -45,9 +48,9 @@ export function acquire(h: Int32Array, word: number, tag: number): boolean {
       seenGen = gen;
       since = 0;
     } else if (++spins % 1024 === 0) {
-      const now = Date.now();
-      if (since === 0) since = now;
-      else if (now - since > STALE_MS && Atomics.compareExchange(h, word, owner, tag) === owner) {
+      const t = now();
+      if (since === 0) since = t;
+      else if (t - since > STALE_MS && Atomics.compareExchange(h, word, owner, tag) === owner) {
         // The owner died holding the lock.
         Atomics.add(h, word + 1, 1);
         Atomics.add(h, H.RECOVERED, 1);

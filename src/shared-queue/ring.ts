@@ -45,9 +45,12 @@ export class Ring {
   private readonly words: Int32Array;
   private readonly capacity: number;
   private readonly tag: number;
+  /** What a waiter times a stuck lock with (SharedQueue options.clock). */
+  private readonly now: () => number;
 
-  constructor(h: Int32Array, bytes: Uint8Array, words: Int32Array, capacity: number, tag: number) {
+  constructor(h: Int32Array, bytes: Uint8Array, words: Int32Array, capacity: number, tag: number, now: () => number) {
     this.h = h;
+    this.now = now;
     this.bytes = bytes;
     this.words = words;
     this.capacity = capacity;
@@ -241,8 +244,8 @@ export class Ring {
 
   private lockProducers(): void {
     // Taken over: recount with the consumers' lock too (producers' first, as settle() does).
-    if (!acquire(this.h, H.P_LOCK, this.tag)) return;
-    acquire(this.h, H.C_LOCK, this.tag);
+    if (!acquire(this.h, H.P_LOCK, this.tag, this.now)) return;
+    acquire(this.h, H.C_LOCK, this.tag, this.now);
     this.recount();
     release(this.h, H.C_LOCK, this.tag);
   }
@@ -251,7 +254,7 @@ export class Ring {
     // Taken over: a consumer must not wait for the producers' lock while it holds its own
     // (settle() takes them in the other order), so it lets go and settles first. Meanwhile
     // the count can only look too high, which holds producers back, never lets them overrun.
-    while (acquire(this.h, H.C_LOCK, this.tag)) {
+    while (acquire(this.h, H.C_LOCK, this.tag, this.now)) {
       release(this.h, H.C_LOCK, this.tag);
       this.settle(true);
     }
@@ -259,8 +262,8 @@ export class Ring {
 
   /** Takes both locks; recounts when told to or when either was taken over from a dead thread. */
   private settle(force: boolean): void {
-    const tookP = acquire(this.h, H.P_LOCK, this.tag);
-    const tookC = acquire(this.h, H.C_LOCK, this.tag);
+    const tookP = acquire(this.h, H.P_LOCK, this.tag, this.now);
+    const tookC = acquire(this.h, H.C_LOCK, this.tag, this.now);
     if (force || tookP || tookC) this.recount();
     release(this.h, H.C_LOCK, this.tag);
     release(this.h, H.P_LOCK, this.tag);

@@ -8,6 +8,7 @@
  */
 import { decode, encode, utf8, type Encoded } from './codec.ts';
 import { Empty, Full, ItemTooLarge, SharedQueueError } from './errors.ts';
+import type { Clock } from '../core/clock.ts';
 import { canBlock, lockTag } from './lock.ts';
 import { FLAG_RAW, H, HEADER_BYTES, HEADER_WORDS, MAGIC, RECORD_HEADER, recordSize, ringBytesFor } from './layout.ts';
 import { Ring } from './ring.ts';
@@ -21,6 +22,17 @@ export interface CreateOptions {
   capacity?: number;
   /** Largest encoded item, bytes (default 4096). */
   maxItemBytes?: number;
+  /** See ConnectOptions.clock. */
+  clock?: ConnectOptions['clock'];
+}
+
+export interface ConnectOptions {
+  /**
+   * What this handle times a lock held by a thread that died with it by: after 1 s on this
+   * clock it takes the lock over (default: the system clock). Tests pass a clock that
+   * moves on by itself. Blocking waits always measure their timeout in real time.
+   */
+  clock?: Pick<Clock, 'now'>;
 }
 
 /** What crosses postMessage/workerData: SharedQueue.connect(handle) on the other side. */
@@ -73,6 +85,13 @@ const NO_OPTIONS: WaitOptions = Object.freeze({});
 const SPINS = 2000;
 const key = (runId: string, name: string) => `${runId}\u0000${name}`;
 
+function clockOf(options: ConnectOptions | undefined): () => number {
+  const clock = options?.clock;
+  if (clock === undefined) return Date.now;
+  if (clock === null || typeof clock.now !== 'function') throw new SharedQueueError('INVALID', 'clock must be an object with a now() method');
+  return () => clock.now();
+}
+
 function positiveInt(v: unknown, field: string, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) throw new SharedQueueError('INVALID', `${field} must be an integer from 1 to ${max}; got ${String(v)}`);
   return v;
@@ -94,7 +113,7 @@ export class SharedQueue<T = unknown> {
   private rawAt: Int32Array | null = null;
   private closed = false;
 
-  private constructor(handle: SharedQueueHandle) {
+  private constructor(handle: SharedQueueHandle, now: () => number) {
     this.buffer = handle.buffer;
     this.name = handle.name;
     this.runId = handle.runId;
@@ -104,13 +123,14 @@ export class SharedQueue<T = unknown> {
     this.maxItemBytes = this.h[H.MAX_ITEM];
     const ringBytes = this.h[H.RING_BYTES];
     const bytes = new Uint8Array(this.buffer, HEADER_BYTES, ringBytes);
-    this.ring = new Ring(this.h, bytes, new Int32Array(this.buffer, HEADER_BYTES, ringBytes >> 2), this.capacity, lockTag());
+    this.ring = new Ring(this.h, bytes, new Int32Array(this.buffer, HEADER_BYTES, ringBytes >> 2), this.capacity, lockTag(), now);
   }
 
   /** Creates a queue and registers it under (runId, name) in this thread. */
   static create<T = unknown>(options: CreateOptions): SharedQueue<T> {
     if (!options || typeof options.name !== 'string' || options.name.length === 0) throw new SharedQueueError('INVALID', 'a SharedQueue needs a name');
     const runId = options.runId ?? '';
+    const now = clockOf(options);
     // Replacing a live queue's registration would orphan the items in it.
     if (registry.has(key(runId, options.name))) {
       throw new SharedQueueError('EXISTS', `a SharedQueue "${options.name}"${runId ? ` in run "${runId}"` : ''} exists in this thread: connect() to it, or unlink() it before creating a new one`);
@@ -127,24 +147,25 @@ export class SharedQueue<T = unknown> {
     Atomics.store(h, H.MAGIC, MAGIC);
     const handle: SharedQueueHandle = { kind: 'conveyor.shared-queue', name: options.name, runId, buffer };
     registry.set(key(runId, options.name), handle);
-    return new SharedQueue<T>(handle);
+    return new SharedQueue<T>(handle, now);
   }
 
   /**
    * Connects to a queue: by the handle another thread sent (postMessage, workerData), or by
    * name when this thread created or connected to it before.
    */
-  static connect<T = unknown>(target: SharedQueueHandle | string, runId = ''): SharedQueue<T> {
+  static connect<T = unknown>(target: SharedQueueHandle | string, runId = '', options: ConnectOptions = {}): SharedQueue<T> {
+    const now = clockOf(options);
     if (typeof target === 'string') {
       const handle = registry.get(key(runId, target));
       if (!handle) throw new SharedQueueError('NOT_FOUND', `no SharedQueue "${target}"${runId ? ` in run "${runId}"` : ''} is known to this thread; pass its handle (queue.handle) to this thread first`);
-      return new SharedQueue<T>(handle);
+      return new SharedQueue<T>(handle, now);
     }
     if (!target || target.kind !== 'conveyor.shared-queue' || !(target.buffer instanceof SharedArrayBuffer)) {
       throw new SharedQueueError('INVALID', 'not a SharedQueue handle (send queue.handle through postMessage or workerData)');
     }
     registry.set(key(target.runId, target.name), target);
-    return new SharedQueue<T>(target);
+    return new SharedQueue<T>(target, now);
   }
 
   get handle(): SharedQueueHandle {

@@ -106,8 +106,14 @@ test('a thread terminated mid-operation does not wedge the queue', async () => {
   assert.ok(Date.now() < deadline);
 });
 
+/** A clock that moves on 300 ms each time it is read: a stuck lock goes stale at once, without waiting. */
+function ticking(): { now(): number } {
+  let t = 0;
+  return { now: () => (t += 300) };
+}
+
 test('a producer that died between publishing the tail and the count: the next producer takes its lock over and recounts', () => {
-  const q = SharedQueue.create<string>({ name: name(), capacity: 3, maxItemBytes: 64 });
+  const q = SharedQueue.create<string>({ name: name(), capacity: 3, maxItemBytes: 64, clock: ticking() });
   q.putNowait('a');
   q.putNowait('b');
   // What a thread killed inside put() between the tail and the count leaves: 'b' in the
@@ -123,7 +129,7 @@ test('a producer that died between publishing the tail and the count: the next p
 });
 
 test('a consumer that died between moving the head and the count does not leave the queue looking full', () => {
-  const q = SharedQueue.create<string>({ name: name(), capacity: 2, maxItemBytes: 64 });
+  const q = SharedQueue.create<string>({ name: name(), capacity: 2, maxItemBytes: 64, clock: ticking() });
   const h = new Int32Array(q.handle.buffer, 0, HEADER_WORDS);
   // A thread killed inside get() after moving the head: the ring is empty, the count still
   // says full, the consumers' lock is held by the dead thread.
@@ -149,11 +155,34 @@ test('a consumer that died between moving the head and the count does not leave 
 });
 
 test('a consumer that died holding its lock: the next get takes it over and gets the item', () => {
-  const q = SharedQueue.create<string>({ name: name(), capacity: 4, maxItemBytes: 64 });
+  const q = SharedQueue.create<string>({ name: name(), capacity: 4, maxItemBytes: 64, clock: ticking() });
   q.putNowait('a');
   Atomics.store(new Int32Array(q.handle.buffer, 0, HEADER_WORDS), H.C_LOCK, 0x7ff0004);
   assert.equal(q.get({ timeout: 5000 }), 'a');
   assert.equal(q.metrics().recoveredLocks, 1);
+});
+
+test('a held lock is taken over once its clock says it has been stuck for a second', () => {
+  let reads = 0;
+  const q = SharedQueue.create<string>({ name: name(), capacity: 4, maxItemBytes: 64, clock: { now: () => ++reads * 100 } });
+  q.putNowait('a');
+  Atomics.store(new Int32Array(q.handle.buffer, 0, HEADER_WORDS), H.C_LOCK, 0x7ff0005);
+  assert.equal(q.get({ timeout: 5000 }), 'a');
+  assert.equal(q.metrics().recoveredLocks, 1);
+  // The first reading starts the count; more than 1,000 ms later on this clock is the 12th.
+  assert.equal(reads, 12);
+  // A handle connected with its own clock uses it.
+  const other = SharedQueue.connect<string>(q.handle, '', { clock: ticking() });
+  other.putNowait('b');
+  Atomics.store(new Int32Array(q.handle.buffer, 0, HEADER_WORDS), H.C_LOCK, 0x7ff0006);
+  assert.equal(other.get({ timeout: 5000 }), 'b');
+  assert.equal(reads, 12, 'not the creating handle\'s clock');
+  assert.equal(q.metrics().recoveredLocks, 2);
+  // A clock without now() is refused, and nothing is registered.
+  const bad = name();
+  assert.throws(() => SharedQueue.create({ name: bad, clock: {} as { now(): number } }), (e: unknown) => e instanceof SharedQueueError && e.code === 'INVALID');
+  assert.throws(() => SharedQueue.connect(bad), (e: unknown) => e instanceof SharedQueueError && e.code === 'NOT_FOUND');
+  assert.throws(() => SharedQueue.connect(q.handle, '', { clock: null as unknown as { now(): number } }), (e: unknown) => e instanceof SharedQueueError && e.code === 'INVALID');
 });
 
 test('stress: 4 producers and 4 consumers move 1,000,000 items exactly once, in order per producer', async () => {
