@@ -28,9 +28,10 @@ export interface CreateOptions {
 
 export interface ConnectOptions {
   /**
-   * What this handle times a lock held by a thread that died with it by: after 1 s on this
-   * clock it takes the lock over (default: the system clock). Tests pass a clock that
-   * moves on by itself. Blocking waits always measure their timeout in real time.
+   * The clock on which this handle measures how long a lock has been held unchanged (a
+   * thread died holding it): after 1 s it takes the lock over. Default: the system clock;
+   * tests pass one that moves on by itself. Blocking waits time out in real time whatever
+   * this clock says (Atomics.wait).
    */
   clock?: Pick<Clock, 'now'>;
 }

@@ -5,7 +5,7 @@
  *   that makes work ready; it wakes this store's waiters (workers idle in Store.wait).
  *   Heard only from this store's first worker or waiter on (listenWake): a process that
  *   only adds jobs would otherwise receive a notification for each of its own adds, which
- *   cost a single add ~30% of its client CPU on this project's machine.
+ *   cost a single add about a fifth of its client CPU (docs/stores-postgres.md).
  * - `<schema>.events`: job events, sent only while some store has subscribers (it
  *   registers in the `listeners` table), so a busy system without dashboards or event
  *   listeners sends none.
