@@ -209,6 +209,7 @@ async function renderJobs(queue, params, append = false) {
     $('#f-text').value = params.get('text') ?? '';
   }
   const filters = { state: $('#f-state').value, text: $('#f-text').value, order: $('#f-order').value };
+  const countsAt = ++tabsGen;
   const { queues } = await api('/api/queues');
   if (gen !== listGen) return;
   setOptions($('#f-queue'), queues.map((q) => `<option ${q.name === queue ? 'selected' : ''}>${esc(q.name)}</option>`).join(''));
@@ -219,10 +220,7 @@ async function renderJobs(queue, params, append = false) {
   $('#paused-banner').hidden = !info?.config.paused;
   for (const el of ['#filters', '#job-list', '#schedules-box', '#add', '#state-tabs']) $(el).hidden = !info;
   if (!info) $('#groups-box').hidden = true;
-  if (info) {
-    tabsGen++;
-    renderTabs(info.counts, filters.state);
-  }
+  if (info) showTabs(countsAt, info.counts);
   listCounts = info?.counts ?? null;
   if (!info) {
     $('#more').hidden = true;
@@ -260,8 +258,21 @@ async function renderJobs(queue, params, append = false) {
 
 const TAB_STATES = ['queued', 'active', 'scheduled', 'pending', 'deferred', 'failed', 'completed', 'canceled'];
 
-/** One tab per state with its count; the current filter is the selected tab. */
+/**
+ * Counts are read by the list's renders and by resyncs, whose answers can arrive out of
+ * order: each read takes a number, and an answer shows only if no later read's answer is
+ * on screen yet. (Dropping every answer once a later read had started let a queue with
+ * events faster than its answers never show new counts.)
+ */
 let tabsGen = 0;
+let tabsShown = 0;
+function showTabs(gen, counts) {
+  if (gen < tabsShown) return;
+  tabsShown = gen;
+  renderTabs(counts, $('#f-state').value);
+}
+
+/** One tab per state with its count; the current filter is the selected tab. */
 function renderTabs(counts, current) {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   const tab = (state, label, n) =>
@@ -360,12 +371,12 @@ function resyncList() {
   renderSchedules(listQueue).catch(showError);
   renderGroups(listQueue).catch(showError);
   recountNew(listQueue).catch(showError);
-  // Counts read later win: an answer that arrives after a newer list render or resync is dropped.
+  // Counts read later win (showTabs).
   const gen = ++tabsGen;
   const queue = listQueue;
   api(`/api/queues/${encodeURIComponent(queue)}`)
     .then((q) => {
-      if (gen === tabsGen && queue === listQueue) renderTabs(q.counts, $('#f-state').value);
+      if (queue === listQueue) showTabs(gen, q.counts);
     })
     .catch(showError);
 }

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { launchBrowser } from '../helpers/browser.ts';
 import { serve, type ServeProc } from '../helpers/server.ts';
 
@@ -311,6 +311,36 @@ test('state tabs with counts: all, and each state that has jobs; a tab filters t
   assert.equal(await page.locator(`#job-list tr[data-id="${id}"] .c-error`).innerText(), 'kaboom', 'its last error is a column');
   assert.match(page.url(), /state=failed/);
   await page.screenshot({ path: join(shots, 'state-tabs.png'), fullPage: false });
+});
+
+test('the state tabs keep up when each answer with the counts arrives after the next read began', async () => {
+  const q = 'tabs-held';
+  await add(q, 'resize', {});
+  await page.goto(`${server.url}/#/queue/${q}`);
+  await page.locator('#state-tabs button[data-state="queued"]').waitFor();
+  // Each read of the queue's counts is held until the next one is sent, then let through: every
+  // answer is older than a read in flight, as on a busy queue whose server answers slowly.
+  const held: Route[] = [];
+  let arrived = () => {};
+  const pattern = `**/api/queues/${q}`;
+  await page.route(pattern, (route) => {
+    held.push(route);
+    arrived();
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const read = new Promise<void>((r) => (arrived = r));
+      // Its live event sets off a read of the counts.
+      await add(q, 'resize', {});
+      await read;
+      if (held.length >= 2) await held.shift()!.continue();
+    }
+    // 4 jobs; the last answer let through was read with all of them there.
+    await page.waitForFunction((n) => document.querySelector('#state-tabs button[data-state=""]')?.textContent?.replace(/\s+/g, ' ').trim() === `all ${n}`, 4, { timeout: 10_000 });
+  } finally {
+    await page.unroute(pattern);
+    for (const r of held) await r.continue().catch(() => {});
+  }
 });
 
 test('accessible names and states: per-queue buttons, the progress bar, a job without output says so', async () => {
