@@ -45,6 +45,8 @@ export class ListenFeed {
   private listeningEvents = false;
   /** listenWake() was called: LISTEN on the wake channel, now and after each reconnect. */
   private wakeOn: Promise<void> | null = null;
+  /** That LISTEN is in force: whatever commits from now on is heard. */
+  private wakeInForce = false;
   private toggling: Promise<unknown> = Promise.resolve();
   private renewer: ReturnType<typeof setInterval> | null = null;
   private reconnect: ReturnType<typeof setTimeout> | null = null;
@@ -112,9 +114,9 @@ export class ListenFeed {
     this.retryMs = 100;
   }
 
-  /** True once listenWake() was called. */
+  /** True once the LISTEN that listenWake() started is in force. */
   get hearsWake(): boolean {
-    return this.wakeOn !== null;
+    return this.wakeInForce;
   }
 
   /**
@@ -126,13 +128,17 @@ export class ListenFeed {
     if (this.wakeOn) return this.wakeOn;
     const client = this.client;
     if (!client || this.closed) {
+      // Down: the reconnect listens, then wakes every waiter.
+      this.wakeInForce = true;
       this.wakeOn = Promise.resolve();
       return this.wakeOn;
     }
     // One statement at a time on this connection (pg refuses overlapping queries). A
     // failure means the connection is lost: its reconnect listens.
     this.toggling = this.toggling.then(() => client.query(`LISTEN "${this.channels.wake}"`)).catch(() => undefined);
-    this.wakeOn = this.toggling.then(() => undefined);
+    this.wakeOn = this.toggling.then(() => {
+      this.wakeInForce = true;
+    });
     return this.wakeOn;
   }
 

@@ -1180,8 +1180,8 @@ export class PostgresStore implements Store {
     // shorten its sleep (a waiter that started after the query answered would measure its
     // timeout from a later moment).
     const waiting = this.feed.waiters.wait(queues, timeoutMs, signal);
-    // The first wait of a store that never listened for wake-ups starts listening, then also
-    // looks for ready jobs: one added before the LISTEN was in force was not heard.
+    // A wait that begins before this store's LISTEN is in force (its first, or one beside
+    // it) waits for the LISTEN, then also looks for ready jobs: one added before was not heard.
     const first = !this.feed.hearsWake;
     if (first) await this.feed.listenWake();
     // Scheduled jobs (perhaps added by another process) bound the sleep.
