@@ -191,6 +191,28 @@ describe('PostgreSQL: stores on one schema', () => {
     }
   });
 
+  test('waits that begin together before the store listens each look for ready jobs of their own queues', async () => {
+    const clock = new TestClock(Date.now());
+    const schema = fresh('wake2');
+    const producer = await PostgresStore.connect(PG_URL, { schema, clock });
+    const consumer = await PostgresStore.connect(PG_URL, { schema, clock });
+    try {
+      // Added before the consumer listens: only a look for ready jobs can find it.
+      await producer.enqueue([buildNewJob('q2', 'x', {}, {}, {}, undefined, clock.now())]);
+      const guard = AbortSignal.timeout(10_000);
+      const other = new AbortController();
+      // The first wait starts the LISTEN; the second begins before it is in force.
+      const first = consumer.wait(['q1'], 3_600_000, other.signal);
+      await consumer.wait(['q2'], 3_600_000, guard);
+      assert.equal(guard.aborted, false, 'the wait on q2 was not woken');
+      other.abort();
+      await first;
+    } finally {
+      await producer.close();
+      await consumer.close();
+    }
+  });
+
   test('events of one store reach the subscribers of another', async () => {
     const schema = fresh('events');
     const a = await PostgresStore.connect(PG_URL, { schema });
