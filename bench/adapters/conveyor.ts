@@ -2,10 +2,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { openStore, Queue, Worker, type Store } from '../../src/index.ts';
 import { PG_URL, REDIS_URL, tag, type Adapter } from './adapter.ts';
 import { dropSchema } from './pg-schema.ts';
+import { dropRedisPrefix } from './redis-keys.ts';
 
 export function conveyor(kind: 'memory' | 'sqlite' | 'redis' | 'postgres', options: { durability?: 'process' | 'power' } = {}): Adapter {
   let store: Store;
@@ -42,16 +42,7 @@ export function conveyor(kind: 'memory' | 'sqlite' | 'redis' | 'postgres', optio
       await store.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
       if (kind === 'postgres') await dropSchema(schema);
-      if (kind === 'redis') {
-        const r = new Redis(REDIS_URL);
-        for (let cursor = '0'; ; ) {
-          const [next, keys] = await r.scan(cursor, 'MATCH', `{${prefix}}:*`, 'COUNT', 1000);
-          if (keys.length) await r.unlink(...keys);
-          cursor = next;
-          if (cursor === '0') break;
-        }
-        r.disconnect();
-      }
+      if (kind === 'redis') await dropRedisPrefix(prefix);
     },
   };
 }
