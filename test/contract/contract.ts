@@ -78,6 +78,25 @@ export function runContract(backend: string, factory: StoreFactory): void {
       assert.equal(await store.get('no-such-job'), null);
     });
 
+    test('data and results of every size and character come back as they went in: add, get, list, claim, finish', async () => {
+      const q = freshQueue();
+      // Strings whose multi-byte characters (2, 3 and 4 bytes in UTF-8) fall at every offset,
+      // at lengths around the sizes a store may treat differently (short values, chunks, own keys).
+      const values: unknown[] = [null, 0, '', 'x'.repeat(47), 'x'.repeat(63), 'x'.repeat(64)];
+      for (const len of [40, 60, 100, 130, 250, 500, 520, 2000]) {
+        for (const [k, ch] of [[0, 'é'], [1, '€'], [2, '😀'], [3, '😀']] as const) values.push({ s: 'a'.repeat(k) + ch.repeat(Math.ceil(len / ch.length)) });
+      }
+      values.push({ mixed: 'aé€😀'.repeat(60), n: [1, 2.5, -3], nested: { t: true, f: false, z: null } });
+      const added = await store.enqueue(values.map((v) => buildNewJob(q, 'v', v)));
+      for (const [i, r] of added.entries()) assert.deepEqual((await store.get(r.id))!.data, values[i], `get ${i}`);
+      const listed = (await store.list({ queue: q, order: 'asc', limit: 100 })).jobs;
+      assert.deepEqual(listed.map((j) => j.data), values);
+      const claimed = await store.claim({ ...W, queues: [q], limit: 100 });
+      assert.deepEqual(new Map(claimed.map((j) => [j.id, j.data])), new Map(added.map((r, i) => [r.id, values[i]])));
+      assert.ok((await store.finish(claimed.map((j) => ({ id: j.id, token: j.token, kind: 'completed' as const, result: j.data })))).every(Boolean));
+      for (const [i, r] of added.entries()) assert.deepEqual((await store.get(r.id))!.result, values[i], `result ${i}`);
+    });
+
     test("a job's trace context is kept: get and claim return it; untraced jobs have none", async () => {
       const q = freshQueue();
       const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';

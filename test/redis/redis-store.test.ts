@@ -117,6 +117,63 @@ describe('layout', () => {
   });
 });
 
+describe('values in the hash', () => {
+  const keys = new Keys(prefix);
+  const fieldsOf = async (id: string) => (await raw.hkeys(keys.job(id))).filter((f) => /^data(\.\d+)?$/.test(f)).sort();
+
+  test('data up to 512 bytes lives in the hash in chunks of at most 64 bytes, so the hash stays a listpack; longer data has its own key', async () => {
+    const q = freshQueue();
+    const small = { s: 'x'.repeat(100) }; // 116 bytes of JSON: two chunks
+    const edge = 'é'.repeat(250); // 502 bytes: eight chunks, none ending inside a character
+    const large = { s: 'x'.repeat(600) };
+    const [a, b, c] = await store.enqueue([buildNewJob(q, 't', small), buildNewJob(q, 't', edge), buildNewJob(q, 't', large)]);
+    assert.deepEqual(await fieldsOf(a.id), ['data', 'data.1']);
+    assert.equal(await raw.exists(keys.data(a.id)), 0);
+    assert.equal(await raw.call('OBJECT', 'ENCODING', keys.job(a.id)), 'listpack');
+    assert.equal((await fieldsOf(b.id)).length, 8);
+    for (const v of await raw.hvals(keys.job(b.id))) assert.ok(Buffer.byteLength(v) <= 64, `a value of ${Buffer.byteLength(v)} bytes`);
+    assert.equal(await raw.call('OBJECT', 'ENCODING', keys.job(b.id)), 'listpack');
+    assert.deepEqual(await fieldsOf(c.id), []);
+    assert.equal(await raw.get(keys.data(c.id)), JSON.stringify(large));
+    assert.deepEqual([(await store.get(a.id))!.data, (await store.get(b.id))!.data, (await store.get(c.id))!.data], [small, edge, large]);
+  });
+
+  test('a debounced add that replaces the data leaves no chunk or key of the old value behind', async () => {
+    const q = freshQueue();
+    const opts = { debounce: { key: 'k', delayMs: 60_000 } };
+    const { id } = (await store.enqueue([buildNewJob(q, 't', 'a'.repeat(300), opts)]))[0];
+    const steps: [unknown, string[], number][] = [
+      ['short', ['data'], 0],
+      ['b'.repeat(700), [], 1],
+      ['c'.repeat(130), ['data', 'data.1', 'data.2'], 0],
+      ['d'.repeat(70), ['data', 'data.1'], 0],
+    ];
+    for (const [data, fields, ownKey] of steps) {
+      const [r] = await store.enqueue([buildNewJob(q, 't', data, opts)]);
+      assert.deepEqual([r.id, r.debounced], [id, true]);
+      assert.deepEqual(await fieldsOf(id), fields, `fields for ${JSON.stringify(data).length} bytes`);
+      assert.equal(await raw.exists(keys.data(id)), ownKey);
+      assert.deepEqual((await store.get(id))!.data, data);
+    }
+  });
+
+  test('jobs written before (long data in its own key) read, run and finish the same', async () => {
+    const q = freshQueue();
+    const data = { s: 'é'.repeat(100) };
+    const [r] = await store.enqueue([buildNewJob(q, 't', data)]);
+    // As layout 2 wrote it: data over 48 bytes in a key of its own.
+    await raw.hdel(keys.job(r.id), 'data', 'data.1', 'data.2', 'data.3');
+    await raw.set(keys.data(r.id), JSON.stringify(data));
+    assert.deepEqual((await store.get(r.id))!.data, data);
+    const [job] = await store.claim({ ...W, queues: [q], limit: 1 });
+    assert.deepEqual([job.id, job.data], [r.id, data]);
+    assert.deepEqual(await store.finish([{ id: job.id, token: job.token, kind: 'completed', result: data }]), [true]);
+    assert.deepEqual((await store.get(r.id))!.result, data);
+    await store.remove([r.id]);
+    assert.equal(await raw.exists(keys.data(r.id), keys.job(r.id)), 0);
+  });
+});
+
 describe('connections', () => {
   test('a Worker with concurrency 50 uses two connections: commands and one blocking', async () => {
     const name = `conns-${process.pid}-${Date.now()}`;

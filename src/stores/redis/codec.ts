@@ -25,6 +25,17 @@ function json<T>(v: string | undefined, fallback: T): T {
   return v === undefined || v === '' ? fallback : (JSON.parse(v) as T);
 }
 
+/**
+ * A value stored in chunks (`data`, `data.1`, `data.2`, ...: lua/lib.lua putValue) as one
+ * string; each chunk ends on a character boundary, so each decoded on its own joins right.
+ */
+function joined(h: Hash, field: string): string | undefined {
+  let v = h[field];
+  if (v === undefined) return undefined;
+  for (let k = 1; h[`${field}.${k}`] !== undefined; k++) v += h[`${field}.${k}`];
+  return v;
+}
+
 export function hashToJob(h: Hash, logCount: number): Job {
   const errors = json<Partial<JobError>[]>(h.errors, []).map((e) => ({
     attempt: e.attempt ?? 0,
@@ -36,7 +47,7 @@ export function hashToJob(h: Hash, logCount: number): Job {
     id: h.id,
     queue: h.queue,
     name: h.name,
-    data: json<unknown>(h.data, null),
+    data: json<unknown>(joined(h, 'data'), null),
     state: h.state as JobState,
     priority: Number(h.priority ?? 0),
     runAt: num(h.runAt),
@@ -46,7 +57,7 @@ export function hashToJob(h: Hash, logCount: number): Job {
     timeoutMs: num(h.timeoutMs),
     progress: Number(h.progress ?? 0),
     message: h.message ?? null,
-    result: json<unknown>(h.result, null),
+    result: json<unknown>(joined(h, 'result'), null),
     errors,
     createdAt: Number(h.createdAt),
     startedAt: num(h.startedAt),

@@ -4,12 +4,15 @@
  * prefix marked newer: it would misread jobs written in a layout it does not know.
  *
  * 1: before the mark existed. 2: a job's hash leaves out its id (the key holds it), priority
- * 0 and a single attempt; layout-1 hashes, which hold them, read the same.
+ * 0 and a single attempt; layout-1 hashes, which hold them, read the same. 3: data and
+ * results up to 512 bytes live in the hash in 64-byte chunks (lua/lib.lua putValue), not in
+ * keys of their own; earlier jobs, whose values over 48 bytes have their own keys, read the
+ * same. A layout-2 process would read only a chunked value's first chunk.
  */
 import { ConnectionError } from '../../core/errors.ts';
 import type { RedisClient } from './connection.ts';
 
-export const LAYOUT = 2;
+export const LAYOUT = 3;
 
 export async function claimLayout(redis: RedisClient, key: string, location: string): Promise<void> {
   const found = await redis.get(key);

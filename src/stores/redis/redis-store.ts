@@ -348,7 +348,7 @@ export class RedisStore implements Store {
       if (hash.state === undefined) return null;
       // The hash does not hold its id (enqueue.lua): the key does.
       hash.id = ids[i];
-      // Short data and results live in the hash, long ones in their own keys.
+      // Data and results up to 512 bytes live in the hash (in chunks), longer ones in their own keys.
       const long = { data: (data as string | null) ?? 'null', result: (result as string | null) ?? 'null', errors: (errors as string | null) ?? '[]' };
       return hashToJob({ ...long, ...hash }, Number(logCount));
     });

@@ -180,13 +180,7 @@ for _, nj in ipairs(jobs) do
     -- A debounced add: the waiting job takes the new data and run time.
     local j = load(nj.dupOf)
     local sets, dels = {'runAt', nj.runAt}, {}
-    if #nj.data <= INLINE then
-      sets[#sets + 1] = 'data'; sets[#sets + 1] = nj.data
-      redis.call('DEL', P .. 'data:' .. nj.dupOf)
-    else
-      redis.call('SET', P .. 'data:' .. nj.dupOf, nj.data)
-      dels[#dels + 1] = 'data'
-    end
+    replaceValue(nj.dupOf, 'data', nj.data, sets, dels)
     j.runAt = tonumber(nj.runAt)
     setState(nj.dupOf, j, 'scheduled', sets, dels)
     out[#out + 1] = nj.dupOf; out[#out + 1] = 'scheduled'; out[#out + 1] = '2'

@@ -8,8 +8,13 @@ import { TRANSITIONS } from '../../../core/states.ts';
 import { brokenDependencyError } from '../../../engine/transitions.ts';
 import { MAX_LOG_LINES } from '../../rules.ts';
 
-/** Data and results up to this many bytes stay in the job's hash (listpack values: 64). */
-export const INLINE = 48;
+/**
+ * Data and results up to CHUNKS chunks of CHUNK bytes stay in the job's hash, one field per
+ * chunk (lib.lua putValue): Redis keeps a hash compact (a listpack) while every value is at
+ * most 64 bytes (`hash-max-listpack-value`, default 64). A longer value gets its own key.
+ */
+export const CHUNK = 64;
+export const CHUNKS = 8;
 /** Most job ids one event stream entry carries. */
 export const EVENT_GROUP = 50;
 /** Values per job in an enqueue call (see RedisStore.enqueue). */
@@ -64,7 +69,8 @@ export function luaHeader(): string {
   return [
     `local MAX_LOG = ${MAX_LOG_LINES}`,
     `local EVENT_GROUP = ${EVENT_GROUP}`,
-    `local INLINE = ${INLINE}`,
+    `local CHUNK = ${CHUNK}`,
+    `local CHUNKS = ${CHUNKS}`,
     `local ENQUEUE_FIELDS = ${ENQUEUE_FIELDS}`,
     `local FINISH_FIELDS = ${FINISH_FIELDS}`,
     `local MAINTAIN_BUDGET = ${MAINTAIN_BUDGET}`,

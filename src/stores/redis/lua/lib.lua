@@ -12,16 +12,17 @@
 -- Numbers written back to Redis go through fmt(): Lua would print large integers (ready
 -- scores reach 2^53) in %.14g and lose digits.
 --
--- A job is a small hash plus string keys for its long values (data and result longer than
--- INLINE bytes, and its errors): keeping them out of the hash lets Redis store the hash as
--- a compact listpack, about a third of the memory of a hashtable-encoded one.
+-- A job is a small hash, holding its data and result in chunks (putValue) unless they are
+-- longer than CHUNKS * CHUNK bytes, plus string keys for longer values and its errors: every
+-- hash value stays within a listpack's limit, so Redis stores the hash as a compact
+-- listpack, about a third of the memory of a hashtable-encoded one.
 --
 -- Events are buffered and written when the script ends; consecutive events that differ only
 -- in their job id share one stream entry (ids joined by newlines, at most EVENT_GROUP), so a
 -- batch of 1,000 completions costs 20 XADDs, not 1,000.
 --
 -- Globals this file uses but does not define come from the generated header (header.ts):
--- MAX_LOG, EVENT_GROUP, INLINE, CAN_CANCEL, CAN_PROMOTE, CAN_RETRY, F, FSET, FOR_FINISH,
+-- MAX_LOG, EVENT_GROUP, CHUNK, CHUNKS, CAN_CANCEL, CAN_PROMOTE, CAN_RETRY, F, FSET, FOR_FINISH,
 -- FOR_REMOVAL, BROKEN_PRE, BROKEN_POST and the per-operation sizes.
 
 -- Per call, set by begin(): the calling convention's head, and the arguments.
@@ -221,14 +222,51 @@ local function loadAll(id)
   return defaults(j), h
 end
 
--- A short value goes in the hash (sets); a long one to its own key.
+-- A value (data, result) up to CHUNKS chunks of at most CHUNK bytes goes in the hash (sets),
+-- as fields `<field>`, `<field>.1`, `<field>.2`, ...: each within a listpack's value limit, so
+-- the hash stays compact, and a claim's HGETALL reads it with no GET. A chunk never ends
+-- inside a UTF-8 character (a client decodes each reply string on its own). A longer value
+-- goes to its own key. Returns how many fields it wrote (0: its own key).
 local function putValue(id, field, value, sets)
-  if #value <= INLINE then
+  local n = #value
+  if n <= CHUNK then
     sets[#sets + 1] = field
     sets[#sets + 1] = value
-  else
-    redis.call('SET', P .. field .. ':' .. id, value)
+    return 1
   end
+  if n <= CHUNK * CHUNKS then
+    local parts, i = {}, 1
+    while i <= n and #parts < CHUNKS do
+      local e = i + CHUNK - 1
+      if e >= n then
+        e = n
+      else
+        -- 0x80-0xBF continue a character: the next chunk must not start with one.
+        while e > i and string.byte(value, e + 1) >= 128 and string.byte(value, e + 1) < 192 do e = e - 1 end
+      end
+      parts[#parts + 1] = string.sub(value, i, e)
+      i = e + 1
+    end
+    if i > n then
+      sets[#sets + 1] = field
+      sets[#sets + 1] = parts[1]
+      for k = 2, #parts do
+        sets[#sets + 1] = field .. '.' .. (k - 1)
+        sets[#sets + 1] = parts[k]
+      end
+      return #parts
+    end
+  end
+  redis.call('SET', P .. field .. ':' .. id, value)
+  return 0
+end
+
+-- putValue over a value the job may already hold (in the hash or its own key): the fields
+-- and key the new value does not write are deleted (dels).
+local function replaceValue(id, field, value, sets, dels)
+  local written = putValue(id, field, value, sets)
+  if written > 0 then redis.call('DEL', P .. field .. ':' .. id) else dels[#dels + 1] = field end
+  for k = math.max(written, 1), CHUNKS - 1 do dels[#dels + 1] = field .. '.' .. k end
 end
 
 -- Finished jobs per queue in this call (Store.history): one HINCRBY per queue and outcome
