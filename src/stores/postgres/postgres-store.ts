@@ -21,7 +21,7 @@ import { ConnectionError, ConveyorError, NotFoundError, ValidationError } from '
 import type { ClaimedJob, EnqueueResult, Job, LogLine, NewJob } from '../../core/job.ts';
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig, defaultQueueConfig } from '../../core/queue-config.ts';
 import { joinSchedule, progressJson, splitSchedule, type Schedule, type ScheduleProgress } from '../../core/schedule.ts';
-import { isFinished, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
+import { isFinished, JOB_STATES, UNFINISHED_STATES, WAITING_STATES, type JobState } from '../../core/states.ts';
 import { openWindow, queueWindow, type RateWindow } from '../../engine/rate-window.ts';
 import { debounceSlot, planDedupe, settleDedupe, type DedupeEntry } from '../dedupe.ts';
 import { EXPIRED, stallOutcome, startAttempt } from '../../engine/transitions.ts';
@@ -93,6 +93,24 @@ const storable = (s: string): boolean => !s.includes('\u0000');
 /** The columns a PgRow is read from (the table is aliased j). */
 const ROW = `j.id, j.queue, j.name, j.state, j.priority, j.created_at, j.start_by, j.data, j.doc::text AS doc, j.token, j.log_count`;
 const ROW_WITH_CHILDREN = `${ROW}, j.linked, (SELECT array_agg(d.child) FROM {s}.deps d WHERE d.parent = j.id) AS children`;
+
+/** Every queue that has jobs, one index descent each (a loose scan: PostgreSQL has no skip scan). */
+const QUEUES_WITH_JOBS = `WITH RECURSIVE r(q) AS (SELECT min(queue) FROM {s}.jobs
+  UNION ALL SELECT (SELECT min(queue) FROM {s}.jobs WHERE queue > r.q) FROM r WHERE r.q IS NOT NULL) SELECT q FROM r WHERE q IS NOT NULL`;
+
+/**
+ * Jobs in creation order, from the (queue, state, created_seq) index: one ordered range per
+ * queue and state, each cut at `limit`, merged. `queues` is SQL yielding a column `q`,
+ * `states` a text[] parameter; `where` filters `j` further; `lock` is a FOR UPDATE clause for
+ * each range. Yields `seq` (created_seq) and `select` over `j`.
+ */
+function byCreation(o: { queues: string; states: string; select: string; where: string[]; dir: 'ASC' | 'DESC'; limit: string; lock?: string }): string {
+  const where = ['j.queue = x.q', 'j.state = x.s', ...o.where].join(' AND ');
+  return `SELECT t.* FROM (SELECT qs.q, st.s FROM (${o.queues}) qs CROSS JOIN unnest(${o.states}) AS st(s)) x
+    CROSS JOIN LATERAL (SELECT j.created_seq AS seq, ${o.select} FROM {s}.jobs j WHERE ${where}
+      ORDER BY j.created_seq ${o.dir} LIMIT ${o.limit}${o.lock ?? ''}) t
+    ORDER BY t.seq ${o.dir} LIMIT ${o.limit}`;
+}
 
 /**
  * Waiting jobs past their latest start ($3: now), in the terms of the partial index
@@ -371,7 +389,7 @@ export class PostgresStore implements Store {
     for (const [key, n] of needs.oldest) {
       const [queue, name] = key.split('\u0000');
       const r = await c.query(
-        this.sql(`SELECT id FROM {s}.jobs WHERE queue = $1 AND state = ANY($2::text[])${name ? ' AND name = $4' : ''} ORDER BY created_seq LIMIT $3`),
+        this.sql(byCreation({ queues: 'SELECT $1::text AS q', states: '$2::text[]', select: 'j.id', where: name ? ['j.name = $4'] : [], dir: 'ASC', limit: '$3' })),
         [queue, WAITING_STATES, n, ...(name ? [name] : [])],
       );
       snap.absorbOldest(key, r.rows.map((x) => x.id as string), r.rows.length < n);
@@ -955,8 +973,17 @@ export class PostgresStore implements Store {
       const n = Math.min(MAINTAIN_BATCH, left);
       const removed = await this.tx(async (c, pending) => {
         const r = await c.query(
-          this.sql(`SELECT ${ROW_WITH_CHILDREN} FROM {s}.jobs j WHERE j.queue = $1 AND j.state = ANY($2::text[]) AND COALESCE(j.finished_at, j.created_at) <= $3
-            ORDER BY j.created_seq LIMIT $4 FOR UPDATE OF j SKIP LOCKED`),
+          this.sql(
+            byCreation({
+              queues: 'SELECT $1::text AS q',
+              states: '$2::text[]',
+              select: ROW_WITH_CHILDREN,
+              where: ['COALESCE(j.finished_at, j.created_at) <= $3'],
+              dir: 'ASC',
+              limit: '$4',
+              lock: ' FOR UPDATE OF j SKIP LOCKED',
+            }),
+          ),
           [req.queue, states, cutoff, n],
         );
         const rows = r.rows as PgRow[];
@@ -1020,15 +1047,15 @@ export class PostgresStore implements Store {
       args.push(v);
       return `$${args.length}`;
     };
-    if (filter.queue !== undefined) where.push(`j.queue = ${arg(filter.queue)}`);
-    if (filter.states && filter.states.length > 0) where.push(`j.state = ANY(${arg(filter.states)}::text[])`);
+    const queues = filter.queue !== undefined ? `SELECT ${arg(filter.queue)}::text AS q` : QUEUES_WITH_JOBS;
+    const states = `${arg(filter.states && filter.states.length > 0 ? filter.states : JOB_STATES)}::text[]`;
     if (filter.name !== undefined) where.push(`j.name = ${arg(filter.name)}`);
     if (filter.text) {
       const t = arg(filter.text.toLowerCase());
       where.push(`(strpos(lower(j.id), ${t}) > 0 OR strpos(lower(j.data), ${t}) > 0)`);
     }
     if (after) where.push(`j.created_seq ${desc ? '<' : '>'} ${arg(after[0])}`);
-    const sql = `SELECT j.created_seq AS seq, ${ROW} FROM {s}.jobs j${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY j.created_seq ${desc ? 'DESC' : 'ASC'} LIMIT ${arg(limit + 1)}`;
+    const sql = byCreation({ queues, states, select: ROW, where, dir: desc ? 'DESC' : 'ASC', limit: arg(limit + 1) });
     const rows = (await this.query<PgRow & { seq: number }>(sql, args)).rows;
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];

@@ -100,6 +100,17 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE {s}.jobs ADD COLUMN linked boolean NOT NULL DEFAULT false;
   `,
+  // 5: one index for counts and for every read in creation order, instead of three. Every
+  // add writes an entry in each index of jobs, and so does every state change (it cannot be
+  // a HOT update): (queue, state, created_seq) serves counts per queue and state, and reads
+  // in creation order merge one range per queue and state (postgres-store.ts, byCreation).
+  // On a large table this builds the index while writes wait: see docs/stores-postgres.md.
+  `
+  CREATE INDEX jobs_queue_state_created ON {s}.jobs (queue, state, created_seq);
+  DROP INDEX {s}.jobs_queue_created;
+  DROP INDEX {s}.jobs_created;
+  DROP INDEX {s}.jobs_queue_state;
+  `,
 ];
 
 /** The version a store of this build expects. */
