@@ -137,6 +137,41 @@ describe('PostgreSQL: opening and migrations', () => {
     }
   });
 
+  test('a schema at version 4 with jobs in it migrates to one (queue, state, created_seq) index and reads the same', async () => {
+    const schema = fresh('v4');
+    const first = await PostgresStore.connect(PG_URL, { schema });
+    const added = await first.enqueue(['a', 'b', 'a', 'b', 'a'].map((q, i) => buildNewJob(q, 't', { i })));
+    const [job] = await first.claim({ queues: ['a'], workerId: 'w', limit: 1, leaseMs: 60_000 });
+    await first.finish([{ id: job.id, token: job.token, kind: 'completed', result: null }]);
+    await first.close();
+    const c = await client();
+    const indexes = async () =>
+      (await c.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 ORDER BY 1', [schema, 'jobs'])).rows.map((r) => r.indexname as string);
+    try {
+      // Back to version 4 as it was: its three indexes instead of the one.
+      await c.query(`DROP INDEX "${schema}".jobs_queue_state_created`);
+      await c.query(`CREATE INDEX jobs_queue_created ON "${schema}".jobs (queue, created_seq)`);
+      await c.query(`CREATE INDEX jobs_created ON "${schema}".jobs (created_seq)`);
+      await c.query(`CREATE INDEX jobs_queue_state ON "${schema}".jobs (queue, state)`);
+      await c.query(`DELETE FROM "${schema}".migrations WHERE version = 5`);
+      const store = await PostgresStore.connect(PG_URL, { schema });
+      try {
+        assert.equal(await schemaVersion(c, schema), 5);
+        const now = await indexes();
+        assert.ok(now.includes('jobs_queue_state_created'));
+        for (const old of ['jobs_queue_created', 'jobs_created', 'jobs_queue_state']) assert.ok(!now.includes(old), `${old} is still there`);
+        assert.deepEqual((await store.list({ order: 'asc' })).jobs.map((j) => j.id), added.map((r) => r.id));
+        assert.deepEqual((await store.list({ queue: 'a', states: ['queued'] })).jobs.map((j) => j.id), [added[4].id, added[2].id]);
+        const counts = await store.counts(['a', 'b']);
+        assert.deepEqual([counts.a.queued, counts.a.completed, counts.b.queued], [2, 1, 2]);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
   test('bad URLs, schema names and unreachable servers get clear errors', async () => {
     await assert.rejects(PostgresStore.connect('mysql://x'), (e: unknown) => e instanceof ValidationError && e.field === 'postgres');
     await assert.rejects(PostgresStore.connect(PG_URL, { schema: 'Robert"; DROP' }), (e: unknown) => e instanceof ValidationError && e.field === 'schema');
