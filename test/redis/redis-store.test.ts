@@ -456,6 +456,33 @@ describe('hand-overs to parked workers', () => {
     await other.remove([next]);
   });
 
+  test('a single add to a queue with nothing ready is leased as it is written: the job, counts, indexes and events of any hand-over', async () => {
+    const keys = new Keys(prefix);
+    const q = freshQueue('hand');
+    const seen: string[] = [];
+    const off = other.subscribe((e) => e.queue === q && seen.push(`${e.type}:${e.jobId}`));
+    const long = { s: 'é'.repeat(400) }; // over 512 bytes: its own key
+    for (const [i, data] of [{ short: 1 }, long, { s: 'x'.repeat(100) }].entries()) {
+      assert.deepEqual(await store.claim(parked([q], 'hf1')), []);
+      const waiting = store.wait([q], 60_000);
+      const [r] = await other.enqueue([buildNewJob(q, 'a', data, { attempts: 2 })]);
+      assert.equal(r.state, 'queued', 'an add reports queued, as for every hand-over');
+      await waiting;
+      const [got] = await store.claim(parked([q], 'hf1'));
+      assert.deepEqual([got.id, got.data, got.attempt, got.maxAttempts, got.state], [r.id, data, 1, 2, 'active'], `job ${i}`);
+      const job = (await other.get(r.id))!;
+      assert.deepEqual([job.state, job.workerId, job.attempt, job.data, job.leaseUntil !== null], ['active', 'hf1', 1, data, true]);
+      assert.deepEqual([await raw.zscore(keys.state('active', q), r.id) !== null, await raw.zscore(keys.state('queued', q), r.id), await raw.zcard(`${keys.base}ready:${q}`)], [true, null, 0]);
+      assert.notEqual(await raw.zscore(`${keys.base}lease:${q}`, r.id), null);
+      assert.deepEqual(await store.finish([{ id: r.id, token: got.token, kind: 'completed', result: i }]), [true]);
+      await waitFor(() => seen.includes(`completed:${r.id}`));
+      assert.deepEqual(seen.filter((e) => e.endsWith(r.id)), [`added:${r.id}`, `active:${r.id}`, `completed:${r.id}`]);
+    }
+    off();
+    const counts = (await other.counts([q]))[q];
+    assert.deepEqual([counts.queued, counts.active, counts.completed], [0, 0, 3]);
+  });
+
   test('an add whose ready jobs all went to parked workers writes no wake-up marker; one that leaves work, or schedules a job, does', async () => {
     const q = freshQueue('hand');
     const markers = () => raw.xlen(new Keys(prefix).marker(q));

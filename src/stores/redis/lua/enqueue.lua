@@ -235,10 +235,12 @@ for _, nj in ipairs(jobs) do
       appendError(nj.id, j, message, nil)
       setState(nj.id, j, 'failed', h)
       emit('failed', nj.queue, nj.id, {'s', 'failed', 'e', message})
-    else
+    elseif not (n == 1 and state == 'queued' and not nj.startBy and not nj.groupKey and handFresh(nj.id, j, h)) then
       setState(nj.id, j, state, h)
     end
-    out[#out + 1] = nj.id; out[#out + 1] = j.state; out[#out + 1] = '0'
+    -- A job handed to a parked worker as it was added reads 'queued' here, as one handed over
+    -- at the end of the script (commit) does.
+    out[#out + 1] = nj.id; out[#out + 1] = state; out[#out + 1] = '0'
     stateOf[nj.id] = j.state
     if nj.dkey or nj.bkey then
       redis.call('HSET', P .. 'dedupe:' .. nj.queue, nj.dkey or nj.bkey, (nj.dttl and fmt(NOW + nj.dttl) or '') .. '|' .. nj.id)

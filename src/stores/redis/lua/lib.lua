@@ -455,10 +455,12 @@ end
 -- Leases a ready job to a worker (claim, handOff): m is its HGETALL list as read, which
 -- becomes the reply. The client knows what was just written (token, attempt + 1, the
 -- times) and fills it in, so those fields do not cross the wire twice.
-local function take(id, j, m, worker, token, leaseUntil)
+-- `sets` (optional): more hash fields to write with the lease's (a job added in this call).
+local function take(id, j, m, worker, token, leaseUntil, sets)
   j.leaseUntil = leaseUntil
-  local sets = {'token', token, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
-    'workerId', worker, 'leaseUntil', fmt(leaseUntil)}
+  sets = sets or {}
+  for _, v in ipairs({'token', token, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
+    'workerId', worker, 'leaseUntil', fmt(leaseUntil)}) do sets[#sets + 1] = v end
   -- A new attempt starts at progress 0 with no message: absent fields.
   local dels = {}
   if j.has_message then dels[#dels + 1] = 'message' end
@@ -483,6 +485,42 @@ end
 -- claim's to decide); a job the claim would treat specially (past its latest start, or a
 -- name the worker does not take) stops it. A registration serves one hand-over, then leaves every queue it was parked on.
 -- Returns true when parked workers took every ready job of q (commit then writes no marker).
+-- A registration served: its hand stream lives on a while, and it leaves every queue.
+local function unpark(reg, r, hk)
+  redis.call('PEXPIRE', hk, 60000)
+  for _, pq in ipairs(r.q) do redis.call('ZREM', P .. 'idle:' .. pq, reg) end
+end
+
+-- handOff for the one job an add is writing (enqueue.lua; h: the fields it writes), when it
+-- would be the only ready job of its queue: leased to the parked worker as it is written,
+-- with no ready-set entries added and removed again and no read of the hash just written.
+-- Only where handOff would hand it over: a live registration that takes its name, a queue
+-- without pause or limits, no latest start. Returns false, writing nothing, otherwise.
+local function handFresh(id, j, h)
+  local q = j.queue
+  local c = cfg(q)
+  if c.paused == true or nz(c.concurrency) or nz(c.rateLimit) or nz(c.groupConcurrency) or nz(c.groupRateLimit) then return false end
+  local regs = redis.call('ZRANGEBYSCORE', P .. 'idle:' .. q, NOWS, '+inf', 'LIMIT', 0, 1)
+  if #regs == 0 then return false end
+  local r = cjson.decode(regs[1])
+  if r.m then
+    local takes = false
+    for _, name in ipairs(r.m) do if name == j.name then takes = true end end
+    if not takes then return false end
+  end
+  if redis.call('ZCARD', P .. 'ready:' .. q) > 0 then return false end
+  -- The reply lists what the hash holds, as HGETALL would (take adds the rest).
+  local m = {}
+  for i = 1, #h do m[i] = h[i] end
+  m[#m + 1] = 'state'; m[#m + 1] = 'queued'
+  for k = 1, #h, 2 do if h[k] == 'data' then j.has_data = true end end
+  local hk = P .. 'hand:' .. r.s
+  take(id, j, m, r.w, r.t .. 1, NOW + r.l, h)
+  redis.call('XADD', hk, 'MAXLEN', '~', '1000', '*', '_w', r.w, '_t', r.t .. 1, '_a', NOWS, '_l', r.l, unpack(m))
+  unpark(regs[1], r, hk)
+  return true
+end
+
 handOff = function(q)
   -- One read when nobody is parked (every enqueue pays it): live registrations only; the
   -- expired ones are dropped by maintain.
@@ -511,8 +549,7 @@ handOff = function(q)
       redis.call('XADD', hk, 'MAXLEN', '~', '1000', '*', '_w', r.w, '_t', r.t .. given, '_a', NOWS, '_l', r.l, unpack(m))
     end
     if given == 0 then return false end
-    redis.call('PEXPIRE', hk, 60000)
-    for _, pq in ipairs(r.q) do redis.call('ZREM', P .. 'idle:' .. pq, reg) end
+    unpark(reg, r, hk)
     -- The next registration must not see the jobs just taken.
     flushDeferred()
     handed = true
