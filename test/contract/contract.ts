@@ -12,7 +12,7 @@ import { buildNewJob as buildAt, type JobOptions } from '../../src/core/options.
 import { decideFailure, stallOutcome, type FailureReport } from '../../src/engine/transitions.ts';
 import { buildSchedule, progressOf } from '../../src/core/schedule.ts';
 import { DEFAULT_QUEUE_CONFIG } from '../../src/core/queue-config.ts';
-import type { JobEvent, Outcome, Store } from '../../src/stores/store.ts';
+import type { JobEvent, JobPage, ListFilter, Outcome, Store } from '../../src/stores/store.ts';
 import { NotFoundError, QueueFullError, ValidationError } from '../../src/core/errors.ts';
 import { MAX_LOG_LINE_LENGTH, MAX_LOG_LINES } from '../../src/stores/rules.ts';
 
@@ -1150,6 +1150,29 @@ export function runContract(backend: string, factory: StoreFactory): void {
       const found = await store.list({ queue: q, text: 'needle-IN' });
       assert.deepEqual(found.jobs.map((j) => (j.data as { i: number }).i), [4]);
       assert.equal((await store.list({ queue: q, text: found.jobs[0].id.slice(-12) })).jobs.length, 1, 'text matches ids too');
+    });
+
+    test('active jobs list in creation order among the others: every page, both orders, with a state filter', async () => {
+      const q = freshQueue();
+      const ids: string[] = [];
+      for (let i = 0; i < 9; i++) ids.push((await add(store, q, 't', { i }, { priority: i % 3 === 1 ? 5 : 0 })).id);
+      const claimed = await store.claim({ ...W, queues: [q], limit: 3 });
+      assert.deepEqual(claimed.map((j) => j.id).sort(), [ids[1], ids[4], ids[7]].sort());
+      const pages = async (filter: Omit<ListFilter, 'cursor'>) => {
+        const out: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const page: JobPage = await store.list({ ...filter, cursor });
+          out.push(...page.jobs.map((j) => j.id));
+          cursor = page.next;
+        } while (cursor);
+        return out;
+      };
+      assert.deepEqual(await pages({ queue: q, limit: 2 }), [...ids].reverse());
+      assert.deepEqual(await pages({ queue: q, limit: 4, order: 'asc' }), ids);
+      assert.deepEqual(await pages({ queue: q, limit: 2, states: ['active', 'queued'] }), [...ids].reverse());
+      assert.deepEqual(await pages({ queue: q, limit: 1, states: ['active'], order: 'asc' }), [ids[1], ids[4], ids[7]]);
+      assert.deepEqual((await store.counts([q]))[q].active, 3);
     });
 
     test('list refuses a cursor it did not give out, and changes nothing', async () => {

@@ -61,9 +61,19 @@ export class Keys {
     return `${this.base}logs:${id}`;
   }
 
-  /** Jobs of one queue in one state, scored by creation sequence. */
+  /** Jobs of one queue in one state, scored by creation sequence (not active: see lease). */
   state(state: JobState, queue: string): string {
     return `${this.base}st:${state}:${queue}`;
+  }
+
+  /** Active jobs of a queue, scored by lease end: the only set that holds them. */
+  lease(queue: string): string {
+    return `${this.base}lease:${queue}`;
+  }
+
+  /** The set whose size is the queue's count of jobs in `state`. */
+  counted(state: JobState, queue: string): string {
+    return state === 'active' ? this.lease(queue) : this.state(state, queue);
   }
 
   config(queue: string): string {

@@ -7,20 +7,28 @@
  * 0 and a single attempt; layout-1 hashes, which hold them, read the same. 3: data and
  * results up to 512 bytes live in the hash in 64-byte chunks (lua/lib.lua putValue), not in
  * keys of their own; earlier jobs, whose values over 48 bytes have their own keys, read the
- * same. A layout-2 process would read only a chunked value's first chunk.
+ * same. A layout-2 process would read only a chunked value's first chunk. 4: active jobs
+ * have no `st:active:<q>` set (the lease set holds exactly them); marking a prefix 4 drops
+ * those sets, which the scripts no longer keep.
  */
 import { ConnectionError } from '../../core/errors.ts';
 import type { RedisClient } from './connection.ts';
+import type { Keys } from './keys.ts';
 
-export const LAYOUT = 3;
+export const LAYOUT = 4;
 
-export async function claimLayout(redis: RedisClient, key: string, location: string): Promise<void> {
-  const found = await redis.get(key);
+export async function claimLayout(redis: RedisClient, keys: Keys, location: string): Promise<void> {
+  const found = await redis.get(keys.layout);
   const layout = found === null ? 1 : Number(found);
   if (layout > LAYOUT) {
     throw new ConnectionError(
-      `the Conveyor data at ${location} (${key}) is in layout ${layout}, newer than this version reads (${LAYOUT}): upgrade this process`,
+      `the Conveyor data at ${location} (${keys.layout}) is in layout ${layout}, newer than this version reads (${LAYOUT}): upgrade this process`,
     );
   }
-  if (!(layout >= LAYOUT)) await redis.set(key, String(LAYOUT));
+  if (layout >= LAYOUT) return;
+  if (layout < 4) {
+    const queues = await redis.smembers(keys.queues);
+    if (queues.length > 0) await redis.del(...queues.map((q) => keys.state('active', q)));
+  }
+  await redis.set(keys.layout, String(LAYOUT));
 }

@@ -1,6 +1,6 @@
 /**
  * Walks several sorted sets (scored by creation sequence) as one, in score order, a chunk
- * per round trip. list() uses it for "queue Q in states A or B" and similar: reads need no
+ * per round trip, with entries already in hand merged in. list() uses it for "queue Q in states A or B" and similar: reads need no
  * atomicity, and doing the filtering here keeps long scans out of Redis's single thread.
  */
 import type { RedisClient } from './connection.ts';
@@ -10,7 +10,13 @@ export interface Scored {
   score: number;
 }
 
-export async function* mergeScan(redis: RedisClient, keys: string[], desc: boolean, after: number | null, chunk = 200): AsyncGenerator<Scored[]> {
+/**
+ * `known`: entries read already (in any order), merged in as one more source: for sets that
+ * are not scored by creation (active jobs live in the lease sets).
+ */
+export async function* mergeScan(redis: RedisClient, keys: string[], desc: boolean, after: number | null, known: Scored[] = [], chunk = 200): AsyncGenerator<Scored[]> {
+  const order = (a: Scored, b: Scored) => (desc ? b.score - a.score : a.score - b.score);
+  let rest = known.filter((x) => after === null || (desc ? x.score < after : x.score > after)).sort(order);
   let bound = after;
   let live = [...keys];
   while (live.length > 0) {
@@ -37,12 +43,14 @@ export async function* mergeScan(redis: RedisClient, keys: string[], desc: boole
       if (safe === null || (desc ? last > safe : last < safe)) safe = last;
     });
     const inRange = (s: number) => safe === null || (desc ? s >= safe : s <= safe);
-    const round = perKey.flat().filter((x) => inRange(x.score));
-    round.sort((a, b) => (desc ? b.score - a.score : a.score - b.score));
+    const round = [...perKey.flat(), ...rest].filter((x) => inRange(x.score));
+    rest = rest.filter((x) => !inRange(x.score));
+    round.sort(order);
     if (round.length > 0) yield round;
     if (safe === null) return;
     bound = safe;
     // Keys with nothing past the bound are exhausted.
     live = live.filter((_, i) => perKey[i].length === chunk || perKey[i].some((x) => !inRange(x.score)));
   }
+  if (rest.length > 0) yield rest;
 }

@@ -41,7 +41,7 @@ import { hashToJob, pairsToHash, parseLogLine, type Hash } from './codec.ts';
 import { checkServer, duplicateForBlocking, openConnection, resolveOptions, type RedisClient, type RedisStoreOptions, type ResolvedOptions } from './connection.ts';
 import { Keys } from './keys.ts';
 import { byMinute, historyStart } from '../minutes.ts';
-import { mergeScan } from './merge-scan.ts';
+import { mergeScan, type Scored } from './merge-scan.ts';
 import { Scripts, type ScriptName } from './scripts.ts';
 import { Wakeups, type WakeInfo } from './wakeups.ts';
 import { claimKey, Handoffs, type Registration } from './handoffs.ts';
@@ -103,7 +103,7 @@ export class RedisStore implements Store {
     const redis = await openConnection(opts.address, opts.location, options.connection);
     try {
       await checkServer(redis, opts.location, opts.warn);
-      await claimLayout(redis, new Keys(opts.prefix).layout, opts.location);
+      await claimLayout(redis, new Keys(opts.prefix), opts.location);
     } catch (err) {
       redis.disconnect();
       throw err;
@@ -360,13 +360,16 @@ export class RedisStore implements Store {
     const desc = (filter.order ?? 'desc') === 'desc';
     const states = filter.states && filter.states.length > 0 ? new Set(filter.states) : null;
     const text = filter.text ? filter.text.toLowerCase() : null;
-    // One sorted set per queue and state, all scored by creation sequence.
+    // One sorted set per queue and state, all scored by creation sequence; active jobs, which
+    // only the lease sets hold, are read whole (a worker's slots, not a backlog) and sorted here.
     const queues = filter.queue === undefined ? await this.redis.smembers(this.keys.queues) : [filter.queue];
-    const keys = queues.flatMap((q) => [...(states ?? JOB_STATES)].map((s) => this.keys.state(s, q)));
+    const wanted = [...(states ?? JOB_STATES)];
+    const keys = queues.flatMap((q) => wanted.filter((s) => s !== 'active').map((s) => this.keys.state(s, q)));
+    const active = wanted.includes('active') ? await this.activeByCreation(queues) : [];
     const out: { job: Job; score: number }[] = [];
     const seen = new Set<string>();
     let more = false;
-    scan: for await (const round of mergeScan(this.redis, keys, desc, after ? after[0] : null)) {
+    scan: for await (const round of mergeScan(this.redis, keys, desc, after ? after[0] : null, active)) {
       const jobs = await this.getMany(round.map((r) => r.id));
       for (let i = 0; i < round.length; i++) {
         const job = jobs[i];
@@ -387,6 +390,23 @@ export class RedisStore implements Store {
     return { jobs: out.map((x) => x.job), next: more && last ? encodeCursor(last.score, last.job.id) : null };
   }
 
+  /** The active jobs of these queues with their creation sequence (the score lists sort by). */
+  private async activeByCreation(queues: string[]): Promise<Scored[]> {
+    const p = this.redis.pipeline();
+    for (const q of queues) p.zrange(this.keys.lease(q), 0, -1);
+    const ids = ((await p.exec()) ?? []).flatMap(([err, v]) => {
+      if (err) throw err;
+      return v as string[];
+    });
+    if (ids.length === 0) return [];
+    const q = this.redis.pipeline();
+    for (const id of ids) q.hget(this.keys.job(id), 'cseq');
+    const seqs = (await q.exec()) ?? [];
+    // A job that finished between the two reads has no lease any more: the page skips it
+    // when it reads the job (its state is no longer active) or lists it under its new state.
+    return ids.flatMap((id, i) => (typeof seqs[i]?.[1] === 'string' ? [{ id, score: Number(seqs[i][1]) }] : []));
+  }
+
   async logs(id: string, afterSeq = 0, limit = 1000): Promise<LogLine[]> {
     const key = this.keys.logs(id);
     const [[, exists], [, first]] = (await this.redis.pipeline().exists(this.keys.job(id)).lindex(key, 0).exec()) as [unknown, unknown][];
@@ -402,7 +422,7 @@ export class RedisStore implements Store {
     const names = queues ?? (await this.redis.smembers(this.keys.queues));
     if (names.length === 0) return {};
     const p = this.redis.pipeline();
-    for (const q of names) for (const s of JOB_STATES) p.zcard(this.keys.state(s, q));
+    for (const q of names) for (const s of JOB_STATES) p.zcard(this.keys.counted(s, q));
     const replies = (await p.exec()) ?? [];
     const out: Record<string, StateCounts> = {};
     names.forEach((q, i) => {
@@ -421,7 +441,7 @@ export class RedisStore implements Store {
    */
   async groups(queue: string, limit?: number): Promise<GroupPage> {
     const states = ['queued', 'active'] as const;
-    const ids = await Promise.all(states.map((st) => this.redis.zrange(this.keys.state(st, queue), 0, GROUPS_SAMPLE)));
+    const ids = await Promise.all(states.map((st) => this.redis.zrange(this.keys.counted(st, queue), 0, GROUPS_SAMPLE)));
     const p = this.redis.pipeline();
     for (const list of ids) for (const id of list.slice(0, GROUPS_SAMPLE)) p.hget(this.keys.job(id), 'groupKey');
     const replies = (await p.exec()) ?? [];

@@ -105,7 +105,7 @@ end
 local function unfinished(q, name)
   if name then return tonumber(redis.call('HGET', P .. 'names:' .. q, name) or '0') end
   local s = 0
-  for _, st in ipairs(UNFINISHED) do s = s + redis.call('ZCARD', P .. 'st:' .. st .. ':' .. q) end
+  for _, st in ipairs(UNFINISHED) do s = s + redis.call('ZCARD', stateKey(st, q)) end
   return s
 end
 

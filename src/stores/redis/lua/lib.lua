@@ -32,6 +32,13 @@ local A = 6
 local NULL
 local READY_SPAN = 4398046511104 -- 2^42: ready score = (1000 - priority) * 2^42 + arrival
 local FINISHED = {completed = true, failed = true, canceled = true}
+-- The set that holds a queue's jobs in a state, for counting them: `st:<state>:<q>` by
+-- creation sequence, except active jobs, which only the lease set holds (by lease end):
+-- one sorted-set entry written and removed less per job run.
+local function stateKey(st, q)
+  if st == 'active' then return P .. 'lease:' .. q end
+  return P .. 'st:' .. st .. ':' .. q
+end
 local UNFINISHED = {'pending', 'scheduled', 'deferred', 'queued', 'active'}
 
 -- string.format costs ~0.8 µs; a batch formats the same lease deadline or expiry for every
@@ -294,6 +301,8 @@ local function emit(t, q, id, extra)
 end
 
 local handOff
+-- Queues this call found no parked worker on (handFresh): handOff skips them.
+local noneParked
 
 -- Ends every writing script: hands ready work to parked waiters, writes the buffered events,
 -- then wakes blocked waiters of every queue that got ready (or newly scheduled) work.
@@ -389,7 +398,8 @@ local function leave(id, j)
   elseif FINISHED[from] then
     zrem(P .. 'expiry', id)
   end
-  zrem(P .. 'st:' .. from .. ':' .. q, id)
+  -- Active jobs have no per-state set: the lease set holds exactly them (stateKey).
+  if from ~= 'active' then zrem(P .. 'st:' .. from .. ':' .. q, id) end
 end
 
 local releaseDependents
@@ -406,7 +416,7 @@ local function setState(id, j, to, sets, dels)
   -- that trusts them checks state == 'active' first, and the codec shows leaseUntil only
   -- for active jobs. That saves an HDEL per finished job.
   if from == 'active' then j.token = nil end
-  zadd(P .. 'st:' .. to .. ':' .. q, j.cseq, id)
+  if to ~= 'active' then zadd(P .. 'st:' .. to .. ':' .. q, j.cseq, id) end
   local wasUnfinished = from ~= nil and not FINISHED[from]
   local isUnfinished = not FINISHED[to]
   if wasUnfinished ~= isUnfinished then
@@ -501,7 +511,11 @@ local function handFresh(id, j, h)
   local c = cfg(q)
   if c.paused == true or nz(c.concurrency) or nz(c.rateLimit) or nz(c.groupConcurrency) or nz(c.groupRateLimit) then return false end
   local regs = redis.call('ZRANGEBYSCORE', P .. 'idle:' .. q, NOWS, '+inf', 'LIMIT', 0, 1)
-  if #regs == 0 then return false end
+  if #regs == 0 then
+    -- Nobody is parked: the hand-over at the end of the script need not look again.
+    noneParked[q] = true
+    return false
+  end
   local r = cjson.decode(regs[1])
   if r.m then
     local takes = false
@@ -522,6 +536,7 @@ local function handFresh(id, j, h)
 end
 
 handOff = function(q)
+  if noneParked[q] then return false end
   -- One read when nobody is parked (every enqueue pays it): live registrations only; the
   -- expired ones are dropped by maintain.
   local regs = redis.call('ZRANGEBYSCORE', P .. 'idle:' .. q, NOWS, '+inf', 'LIMIT', 0, HANDOFF_REGS)
@@ -632,6 +647,7 @@ end
 
 -- Moves a finished job to another queue (a dead-letter queue, or back from one): its
 -- per-state set and retention follow the new queue; originalQueue names where it failed.
+-- Finished jobs only (an active job's lease entry would have to move too).
 local function changeQueue(id, j, to)
   local from, jk = j.queue, P .. 'job:' .. id
   local orig = redis.call('HGET', jk, 'originalQueue')
@@ -724,7 +740,7 @@ local function begin(keys, argv)
   NULL = cjson.null
   P, NOWS, MAXAGE, MAXDONE, EVMAX, EVENTS = argv[1], argv[2], tonumber(argv[3]), tonumber(argv[4]), argv[5], keys[1]
   NOW = tonumber(NOWS)
-  wake, dueWake, cfgs, events, tallies = {}, {}, {}, {}, {}
+  wake, dueWake, cfgs, events, tallies, noneParked = {}, {}, {}, {}, {}, {}
   BATCH = false
   zruns, zkeys, nameDelta, arrivals, dropped = {}, {}, {}, {}, {}
 end
