@@ -41,3 +41,27 @@ for (const mode of ['function', 'script'] as const) {
     assert.match(line, /n - 1/, `line ${m[1]} of finish.lua is where the error is: ${line}`);
   });
 }
+
+test("loading drops other Conveyor versions' libraries; a process whose library was dropped loads it again on its next call", async () => {
+  const other = 'conveyor_000000000000';
+  await redis.call('FUNCTION', 'LOAD', 'REPLACE', `#!lua name=${other}\nredis.register_function('${other}_x', function() return 1 end)`);
+  await redis.call('FUNCTION', 'LOAD', 'REPLACE', "#!lua name=someone_else\nredis.register_function('someone_else_x', function() return 1 end)");
+  try {
+    const scripts = new Scripts(redis);
+    await scripts.init();
+    const names = ((await redis.call('FUNCTION', 'LIST')) as unknown[][]).map((lib) => String(lib[lib.indexOf('library_name') + 1]));
+    assert.ok(!names.includes(other), 'the other version is gone');
+    assert.ok(names.includes('someone_else'), "a library that is not Conveyor's stays");
+    const ours = /#!lua name=(\w+)/.exec(librarySource())![1];
+    assert.ok(names.includes(ours));
+    // As if another version's process had just dropped ours: the next call loads it again.
+    await redis.call('FUNCTION', 'DELETE', ours);
+    const head = [`{${prefix}}:`, Date.now(), '', '', 100];
+    assert.ok(Array.isArray(await scripts.run('peek', `{${prefix}}:events`, [...head, 'q'])), 'the call succeeds');
+    const after = ((await redis.call('FUNCTION', 'LIST')) as unknown[][]).map((lib) => String(lib[lib.indexOf('library_name') + 1]));
+    assert.ok(after.includes(ours));
+  } finally {
+    await redis.call('FUNCTION', 'DELETE', 'someone_else').catch(() => undefined);
+    await redis.call('FUNCTION', 'DELETE', other).catch(() => undefined);
+  }
+});
