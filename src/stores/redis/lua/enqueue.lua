@@ -3,8 +3,9 @@
 --
 -- ARGV from A: count, then ENQUEUE_FIELDS values per job (see redis-store.ts).
 -- Returns {'ERR', code, message} or a flat list of (id, state, duplicate '1'|'0').
-BATCH = true
 local n = tonumber(ARGV[A])
+-- Deferred writes pay off over many jobs; a single add makes the same calls directly.
+BATCH = n > 1
 local jobs = {}
 for i = 0, n - 1 do
   local b = A + 1 + i * ENQUEUE_FIELDS
