@@ -5,7 +5,7 @@
 -- Returns {'ERR', code, message} or a flat list of (id, state, duplicate '1'|'0').
 local n = tonumber(ARGV[A])
 -- Deferred writes pay off over many jobs; a single add makes the same calls directly.
-BATCH = n > 1
+BATCH = n ~= 1
 local jobs = {}
 for i = 0, n - 1 do
   local b = A + 1 + i * ENQUEUE_FIELDS

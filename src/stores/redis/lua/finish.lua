@@ -3,8 +3,9 @@
 -- next state ('failed'|'queued'|'scheduled'), its runAt (''), and stalledAt ('' unless
 -- upkeep reclaims an expired lease: then only a lease that ended by then is taken).
 -- Returns 1|0 each.
-BATCH = true
 local n = tonumber(ARGV[A])
+-- One outcome (a worker running one job at a time) makes its writes directly (see enqueue.lua).
+BATCH = n ~= 1
 local res = {}
 for i = 0, n - 1 do
   local b = A + 1 + i * FINISH_FIELDS
