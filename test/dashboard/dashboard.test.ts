@@ -371,6 +371,16 @@ function contrast(a: string, b: string): number {
 }
 
 test('a phone (390×844) in dark mode and a wide screen (1440×900) in light: no page-wide scrolling, readable contrast', async () => {
+  // A failed job whose error fills its cell (the message a cron job without data once showed
+  // there, and pushed a 1440 px page sideways): the list must still fit.
+  const broken = await add('images', 'resize', null);
+  let state = '';
+  for (let i = 0; i < 100 && state !== 'failed'; i++) {
+    if (i > 0) await new Promise((res) => setTimeout(res, 100));
+    const r = await fetch(`${server.url}/api/jobs/${broken.id}`, { headers: { authorization: 'Bearer ui-secret' } });
+    state = ((await r.json()) as { state: string }).state;
+  }
+  assert.equal(state, 'failed', 'a resize without data fails');
   const { id } = await add('images', 'resize', { item: 'phone.jpg' });
   for (const [name, viewport, colorScheme] of [
     ['phone-dark', { width: 390, height: 844 }, 'dark'],
