@@ -374,12 +374,9 @@ test('a phone (390×844) in dark mode and a wide screen (1440×900) in light: no
   // A failed job whose error fills its cell (the message a cron job without data once showed
   // there, and pushed a 1440 px page sideways): the list must still fit.
   const broken = await add('images', 'resize', null);
-  let state = '';
-  for (let i = 0; i < 100 && state !== 'failed'; i++) {
-    if (i > 0) await new Promise((res) => setTimeout(res, 100));
-    const r = await fetch(`${server.url}/api/jobs/${broken.id}`, { headers: { authorization: 'Bearer ui-secret' } });
-    state = ((await r.json()) as { state: string }).state;
-  }
+  const auth = { authorization: 'Bearer ui-secret' };
+  await fetch(`${server.url}/api/jobs/${broken.id}/wait?timeout=10000`, { headers: auth });
+  const state = ((await (await fetch(`${server.url}/api/jobs/${broken.id}`, { headers: auth })).json()) as { state: string }).state;
   assert.equal(state, 'failed', 'a resize without data fails');
   const { id } = await add('images', 'resize', { item: 'phone.jpg' });
   for (const [name, viewport, colorScheme] of [
