@@ -469,8 +469,9 @@ end
 local function take(id, j, m, worker, token, leaseUntil, sets)
   j.leaseUntil = leaseUntil
   sets = sets or {}
-  for _, v in ipairs({'token', token, 'attempt', (j.attempt or 0) + 1, 'startedAt', NOWS,
-    'workerId', worker, 'leaseUntil', fmt(leaseUntil)}) do sets[#sets + 1] = v end
+  local k = #sets
+  sets[k + 1], sets[k + 2], sets[k + 3], sets[k + 4], sets[k + 5] = 'token', token, 'attempt', (j.attempt or 0) + 1, 'startedAt'
+  sets[k + 6], sets[k + 7], sets[k + 8], sets[k + 9], sets[k + 10] = NOWS, 'workerId', worker, 'leaseUntil', fmt(leaseUntil)
   -- A new attempt starts at progress 0 with no message: absent fields.
   local dels = {}
   if j.has_message then dels[#dels + 1] = 'message' end
@@ -487,14 +488,11 @@ local function take(id, j, m, worker, token, leaseUntil, sets)
   return m
 end
 
--- Work became ready in q: lease it to workers parked on q (a claim that found nothing
--- registered them in idle:<q>, JSON {t: token base, s: store, w: worker, n: limit, l: lease
--- ms, q: queues, m: job names or absent}) and send it down their store's hand stream, which their
--- blocking read is watching: the wake-up carries the job, with no claim after it. Only
--- queues without limits take this path (paused, concurrency, rate and group limits are the
--- claim's to decide); a job the claim would treat specially (past its latest start, or a
--- name the worker does not take) stops it. A registration serves one hand-over, then leaves every queue it was parked on.
--- Returns true when parked workers took every ready job of q (commit then writes no marker).
+-- A queue whose claims a hand-over may make: not paused, no concurrency, rate or group limit.
+local function handsOver(c)
+  return not (c.paused == true or nz(c.concurrency) or nz(c.rateLimit) or nz(c.groupConcurrency) or nz(c.groupRateLimit))
+end
+
 -- A registration served: its hand stream lives on a while, and it leaves every queue.
 local function unpark(reg, r, hk)
   redis.call('PEXPIRE', hk, 60000)
@@ -509,7 +507,7 @@ end
 local function handFresh(id, j, h)
   local q = j.queue
   local c = cfg(q)
-  if c.paused == true or nz(c.concurrency) or nz(c.rateLimit) or nz(c.groupConcurrency) or nz(c.groupRateLimit) then return false end
+  if not handsOver(c) then return false end
   local regs = redis.call('ZRANGEBYSCORE', P .. 'idle:' .. q, NOWS, '+inf', 'LIMIT', 0, 1)
   if #regs == 0 then
     -- Nobody is parked: the hand-over at the end of the script need not look again.
@@ -535,6 +533,14 @@ local function handFresh(id, j, h)
   return true
 end
 
+-- Work became ready in q: lease it to workers parked on q (a claim that found nothing
+-- registered them in idle:<q>, JSON {t: token base, s: store, w: worker, n: limit, l: lease
+-- ms, q: queues, m: job names or absent}) and send it down their store's hand stream, which their
+-- blocking read is watching: the wake-up carries the job, with no claim after it. Only
+-- queues without limits take this path (paused, concurrency, rate and group limits are the
+-- claim's to decide); a job the claim would treat specially (past its latest start, or a
+-- name the worker does not take) stops it. A registration serves one hand-over, then leaves every queue it was parked on.
+-- Returns true when parked workers took every ready job of q (commit then writes no marker).
 handOff = function(q)
   if noneParked[q] then return false end
   -- One read when nobody is parked (every enqueue pays it): live registrations only; the
@@ -542,7 +548,7 @@ handOff = function(q)
   local regs = redis.call('ZRANGEBYSCORE', P .. 'idle:' .. q, NOWS, '+inf', 'LIMIT', 0, HANDOFF_REGS)
   if #regs == 0 then return false end
   local c = cfg(q)
-  if c.paused == true or nz(c.concurrency) or nz(c.rateLimit) or nz(c.groupConcurrency) or nz(c.groupRateLimit) then return false end
+  if not handsOver(c) then return false end
   local rkey = P .. 'ready:' .. q
   local handed = false
   for _, reg in ipairs(regs) do
