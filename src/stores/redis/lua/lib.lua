@@ -493,6 +493,12 @@ local function handsOver(c)
   return not (c.paused == true or nz(c.concurrency) or nz(c.rateLimit) or nz(c.groupConcurrency) or nz(c.groupRateLimit))
 end
 
+-- Sends a job leased for registration r (token r.t .. n) down its store's hand stream hk;
+-- m: the job's fields (its HGETALL list, and what take() added).
+local function handTo(hk, r, n, m)
+  redis.call('XADD', hk, 'MAXLEN', '~', '1000', '*', '_w', r.w, '_t', r.t .. n, '_a', NOWS, '_l', r.l, unpack(m))
+end
+
 -- A registration served: its hand stream lives on a while, and it leaves every queue.
 local function unpark(reg, r, hk)
   redis.call('PEXPIRE', hk, 60000)
@@ -528,7 +534,7 @@ local function handFresh(id, j, h)
   for k = 1, #h, 2 do if h[k] == 'data' then j.has_data = true end end
   local hk = P .. 'hand:' .. r.s
   take(id, j, m, r.w, r.t .. 1, NOW + r.l, h)
-  redis.call('XADD', hk, 'MAXLEN', '~', '1000', '*', '_w', r.w, '_t', r.t .. 1, '_a', NOWS, '_l', r.l, unpack(m))
+  handTo(hk, r, 1, m)
   unpark(regs[1], r, hk)
   return true
 end
@@ -567,7 +573,7 @@ handOff = function(q)
       if not j or j.state ~= 'queued' or (j.startBy and j.startBy <= NOW) or (names and not names[j.name]) then break end
       given = given + 1
       take(id, j, m, r.w, r.t .. given, NOW + r.l)
-      redis.call('XADD', hk, 'MAXLEN', '~', '1000', '*', '_w', r.w, '_t', r.t .. given, '_a', NOWS, '_l', r.l, unpack(m))
+      handTo(hk, r, given, m)
     end
     if given == 0 then return false end
     unpark(reg, r, hk)
